@@ -1,0 +1,3 @@
+//! Server-Sent Events for actix-web (work in progress).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]

@@ -1,0 +1,212 @@
+//! The zero-copy lower layer: splitting a byte buffer into lines and a line
+//! into a field, for callers who build their own dispatch.
+//!
+//! ```
+//! use sse_proto::line::{parse_line, Line};
+//!
+//! assert_eq!(parse_line(b"data: x"), Line::Field { name: b"data", value: b"x" });
+//! assert_eq!(parse_line(b": ping"), Line::Comment(b"ping"));
+//! assert_eq!(parse_line(b""), Line::Blank);
+//! ```
+
+/// One line of an event stream, without its terminator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Line<'a> {
+    /// An empty line: dispatches the pending event.
+    Blank,
+    /// A line starting with `:`; the text after it, minus one leading space.
+    Comment(&'a [u8]),
+    /// `name: value`. A line without `:` is a field with an empty value.
+    Field {
+        /// Everything before the first `:`.
+        name: &'a [u8],
+        /// Everything after the first `:`, minus one leading space.
+        value: &'a [u8],
+    },
+}
+
+/// Parses one line (without its terminator) by the WHATWG rules.
+pub fn parse_line(line: &[u8]) -> Line<'_> {
+    match split_field(line) {
+        None => Line::Blank,
+        Some((0, value_start)) if line.first() == Some(&b':') => {
+            Line::Comment(&line[value_start..])
+        }
+        Some((name_end, value_start)) => Line::Field {
+            name: &line[..name_end],
+            value: &line[value_start..],
+        },
+    }
+}
+
+/// `(name_end, value_start)` offsets of a non-blank line; `None` for a blank one.
+pub(crate) fn split_field(line: &[u8]) -> Option<(usize, usize)> {
+    if line.is_empty() {
+        return None;
+    }
+    Some(match memchr::memchr(b':', line) {
+        None => (line.len(), line.len()),
+        Some(colon) => {
+            let value_start = if line.get(colon + 1) == Some(&b' ') {
+                colon + 2
+            } else {
+                colon + 1
+            };
+            (colon, value_start)
+        }
+    })
+}
+
+/// Where the next line of a buffer ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LineEnd {
+    /// The line is `buf[..len]`, followed by a terminator of `terminator` bytes
+    /// (1 for LF or CR, 2 for CRLF).
+    Complete {
+        /// Length of the line, without terminator.
+        len: usize,
+        /// Length of the terminator.
+        terminator: usize,
+    },
+    /// The line is `buf[..len]` and ends with a CR that is the last byte of the
+    /// buffer: the line is complete, but an LF at the start of the next chunk
+    /// belongs to this terminator and must be skipped.
+    CarriageReturnAtEnd {
+        /// Length of the line, without the CR.
+        len: usize,
+    },
+}
+
+/// Finds the end of the first line of `buf`, scanning only from `from` (the
+/// caller guarantees no terminator lies before it). `None`: no terminator yet.
+pub fn find_line_end(buf: &[u8], from: usize) -> Option<LineEnd> {
+    let at = from + memchr::memchr2(b'\n', b'\r', &buf[from..])?;
+    Some(if buf[at] == b'\n' {
+        LineEnd::Complete {
+            len: at,
+            terminator: 1,
+        }
+    } else {
+        match buf.get(at + 1) {
+            None => LineEnd::CarriageReturnAtEnd { len: at },
+            Some(b'\n') => LineEnd::Complete {
+                len: at,
+                terminator: 2,
+            },
+            Some(_) => LineEnd::Complete {
+                len: at,
+                terminator: 1,
+            },
+        }
+    })
+}
+
+/// Iterates over the complete lines of a buffer that holds a whole stream (or
+/// a prefix ending on a line boundary). Bytes after the last terminator are
+/// not yielded: see [`Lines::remainder`].
+///
+/// ```
+/// use sse_proto::line::Lines;
+///
+/// let mut lines = Lines::new(b"a\r\nb\rc\nrest");
+/// assert_eq!(lines.by_ref().collect::<Vec<_>>(), [&b"a"[..], b"b", b"c"]);
+/// assert_eq!(lines.remainder(), b"rest");
+/// ```
+#[derive(Clone, Debug)]
+pub struct Lines<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Lines<'a> {
+    /// Lines of `buf`.
+    pub fn new(buf: &'a [u8]) -> Self {
+        Lines { rest: buf }
+    }
+
+    /// The bytes after the last complete line.
+    pub fn remainder(&self) -> &'a [u8] {
+        self.rest
+    }
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let (len, consumed) = match find_line_end(self.rest, 0)? {
+            LineEnd::Complete { len, terminator } => (len, len + terminator),
+            LineEnd::CarriageReturnAtEnd { len } => (len, len + 1),
+        };
+        let line = &self.rest[..len];
+        self.rest = &self.rest[consumed..];
+        Some(line)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_value_loses_exactly_one_leading_space() {
+        assert_eq!(
+            parse_line(b"data:  two"),
+            Line::Field {
+                name: b"data",
+                value: b" two"
+            }
+        );
+        assert_eq!(
+            parse_line(b"data:none"),
+            Line::Field {
+                name: b"data",
+                value: b"none"
+            }
+        );
+    }
+
+    #[test]
+    fn line_without_colon_is_a_field_with_empty_value() {
+        assert_eq!(
+            parse_line(b"data"),
+            Line::Field {
+                name: b"data",
+                value: b""
+            }
+        );
+    }
+
+    #[test]
+    fn only_the_first_colon_splits() {
+        assert_eq!(
+            parse_line(b"data: a: b"),
+            Line::Field {
+                name: b"data",
+                value: b"a: b"
+            }
+        );
+    }
+
+    #[test]
+    fn comment_keeps_text_after_colon() {
+        assert_eq!(parse_line(b":"), Line::Comment(b""));
+        assert_eq!(parse_line(b":x"), Line::Comment(b"x"));
+        assert_eq!(parse_line(b":  x"), Line::Comment(b" x"));
+    }
+
+    #[test]
+    fn cr_at_buffer_end_is_reported() {
+        assert_eq!(
+            find_line_end(b"abc\r", 0),
+            Some(LineEnd::CarriageReturnAtEnd { len: 3 })
+        );
+        assert_eq!(
+            find_line_end(b"abc\r\n", 0),
+            Some(LineEnd::Complete {
+                len: 3,
+                terminator: 2
+            })
+        );
+        assert_eq!(find_line_end(b"abc", 0), None);
+    }
+}
