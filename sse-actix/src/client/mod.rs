@@ -1,0 +1,1 @@
+//! The reconnecting awc client (see the client issue).
