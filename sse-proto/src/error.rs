@@ -43,10 +43,11 @@ pub enum EncodeError {
         /// The rejected event type.
         event: String,
     },
-    /// A custom field name is empty, holds `:`, CR or LF, or is one of the
-    /// names the protocol reserves (`data`, `event`, `id`, `retry`).
+    /// A custom field name is empty, holds `:`, CR or LF, starts with U+FEFF
+    /// (a receiver would strip it as a byte order mark at stream start), or is
+    /// one of the names the protocol reserves (`data`, `event`, `id`, `retry`).
     #[error(
-        "custom field name {name:?} is empty, reserved (data, event, id, retry) or contains ':', CR or LF"
+        "custom field name {name:?} is empty, reserved (data, event, id, retry), starts with U+FEFF or contains ':', CR or LF"
     )]
     InvalidFieldName {
         /// The rejected name.
