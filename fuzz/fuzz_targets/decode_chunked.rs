@@ -1,0 +1,99 @@
+//! Decoding must not depend on how the input is split, must never panic, and
+//! must only produce events that the encoder can write back unchanged.
+
+#![no_main]
+
+use arbitrary::Arbitrary;
+use libfuzzer_sys::fuzz_target;
+use sse_proto::{DecodeError, Decoder, Encoder, Frame};
+
+#[derive(Arbitrary, Debug)]
+struct Input {
+    bytes: Vec<u8>,
+    /// Chunk lengths, cycled; 0 is read as 1.
+    chunks: Vec<u8>,
+    /// Small limits, so that the limit paths are reached with short inputs.
+    max_line_length: Option<u8>,
+    max_event_size: Option<u8>,
+    comments: bool,
+    base64: bool,
+}
+
+type Output = Vec<Result<Frame, DecodeError>>;
+
+fn decoder(input: &Input) -> Decoder {
+    let mut decoder = Decoder::new()
+        .with_comments(input.comments)
+        .with_base64(input.base64)
+        .with_fields(["x"]);
+    if let Some(max) = input.max_line_length {
+        decoder = decoder.with_max_line_length(usize::from(max));
+    }
+    if let Some(max) = input.max_event_size {
+        decoder = decoder.with_max_event_size(usize::from(max));
+    }
+    decoder
+}
+
+/// Feeds `chunks`, pulling every frame after each, then ends the stream and
+/// feeds the input once more, so that state carried across `end_stream` (the
+/// last event ID, BOM handling) is exercised too.
+fn decode<'a>(input: &Input, chunks: impl Iterator<Item = &'a [u8]> + Clone) -> Output {
+    let mut decoder = decoder(input);
+    let mut out = Vec::new();
+    for _ in 0..2 {
+        for chunk in chunks.clone() {
+            decoder.feed(chunk);
+            out.extend(decoder.by_ref());
+        }
+        decoder.end_stream();
+        out.extend(decoder.by_ref());
+    }
+    assert_eq!(decoder.buffered_len(), 0);
+    out
+}
+
+fn chunked<'a>(bytes: &'a [u8], lens: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + Clone {
+    let mut lens = lens.iter().map(|&n| usize::from(n.max(1))).cycle();
+    let mut rest = bytes;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let n = lens.next().unwrap_or(rest.len()).min(rest.len());
+        let (chunk, tail) = rest.split_at(n);
+        rest = tail;
+        Some(chunk)
+    })
+}
+
+fuzz_target!(|input: Input| {
+    let whole = decode(&input, std::iter::once(&input.bytes[..]));
+    let split = decode(&input, chunked(&input.bytes, &input.chunks));
+    assert_eq!(whole, split, "chunking changed the output");
+    if input.bytes.len() <= 256 {
+        let bytewise = decode(&input, input.bytes.chunks(1));
+        assert_eq!(whole, bytewise, "byte-at-a-time feeding changed the output");
+    }
+
+    for frame in whole.iter().flatten() {
+        let Frame::Event(event) = frame else { continue };
+        if input.base64 {
+            continue;
+        }
+        // Whatever the decoder produces is text the encoder accepts and that
+        // decodes to the same event (an empty id is None, and a fresh decoder
+        // sees the event's own id, so both agree).
+        assert!(!event.data.contains('\r'));
+        let wire = Encoder::new()
+            .encode(event)
+            .unwrap_or_else(|e| panic!("decoded event {event:?} does not encode: {e}"));
+        let mut again = Decoder::new().with_comments(true).with_fields(["x"]);
+        again.feed(&wire);
+        let frames: Vec<_> = again.by_ref().collect::<Result<_, _>>().expect("re-decode");
+        let Some(Frame::Event(back)) = frames.last() else {
+            panic!("no event in {wire:?}")
+        };
+        assert_eq!(back, event, "re-encoding changed {wire:?}");
+    }
+});
