@@ -23,7 +23,10 @@ fn bom_at_stream_start_is_skipped() {
 #[test]
 fn bom_split_across_chunks_is_skipped() {
     let mut decoder = Decoder::new();
-    let out = decode_chunks(&mut decoder, [&b"\xEF"[..], b"\xBB", b"\xBF", b"data: a\n\n"]);
+    let out = decode_chunks(
+        &mut decoder,
+        [&b"\xEF"[..], b"\xBB", b"\xBF", b"data: a\n\n"],
+    );
     assert_eq!(out, [Ok(ev("a"))]);
 }
 
@@ -35,7 +38,10 @@ fn second_bom_is_part_of_the_first_field_name() {
 
 #[test]
 fn bom_after_stream_start_is_not_skipped() {
-    assert_eq!(data("data: a\n\n\u{FEFF}data: b\n\ndata: c\n\n"), ["a", "c"]);
+    assert_eq!(
+        data("data: a\n\n\u{FEFF}data: b\n\ndata: c\n\n"),
+        ["a", "c"]
+    );
     assert_eq!(data("data: \u{FEFF}x\n\n"), ["\u{FEFF}x"]);
 }
 
@@ -48,7 +54,10 @@ fn partial_bom_is_not_skipped() {
 fn bom_is_skipped_again_at_the_start_of_the_next_stream() {
     let mut decoder = Decoder::new();
     let mut out = decode_chunks(&mut decoder, ["\u{FEFF}data: a\n\n".as_bytes()]);
-    out.extend(decode_chunks(&mut decoder, ["\u{FEFF}data: b\n\n".as_bytes()]));
+    out.extend(decode_chunks(
+        &mut decoder,
+        ["\u{FEFF}data: b\n\n".as_bytes()],
+    ));
     assert_eq!(out, [Ok(ev("a")), Ok(ev("b"))]);
 }
 
@@ -72,13 +81,19 @@ fn multibyte_characters_split_across_chunks_decode_whole() {
 #[test]
 fn lf_cr_and_crlf_all_end_lines() {
     assert_eq!(data("data: a\rdata: b\ndata: c\r\n\r\n"), ["a\nb\nc"]);
-    assert_eq!(data("data: a\r\rdata: b\n\ndata: c\r\n\r\n"), ["a", "b", "c"]);
+    assert_eq!(
+        data("data: a\r\rdata: b\n\ndata: c\r\n\r\n"),
+        ["a", "b", "c"]
+    );
 }
 
 #[test]
 fn cr_at_chunk_end_then_lf_is_one_line_ending() {
     let mut decoder = Decoder::new();
-    let out = decode_chunks(&mut decoder, [&b"data: a\r"[..], b"\ndata: b\r", b"\n\r", b"\n"]);
+    let out = decode_chunks(
+        &mut decoder,
+        [&b"data: a\r"[..], b"\ndata: b\r", b"\n\r", b"\n"],
+    );
     assert_eq!(out, [Ok(ev("a\nb"))]);
 }
 
@@ -130,7 +145,10 @@ fn comment_without_event_is_still_reported() {
     let out = decode_with(|| Decoder::new().with_comments(true), b":\n\n: ping\n");
     assert_eq!(
         out,
-        [Ok(Frame::Comment("".into())), Ok(Frame::Comment("ping".into()))]
+        [
+            Ok(Frame::Comment("".into())),
+            Ok(Frame::Comment("ping".into()))
+        ]
     );
 }
 
@@ -143,7 +161,10 @@ fn field_name_ends_at_the_first_colon() {
 
 #[test]
 fn exactly_one_leading_space_is_dropped() {
-    assert_eq!(data("data:a\n\ndata: a\n\ndata:  a\n\ndata:\ta\n\n"), ["a", "a", " a", "\ta"]);
+    assert_eq!(
+        data("data:a\n\ndata: a\n\ndata:  a\n\ndata:\ta\n\n"),
+        ["a", "a", " a", "\ta"]
+    );
 }
 
 #[test]
@@ -197,7 +218,10 @@ fn empty_id_resets_the_last_event_id() {
     let mut decoder = Decoder::new();
     let out = decode_chunks(&mut decoder, [&b"id: 1\ndata: a\n\nid:\ndata: b\n\n"[..]]);
     // Deliberate: an empty last event ID decodes as `None`, not `Some("")`.
-    assert_eq!(out, [Ok(Frame::Event(Event::data("a").id("1"))), Ok(ev("b"))]);
+    assert_eq!(
+        out,
+        [Ok(Frame::Event(Event::data("a").id("1"))), Ok(ev("b"))]
+    );
     assert_eq!(decoder.last_event_id(), "");
 }
 
@@ -223,7 +247,9 @@ fn retry_with_only_digits_sets_the_reconnection_time() {
 
 #[test]
 fn retry_that_is_not_only_digits_is_ignored() {
-    for value in ["", "  1", "1 ", "-1", "+1", "1.5", "1e3", "10x", "x", "\u{661}"] {
+    for value in [
+        "", "  1", "1 ", "-1", "+1", "1.5", "1e3", "10x", "x", "\u{661}",
+    ] {
         let input = format!("retry: 100\n\nretry:{value}\ndata: a\n\n");
         let out = frames(&input);
         assert_eq!(
@@ -263,18 +289,25 @@ fn custom_fields_are_kept_only_when_named() {
     assert_eq!(
         kept,
         [
-            Ok(Frame::Event(Event::data("a").field("x", "1").field("x", "3"))),
+            Ok(Frame::Event(
+                Event::data("a").field("x", "1").field("x", "3")
+            )),
             Ok(ev("b")),
         ]
     );
-    let Ok(Frame::Event(event)) = &kept[0] else { unreachable!() };
+    let Ok(Frame::Event(event)) = &kept[0] else {
+        unreachable!()
+    };
     assert_eq!(event.field_value("x"), Some("1"));
     assert_eq!(event.field_value("y"), None);
 }
 
 #[test]
 fn reserved_names_cannot_be_kept_as_custom_fields() {
-    let out = decode_with(|| Decoder::new().with_fields(["data", "id"]), b"id: 1\ndata: a\n\n");
+    let out = decode_with(
+        || Decoder::new().with_fields(["data", "id"]),
+        b"id: 1\ndata: a\n\n",
+    );
     assert_eq!(out, [Ok(Frame::Event(Event::data("a").id("1")))]);
 }
 
@@ -309,7 +342,9 @@ fn type_defaults_to_message_and_buffers_reset_after_dispatch() {
         b"event: t\nretry: 5\n: c\nx: 1\ndata: a\n\ndata: b\n\n",
     );
     assert_eq!(out.last(), Some(&Ok(ev("b"))));
-    let Some(Ok(Frame::Event(b))) = out.last() else { unreachable!() };
+    let Some(Ok(Frame::Event(b))) = out.last() else {
+        unreachable!()
+    };
     assert_eq!(b.event_type(), Event::DEFAULT_TYPE);
 }
 
@@ -372,7 +407,10 @@ fn seeded_last_event_id_is_used_until_changed() {
     decoder.set_last_event_id("9");
     assert_eq!(decoder.last_event_id(), "9");
     decoder.feed(b"data: b\n\n");
-    assert_eq!(decoder.next(), Some(Ok(Frame::Event(Event::data("b").id("9")))));
+    assert_eq!(
+        decoder.next(),
+        Some(Ok(Frame::Event(Event::data("b").id("9"))))
+    );
 }
 
 // Rule 8: limits, reported once, recovered from, chunking-independent.
@@ -383,13 +421,20 @@ fn line_too_long_is_reported_once_and_only_its_event_is_lost() {
     let out = decode_with(|| Decoder::new().with_max_line_length(8), input);
     assert_eq!(
         out,
-        [Ok(ev("a")), Err(DecodeError::LineTooLong { limit: 8 }), Ok(ev("c"))]
+        [
+            Ok(ev("a")),
+            Err(DecodeError::LineTooLong { limit: 8 }),
+            Ok(ev("c"))
+        ]
     );
 }
 
 #[test]
 fn line_at_the_limit_is_accepted() {
-    let out = decode_with(|| Decoder::new().with_max_line_length(8), b"data: ab\r\n\r\n");
+    let out = decode_with(
+        || Decoder::new().with_max_line_length(8),
+        b"data: ab\r\n\r\n",
+    );
     assert_eq!(out, [Ok(ev("ab"))]);
 }
 
@@ -416,12 +461,16 @@ fn long_line_of_an_ignored_kind_still_counts() {
         || Decoder::new().with_max_line_length(4),
         b"data\n:0123456789\n\ndata\n\n",
     );
-    assert_eq!(out, [Err(DecodeError::LineTooLong { limit: 4 }), Ok(ev(""))]);
+    assert_eq!(
+        out,
+        [Err(DecodeError::LineTooLong { limit: 4 }), Ok(ev(""))]
+    );
 }
 
 #[test]
 fn event_too_large_is_reported_once_and_the_next_event_decodes() {
-    let input = b"id: 1\ndata: a\n\nid: 2\ndata: 12345\ndata: 67890\ndata: more\nretry: 5\n\ndata: b\n\n";
+    let input =
+        b"id: 1\ndata: a\n\nid: 2\ndata: 12345\ndata: 67890\ndata: more\nretry: 5\n\ndata: b\n\n";
     let out = decode_with(|| Decoder::new().with_max_event_size(10), input);
     assert_eq!(
         out,
@@ -438,7 +487,10 @@ fn event_too_large_is_reported_once_and_the_next_event_decodes() {
 fn event_size_counts_type_kept_fields_and_reported_comments() {
     let limit = || DecodeError::EventTooLarge { limit: 6 };
     let small = || Decoder::new().with_max_event_size(6);
-    assert_eq!(decode_with(small, b"event: 1234567\ndata\n\n"), [Err(limit())]);
+    assert_eq!(
+        decode_with(small, b"event: 1234567\ndata\n\n"),
+        [Err(limit())]
+    );
     assert_eq!(
         decode_with(|| small().with_fields(["x"]), b"x: 123456\ndata\n\n"),
         [Err(limit())]
@@ -483,5 +535,8 @@ fn base64_data_is_decoded_when_asked() {
     // Decoded bytes that are not UTF-8 are replaced like any other text.
     assert_eq!(out[2], Ok(ev("\u{FFFD}")));
     assert_eq!(out.len(), 3);
-    assert_eq!(decode_with(Decoder::new, b"data: aGk=\n\n"), [Ok(ev("aGk="))]);
+    assert_eq!(
+        decode_with(Decoder::new, b"data: aGk=\n\n"),
+        [Ok(ev("aGk="))]
+    );
 }

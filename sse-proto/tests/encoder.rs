@@ -110,7 +110,10 @@ fn rejection_messages_name_the_problem() {
     let err = encode(&Event::new("a\rb", "x")).unwrap_err();
     assert!(err.to_string().contains("\"a\\rb\""), "{err}");
     let err = encode(&Event::data("x").field("k", "a\nb")).unwrap_err();
-    assert_eq!(err.to_string(), "value of custom field \"k\" contains CR or LF");
+    assert_eq!(
+        err.to_string(),
+        "value of custom field \"k\" contains CR or LF"
+    );
 }
 
 #[test]
@@ -120,7 +123,10 @@ fn multi_line_data_becomes_one_data_line_per_line() {
         "data: a\ndata: b\ndata: c\ndata: d\n\n"
     );
     assert_eq!(encode(&Event::data("a\n")).unwrap(), "data: a\ndata:\n\n");
-    assert_eq!(encode(&Event::data("\r\n\r\n")).unwrap(), "data:\ndata:\ndata:\n\n");
+    assert_eq!(
+        encode(&Event::data("\r\n\r\n")).unwrap(),
+        "data:\ndata:\ndata:\n\n"
+    );
 }
 
 #[test]
@@ -149,7 +155,10 @@ fn empty_values_are_written_without_a_space() {
 
 #[test]
 fn values_starting_with_a_space_survive() {
-    let event = Event::new(" t", " d").id(" 1").comment(" c").field("f", " v");
+    let event = Event::new(" t", " d")
+        .id(" 1")
+        .comment(" c")
+        .field("f", " v");
     let wire = encode(&event).unwrap();
     assert_eq!(wire, ":  c\nid:  1\nevent:  t\nf:  v\ndata:  d\n\n");
     let mut decoder = Decoder::new().with_comments(true).with_fields(["f"]);
@@ -161,12 +170,18 @@ fn values_starting_with_a_space_survive() {
 #[test]
 fn every_event_has_a_data_line() {
     assert_eq!(encode(&Event::default()).unwrap(), "data:\n\n");
-    assert_eq!(encode(&Event::default().id("1")).unwrap(), "id: 1\ndata:\n\n");
+    assert_eq!(
+        encode(&Event::default().id("1")).unwrap(),
+        "id: 1\ndata:\n\n"
+    );
 }
 
 #[test]
 fn comments_become_one_line_each() {
-    assert_eq!(&Encoder::comment("a\nb\r\nc\rd")[..], b": a\n: b\n: c\n: d\n");
+    assert_eq!(
+        &Encoder::comment("a\nb\r\nc\rd")[..],
+        b": a\n: b\n: c\n: d\n"
+    );
     assert_eq!(&Encoder::comment("")[..], b":\n");
     let mut dst = BytesMut::new();
     Encoder::new()
@@ -177,7 +192,10 @@ fn comments_become_one_line_each() {
 
 #[test]
 fn retry_is_written_in_whole_milliseconds() {
-    assert_eq!(&Encoder::retry(Duration::from_micros(1_500_999))[..], b"retry: 1500\n");
+    assert_eq!(
+        &Encoder::retry(Duration::from_micros(1_500_999))[..],
+        b"retry: 1500\n"
+    );
     assert_eq!(&Encoder::retry(Duration::ZERO)[..], b"retry: 0\n");
     assert_eq!(
         &Encoder::retry(Duration::MAX)[..],
@@ -194,10 +212,7 @@ fn retry_is_written_in_whole_milliseconds() {
 fn base64_data_is_one_line_and_decodes_back() {
     let event = Event::data("line 1\r\nline 2\0\u{1F600}").id("9");
     let wire = Encoder::new().with_base64(true).encode(&event).unwrap();
-    assert_eq!(
-        &wire[..],
-        b"id: 9\ndata: bGluZSAxDQpsaW5lIDIA8J+YgA==\n\n"
-    );
+    assert_eq!(&wire[..], b"id: 9\ndata: bGluZSAxDQpsaW5lIDIA8J+YgA==\n\n");
     let mut decoder = Decoder::new().with_base64(true);
     decoder.feed(&wire);
     // Base64 carries the data byte for byte: CRLF is not normalised.

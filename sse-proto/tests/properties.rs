@@ -61,7 +61,10 @@ fn writable_event() -> impl Strategy<Value = Event> {
             data: data.into(),
             retry,
             comment: comment.map(ByteString::from),
-            fields: fields.into_iter().map(|(n, v)| (n.into(), v.into())).collect(),
+            fields: fields
+                .into_iter()
+                .map(|(n, v)| (n.into(), v.into()))
+                .collect(),
         })
 }
 
@@ -77,7 +80,10 @@ fn any_event() -> impl Strategy<Value = Event> {
             id: id.map(ByteString::from),
             event: event.map(ByteString::from),
             data: data.into(),
-            fields: fields.into_iter().map(|(n, v)| (n.into(), v.into())).collect(),
+            fields: fields
+                .into_iter()
+                .map(|(n, v)| (n.into(), v.into()))
+                .collect(),
             ..Event::default()
         })
 }
@@ -109,7 +115,11 @@ fn decoder_for(events: &[Event], base64: bool) -> Decoder {
     Decoder::new()
         .with_comments(true)
         .with_base64(base64)
-        .with_fields(events.iter().flat_map(|e| e.fields.iter().map(|(n, _)| n.to_string())))
+        .with_fields(
+            events
+                .iter()
+                .flat_map(|e| e.fields.iter().map(|(n, _)| n.to_string())),
+        )
 }
 
 fn decoded_events(decoder: &mut Decoder, wire: &[u8]) -> Vec<Event> {
@@ -181,12 +191,14 @@ fn config() -> impl Strategy<Value = Config> {
         any::<bool>(),
         any::<bool>(),
     )
-        .prop_map(|(max_line_length, max_event_size, comments, base64)| Config {
-            max_line_length,
-            max_event_size,
-            comments,
-            base64,
-        })
+        .prop_map(
+            |(max_line_length, max_event_size, comments, base64)| Config {
+                max_line_length,
+                max_event_size,
+                comments,
+                base64,
+            },
+        )
 }
 
 proptest! {

@@ -50,7 +50,9 @@ fn every_field() {
 
 #[test]
 fn leading_spaces_and_unicode() {
-    insta::assert_snapshot!(encoded(&Event::new(" spaced", "  two spaces, é, 😀, \0").id(" 1")));
+    insta::assert_snapshot!(encoded(
+        &Event::new(" spaced", "  two spaces, é, 😀, \0").id(" 1")
+    ));
 }
 
 #[test]

@@ -53,7 +53,8 @@ fn authoring_example_messages() {
 
 #[test]
 fn event_types_example() {
-    let input = "event: add\ndata: 73857293\n\nevent: remove\ndata: 2153\n\nevent: add\ndata: 113411\n\n";
+    let input =
+        "event: add\ndata: 73857293\n\nevent: remove\ndata: 2153\n\nevent: add\ndata: 113411\n\n";
     assert_eq!(
         events(input),
         [

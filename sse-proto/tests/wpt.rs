@@ -34,7 +34,10 @@ fn events(input: &str) -> Vec<Event> {
 }
 
 fn data(input: &str) -> Vec<String> {
-    events(input).into_iter().map(|e| e.data.to_string()).collect()
+    events(input)
+        .into_iter()
+        .map(|e| e.data.to_string())
+        .collect()
 }
 
 /// The events of successive connections of one EventSource.

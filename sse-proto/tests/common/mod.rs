@@ -7,7 +7,10 @@ pub type Output = Vec<Result<Frame, DecodeError>>;
 
 /// Feeds `chunks` one after another, pulling every frame after each, then
 /// ends the stream.
-pub fn decode_chunks<'a>(decoder: &mut Decoder, chunks: impl IntoIterator<Item = &'a [u8]>) -> Output {
+pub fn decode_chunks<'a>(
+    decoder: &mut Decoder,
+    chunks: impl IntoIterator<Item = &'a [u8]>,
+) -> Output {
     let mut out = Vec::new();
     for chunk in chunks {
         decoder.feed(chunk);
@@ -24,7 +27,11 @@ pub fn decode_with(make: impl Fn() -> Decoder, input: &[u8]) -> Output {
     let whole = decode_chunks(&mut make(), [input]);
     for at in 0..=input.len() {
         let (a, b) = input.split_at(at);
-        assert_eq!(decode_chunks(&mut make(), [a, b]), whole, "split at {at} of {input:?}");
+        assert_eq!(
+            decode_chunks(&mut make(), [a, b]),
+            whole,
+            "split at {at} of {input:?}"
+        );
     }
     assert_eq!(
         decode_chunks(&mut make(), input.chunks(1)),
@@ -55,5 +62,8 @@ pub fn events(input: impl AsRef<[u8]>) -> Vec<Event> {
 
 /// The data of each event of `input`.
 pub fn data(input: impl AsRef<[u8]>) -> Vec<String> {
-    events(input).into_iter().map(|e| e.data.to_string()).collect()
+    events(input)
+        .into_iter()
+        .map(|e| e.data.to_string())
+        .collect()
 }
