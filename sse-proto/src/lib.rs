@@ -15,6 +15,11 @@
 //! (`SseCodec`, a `tokio_util::codec` adapter). `serde` derives
 //! `Serialize`/`Deserialize` for [`Event`] and [`Frame`].
 //!
+//! The `tcp` example (`examples/tcp.rs`, run with
+//! `cargo run -p sse-proto --example tcp --features std-io`) uses the codec
+//! over plain `std::net` sockets: a tiny HTTP/1.1 server writing with the
+//! [`Encoder`] and a client reading with `EventReader`.
+//!
 //! Limits: the decoder buffers at most one line and one event, each bounded
 //! by a configurable limit ([`Decoder::with_max_line_length`],
 //! [`Decoder::with_max_event_size`], 8 MiB by default); exceeding one yields a
