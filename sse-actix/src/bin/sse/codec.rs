@@ -7,7 +7,6 @@
 //! visible downstream, without a system call per line when input arrives
 //! faster than that.
 
-use std::fmt;
 use std::io::{self, BufRead, BufWriter, Read, Write};
 use std::num::NonZeroUsize;
 use std::time::Duration;
@@ -16,16 +15,13 @@ use bytes::BytesMut;
 use serde::{Deserialize, Serialize};
 use sse_proto::{Decoder, EncodeError, Encoder, Event, Frame};
 
-/// Arguments of `sse decode`.
+/// Arguments of `sse decode`; the output format is in [`DECODE_HELP`].
 ///
-/// Reads SSE bytes on stdin and writes one JSON object a line:
-/// `{"type":…,"data":…,"id":…}` per dispatched event (`id` is the last event
-/// ID at dispatch, "" if none), `{"retry":ms}` per valid `retry:` field and,
-/// with `--comments`, `{"comment":…}` per comment line.
-///
-/// A limit exceeded is reported on stderr when it happens; decoding goes on
-/// with the next line and the exit status is 1 at the end of input.
+/// Limits are not fatal: the decoder recovers at the next line, so decoding
+/// an endless stream goes on, and the exit status at the end still tells a
+/// script that something was dropped.
 #[derive(Debug, clap::Args)]
+#[command(after_help = DECODE_HELP)]
 pub struct DecodeArgs {
     /// Feed the decoder at most N bytes at a time (default: whatever each
     /// read returns). Output never depends on it: this is for testing.
@@ -44,15 +40,29 @@ pub struct DecodeArgs {
     max_event_size: usize,
 }
 
-/// Arguments of `sse encode`.
+/// Arguments of `sse encode`; the input format is in [`ENCODE_HELP`].
 ///
-/// Reads one JSON object a line on stdin, with the keys `data`, `event`,
-/// `id`, `retry` (milliseconds) and `comment`, all optional, and writes SSE
-/// bytes: a line with only `comment` is a comment, one with only `retry` a
-/// lone `retry:` field, anything else an event (data defaults to ""). Blank
-/// lines are skipped. The first bad line stops the tool with exit status 1.
+/// The first bad line is fatal: its producer is broken, and going on would
+/// silently leave an event out of the stream.
 #[derive(Debug, clap::Args)]
+#[command(after_help = ENCODE_HELP)]
 pub struct EncodeArgs {}
+
+const DECODE_HELP: &str = "\
+Output, one JSON object a line:
+  {\"type\":…,\"data\":…,\"id\":…}  a dispatched event; id is the last event ID (\"\" if none)
+  {\"retry\":ms}                a valid retry: field
+  {\"comment\":…}               a comment line (with --comments)
+
+A line or event over a limit is reported on stderr when it is read; its event
+is discarded, decoding goes on, and the exit status is 1 at the end of input.";
+
+const ENCODE_HELP: &str = "\
+Input, one JSON object a line, every key optional:
+  data (string), event (string), id (string), retry (ms, integer), comment (string)
+Only comment: a comment. Only retry: a lone retry: field. Otherwise an event,
+data defaulting to \"\". Blank lines are skipped. An unknown key, a wrong type or
+an id/event with a line break stops with exit status 1, naming the line.";
 
 type CliResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -95,21 +105,9 @@ fn millis(duration: Duration) -> u64 {
 }
 
 /// The end of `sse decode` when some input was rejected.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("decode: {0} decoding error(s), reported above: the affected events were discarded")]
 struct DecodeErrors(usize);
-
-impl fmt::Display for DecodeErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let plural = if self.0 == 1 { "" } else { "s" };
-        write!(
-            f,
-            "decode: {} decoding error{plural} (see above): the affected events were discarded",
-            self.0
-        )
-    }
-}
-
-impl std::error::Error for DecodeErrors {}
 
 pub fn decode(args: DecodeArgs) -> CliResult {
     let decoder = Decoder::new()
