@@ -369,3 +369,34 @@ fn encode_rejects_an_id_or_type_that_would_break_its_line() {
     assert_eq!(output.stdout, b"data:\n\n");
     assert!(stderr(&output).contains("line 2: event type"));
 }
+
+#[test]
+fn decode_stops_quietly_when_its_reader_goes_away() {
+    // `sse decode | head -1`: a closed stdout ends the tool with status 0
+    // and no panic message, as other Unix filters behave.
+    let mut child = Command::new(SSE)
+        .arg("decode")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = thread::spawn(move || {
+        // Fails with a broken pipe once `sse` has exited, which is expected.
+        for _ in 0..10_000 {
+            if stdin.write_all(&[b"data: x\n\n" as &[u8]; 100].concat()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line, format!("{}\n", event("message", "x", "")));
+    drop(stdout);
+    writer.join().unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", output.status);
+    assert_eq!(stderr(&output), "");
+}
