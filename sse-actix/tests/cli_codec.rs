@@ -386,7 +386,10 @@ fn decode_stops_quietly_when_its_reader_goes_away() {
     let writer = thread::spawn(move || {
         // Fails with a broken pipe once `sse` has exited, which is expected.
         for _ in 0..10_000 {
-            if stdin.write_all(&[b"data: x\n\n" as &[u8]; 100].concat()).is_err() {
+            if stdin
+                .write_all(&[b"data: x\n\n" as &[u8]; 100].concat())
+                .is_err()
+            {
                 break;
             }
         }
