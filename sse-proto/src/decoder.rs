@@ -328,7 +328,11 @@ impl Decoder {
     }
 
     /// Interprets `buf[..len]`, consuming it and its terminator.
-    fn process_line(&mut self, len: usize, terminator: usize) -> Option<Result<Frame, DecodeError>> {
+    fn process_line(
+        &mut self,
+        len: usize,
+        terminator: usize,
+    ) -> Option<Result<Frame, DecodeError>> {
         let Some((name_end, value_start)) = split_field(&self.buf[..len]) else {
             self.buf.advance(terminator);
             return self.dispatch();

@@ -173,7 +173,11 @@ fn write_multiline(name: &[u8], value: &[u8], dst: &mut BytesMut) {
             None => return write_field(name, rest, dst),
             Some(at) => {
                 write_field(name, &rest[..at], dst);
-                let terminator = if rest[at..].starts_with(b"\r\n") { 2 } else { 1 };
+                let terminator = if rest[at..].starts_with(b"\r\n") {
+                    2
+                } else {
+                    1
+                };
                 rest = &rest[at + terminator..];
             }
         }

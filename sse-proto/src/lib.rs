@@ -36,6 +36,8 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+#[cfg(feature = "tokio-util")]
+mod codec;
 mod decoder;
 mod encoder;
 mod error;
@@ -43,15 +45,13 @@ mod event;
 pub mod line;
 #[cfg(feature = "std-io")]
 mod read;
-#[cfg(feature = "tokio-util")]
-mod codec;
 
 pub use bytestring::ByteString;
+#[cfg(feature = "tokio-util")]
+pub use codec::{CodecError, SseCodec};
 pub use decoder::Decoder;
 pub use encoder::Encoder;
 pub use error::{DecodeError, EncodeError};
 pub use event::{Event, Frame};
 #[cfg(feature = "std-io")]
 pub use read::{EventReader, ReadError};
-#[cfg(feature = "tokio-util")]
-pub use codec::{CodecError, SseCodec};
