@@ -1,0 +1,73 @@
+//! Codec throughput, ours side by side with peer crates in the same run.
+//!
+//! Every decoder does the same work: take the input as it would arrive from a
+//! socket (a list of chunks), and produce every event with its data as an
+//! owned or shared UTF-8 string. Before any timing, each harness is run once
+//! and checked to have produced the expected number of events and data bytes,
+//! so a harness that silently decodes nothing cannot look fast.
+//!
+//! Run: `cargo bench -p sse-proto --bench codec`.
+
+mod common;
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{SamplingMode, measurement::WallTime};
+
+use common::{DECODERS, ENCODE_INPUT, ENCODERS, encode_ours, memchr_scan};
+
+fn configure(group: &mut BenchmarkGroup<'_, WallTime>, bytes: usize) {
+    group
+        .throughput(Throughput::Bytes(bytes as u64))
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5))
+        // Some peers take seconds per iteration on case (b).
+        .sampling_mode(SamplingMode::Flat);
+}
+
+fn decode(c: &mut Criterion) {
+    for case in common::cases() {
+        for (name, decode) in DECODERS {
+            assert_eq!(
+                decode(&case.chunks),
+                case.expected,
+                "{name} on {}",
+                case.name
+            );
+        }
+        let mut group = c.benchmark_group(format!("decode/{}", case.name));
+        configure(&mut group, case.total);
+        for (name, decode) in DECODERS {
+            group.bench_function(name, |b| b.iter(|| decode(black_box(&case.chunks))));
+        }
+        if case.name.starts_with("4MiB") {
+            assert_eq!(memchr_scan(&case.chunks), 2);
+            group.bench_function("memchr-baseline", |b| {
+                b.iter(|| memchr_scan(black_box(&case.chunks)))
+            });
+        }
+        group.finish();
+    }
+}
+
+fn encode(c: &mut Criterion) {
+    let input = &*ENCODE_INPUT;
+    let expected = encode_ours(input);
+    assert_eq!(expected.frames, 100_000);
+    for (name, encode) in ENCODERS {
+        // Field order differs between encoders, the total length does not.
+        assert_eq!(encode(input), expected, "{name}");
+    }
+    let mut group = c.benchmark_group("encode/small_events");
+    configure(&mut group, expected.bytes);
+    for (name, encode) in ENCODERS {
+        group.bench_function(name, |b| b.iter(|| encode(black_box(input))));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, decode, encode);
+criterion_main!(benches);
