@@ -72,7 +72,7 @@ mod subscription;
 pub use config::{Callback, LogLimits, ServerBuilder, SlowSubscriberPolicy, StreamOptions};
 pub use error::{BuildError, PublishError, ServerClosed, SubscribeError, TryPublishError};
 pub use server::Server;
-pub use stats::Stats;
+pub use stats::{Stats, StatsProbe};
 pub use stream::{Published, StreamHandle, StreamInfo};
 pub use subscription::{EndReason, SubscribeRequest, SubscriberInfo, Subscription};
 

@@ -8,7 +8,7 @@ use sse_proto::Event;
 use crate::config::{ServerBuilder, ServerConfig, StreamOptions};
 use crate::error::{BuildError, PublishError, ServerClosed, SubscribeError, TryPublishError};
 use crate::server_actor::{Close, CreateStream, Registry, RemoveStream, ServerActor};
-use crate::stats::{Counters, Stats};
+use crate::stats::{Counters, Stats, StatsProbe};
 use crate::stream::{Published, StreamHandle, StreamInfo};
 use crate::subscription::{SubscribeRequest, Subscription};
 
@@ -234,6 +234,11 @@ impl Server {
     /// A snapshot of live objects and totals.
     pub fn stats(&self) -> Stats {
         self.counters.snapshot()
+    }
+
+    /// A probe for [`stats`](Self::stats) that outlives this server.
+    pub fn stats_probe(&self) -> StatsProbe {
+        StatsProbe(Arc::clone(&self.counters))
     }
 }
 

@@ -41,6 +41,19 @@ impl Stats {
     }
 }
 
+/// Reads a server's [`Stats`] without keeping the server alive, so the
+/// counters can be checked after the last [`Server`](crate::Server) handle is
+/// dropped.
+#[derive(Clone, Debug)]
+pub struct StatsProbe(pub(crate) Arc<Counters>);
+
+impl StatsProbe {
+    /// The current counts.
+    pub fn stats(&self) -> Stats {
+        self.0.snapshot()
+    }
+}
+
 /// The shared counters behind [`Stats`].
 #[derive(Debug, Default)]
 pub(crate) struct Counters {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt as _;
-use sse_actors::{Server, Subscription};
+use sse_actors::{Server, StatsProbe, Subscription};
 
 /// A failure guard, never a timing assertion.
 pub const GUARD: Duration = Duration::from_secs(10);
@@ -59,14 +59,18 @@ pub async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
 
 /// Waits until every live object of `server` is gone.
 pub async fn all_freed(server: &Server) {
-    let freed = guarded("every actor, queue and record to be freed", async {
-        while server.stats().live_objects() != 0 {
-            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    all_freed_probe(&server.stats_probe()).await;
+}
+
+/// Waits until every live object counted by `probe` is gone.
+pub async fn all_freed_probe(probe: &StatsProbe) {
+    let freed = async {
+        while probe.stats().live_objects() != 0 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
         }
-    });
-    let stats = server.stats();
+    };
     if tokio::time::timeout(GUARD, freed).await.is_err() {
-        panic!("leak: {stats:?}");
+        panic!("leak: {:?}", probe.stats());
     }
 }
 
