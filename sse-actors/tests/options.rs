@@ -124,6 +124,7 @@ async fn callbacks_fire_exactly_once_per_subscriber() {
     a.publish(Event::data("1")).await.unwrap();
     a.publish(Event::data("2")).await.unwrap();
     // `lagged` never reads: it overflows its one-frame queue.
+    eventually("both events fanned out", || a.info().buffered == 0).await;
     drain(&mut lagged).await;
     assert_eq!(lagged.end_reason(), Some(EndReason::Lagged));
     server.remove_stream("b").await;
