@@ -3,7 +3,7 @@
 use sse_proto::EncodeError;
 
 /// [`Server::publish`](crate::Server::publish) did not accept the event.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PublishError {
     /// No stream has this name (publishing never creates streams).
@@ -27,7 +27,7 @@ pub enum PublishError {
 }
 
 /// [`Server::try_publish`](crate::Server::try_publish) did not accept the event.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TryPublishError {
     /// The stream's publish buffer is full; the event was dropped.
