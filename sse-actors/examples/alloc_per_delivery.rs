@@ -19,7 +19,10 @@ const EVENTS: usize = 100;
 
 async fn publish_and_settle(stream: &StreamHandle, events: usize) {
     for _ in 0..events {
-        stream.publish(Event::data("x")).await.expect("stream is open");
+        stream
+            .publish(Event::data("x"))
+            .await
+            .expect("stream is open");
     }
     while stream.info().buffered > 0 {
         tokio::time::sleep(Duration::from_millis(1)).await;
@@ -40,7 +43,12 @@ fn main() {
         let stream = server.create_stream("s").await.expect("server is open");
         let mut subs = Vec::with_capacity(n);
         for _ in 0..n {
-            subs.push(stream.subscribe(SubscribeRequest::new()).await.expect("subscribe"));
+            subs.push(
+                stream
+                    .subscribe(SubscribeRequest::new())
+                    .await
+                    .expect("subscribe"),
+            );
         }
         // Grow every queue past what the measured run needs (deque capacity
         // doubles: 150 queued frames leave room for 256).

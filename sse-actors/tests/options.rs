@@ -222,3 +222,36 @@ async fn build_outside_a_system_is_an_error() {
         .unwrap();
     assert_eq!(result, Err(sse_actors::BuildError::NoSystem));
 }
+
+/// Streams are spread over the arbiters, round robin: each runs (and calls
+/// its callbacks) on its own thread, not the caller's.
+#[actix_rt::test]
+async fn streams_spread_over_arbiters() {
+    let threads: Arc<Mutex<Vec<(String, std::thread::ThreadId)>>> = Arc::default();
+    let record = Arc::clone(&threads);
+    let server = server()
+        .arbiters(2)
+        .on_subscribe(move |stream, _| {
+            record
+                .lock()
+                .unwrap()
+                .push((stream.to_owned(), std::thread::current().id()));
+        })
+        .build();
+    for name in ["a", "b", "c"] {
+        server.create_stream(name).await.unwrap();
+        drop(
+            server
+                .subscribe(name, SubscribeRequest::new())
+                .await
+                .unwrap(),
+        );
+    }
+    let threads = threads.lock().unwrap().clone();
+    let id = |name: &str| threads.iter().find(|(s, _)| s == name).unwrap().1;
+    let here = std::thread::current().id();
+    assert!(threads.iter().all(|(_, t)| *t != here));
+    assert_ne!(id("a"), id("b"));
+    assert_eq!(id("a"), id("c"));
+    server.close().await;
+}
