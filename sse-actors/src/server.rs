@@ -175,9 +175,11 @@ impl Server {
         request: SubscribeRequest,
     ) -> Result<Subscription, SubscribeError> {
         // An idle auto-stream may retire between lookup and subscribe; the
-        // retry then creates a fresh one. Bounded, so a pathological race
-        // reports StreamRemoved instead of spinning.
-        for _ in 0..4 {
+        // retry then creates a fresh one. Each retry means another subscriber
+        // joined and left meanwhile (only that retires a stream), so retries
+        // are progress elsewhere; the bound turns a pathological churn into
+        // StreamRemoved instead of a spin.
+        for _ in 0..64 {
             if self.registry.is_closed() {
                 return Err(SubscribeError::ServerClosed);
             }
