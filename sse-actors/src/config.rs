@@ -307,7 +307,9 @@ impl ServerBuilder {
         self
     }
 
-    /// The most subscribers a stream accepts at once (`None`: no limit).
+    /// The most subscribers a stream accepts at once (`None`: no limit). A
+    /// dropped subscription counts until its stream has processed its
+    /// departure, a moment later.
     pub fn max_subscribers_per_stream(mut self, limit: Option<usize>) -> Self {
         self.config.max_subscribers_per_stream = limit;
         self

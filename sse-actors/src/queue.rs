@@ -153,6 +153,11 @@ impl Queue {
         self.lock().end
     }
 
+    pub(crate) fn is_finished(&self) -> bool {
+        let inner = self.lock();
+        inner.end.is_some() && inner.items.is_empty()
+    }
+
     pub(crate) fn dropped(&self) -> u64 {
         self.lock().dropped
     }

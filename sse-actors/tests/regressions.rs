@@ -265,6 +265,7 @@ async fn goroutine_leak_after_remove_or_close() {
     // Ended before remove_stream returned: no frame, no wait.
     for sub in &mut subs {
         assert_eq!(sub.end_reason(), Some(EndReason::StreamRemoved));
+        assert!(futures_util::stream::FusedStream::is_terminated(sub));
         assert_eq!(sub.next_now(), Some(None));
     }
     assert_eq!(server.stats().subscriber_records, 0);
