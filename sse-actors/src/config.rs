@@ -161,6 +161,7 @@ pub(crate) struct ServerConfig {
     pub(crate) keep_alive: Option<Duration>,
     pub(crate) slow_subscriber: SlowSubscriberPolicy,
     pub(crate) max_subscribers_per_stream: Option<usize>,
+    pub(crate) max_auto_streams: Option<usize>,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) on_subscribe: Option<Callback>,
     pub(crate) on_unsubscribe: Option<Callback>,
@@ -180,6 +181,7 @@ impl Default for ServerConfig {
             keep_alive: Some(Duration::from_secs(15)),
             slow_subscriber: SlowSubscriberPolicy::Disconnect,
             max_subscribers_per_stream: None,
+            max_auto_streams: None,
             headers: Vec::new(),
             on_subscribe: None,
             on_unsubscribe: None,
@@ -315,6 +317,15 @@ impl ServerBuilder {
         self
     }
 
+    /// The most streams auto-stream may have created at once (`None`: no
+    /// limit, as r3labs). Auto-created streams with a replay log stay until
+    /// removed, so with auto-stream and auto-replay on, any client can make
+    /// the server keep a stream (and its log) per name it invents: set this.
+    pub fn max_auto_streams(mut self, limit: Option<usize>) -> Self {
+        self.config.max_auto_streams = limit;
+        self
+    }
+
     /// An extra response header for the transport to send (r3labs `Headers`).
     /// This crate only carries them; see [`Server::headers`](crate::Server::headers).
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
@@ -363,6 +374,7 @@ impl fmt::Debug for ServerBuilder {
             .field("keep_alive", &c.keep_alive)
             .field("slow_subscriber", &c.slow_subscriber)
             .field("max_subscribers_per_stream", &c.max_subscribers_per_stream)
+            .field("max_auto_streams", &c.max_auto_streams)
             .field("headers", &c.headers)
             .field("arbiters", &c.arbiters)
             .finish_non_exhaustive()

@@ -78,6 +78,16 @@ pub enum SubscribeError {
         /// The limit.
         limit: usize,
     },
+    /// The stream does not exist and auto-stream may not create more.
+    #[error(
+        "no stream named {stream:?}, and the server already has its limit of {limit} auto-created streams"
+    )]
+    TooManyStreams {
+        /// The stream name given.
+        stream: String,
+        /// The limit ([`ServerBuilder::max_auto_streams`](crate::ServerBuilder::max_auto_streams)).
+        limit: usize,
+    },
     /// The stream was removed while the subscription was being set up.
     #[error("stream {stream:?} was removed")]
     StreamRemoved {

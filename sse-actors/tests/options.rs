@@ -255,3 +255,44 @@ async fn streams_spread_over_arbiters() {
     assert_eq!(id("a"), id("c"));
     server.close().await;
 }
+
+#[actix_rt::test]
+async fn max_auto_streams_bounds_invented_names() {
+    let server = server().auto_stream(true).max_auto_streams(Some(2)).build();
+    let _a = server
+        .subscribe("a", SubscribeRequest::new())
+        .await
+        .unwrap();
+    let _b = server
+        .subscribe("b", SubscribeRequest::new())
+        .await
+        .unwrap();
+    let err = server
+        .subscribe("c", SubscribeRequest::new())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        SubscribeError::TooManyStreams {
+            stream: "c".into(),
+            limit: 2
+        }
+    );
+    // Explicit streams are not limited, and existing ones still accept subscribers.
+    server.create_stream("c").await.unwrap();
+    let _c = server
+        .subscribe("c", SubscribeRequest::new())
+        .await
+        .unwrap();
+    let _a2 = server
+        .subscribe("a", SubscribeRequest::new())
+        .await
+        .unwrap();
+    // Removing an auto-created stream frees its slot.
+    server.remove_stream("a").await;
+    let _d = server
+        .subscribe("d", SubscribeRequest::new())
+        .await
+        .unwrap();
+    server.close().await;
+}
