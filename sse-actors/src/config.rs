@@ -238,7 +238,7 @@ impl ServerConfig {
 /// Defaults: buffer 1024 events, subscriber queue 1024 frames, no TTL, text
 /// data, no auto-stream, auto-replay on, log limits of [`LogLimits::default`],
 /// keep-alive every 15 s, slow subscribers disconnected, no subscriber limit,
-/// no extra headers, one arbiter per core.
+/// no auto-stream limit, no extra headers, one arbiter per core.
 #[derive(Clone, Default)]
 #[must_use]
 pub struct ServerBuilder {
