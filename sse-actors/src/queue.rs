@@ -1,0 +1,306 @@
+//! The bounded frame queue between one stream (producer, on its arbiter) and
+//! one consumer (an HTTP body polled on another thread).
+//!
+//! Delivery is a `Bytes` clone and a push under an uncontended mutex; the
+//! deque keeps its capacity, so steady-state delivery allocates nothing.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::config::SlowSubscriberPolicy;
+use crate::stats::{Counters, Kind, Live};
+use crate::subscription::EndReason;
+
+/// One encoded frame and when it was published (for the TTL).
+#[derive(Clone, Debug)]
+pub(crate) struct Item {
+    pub(crate) frame: Bytes,
+    pub(crate) published: Instant,
+}
+
+/// What a push did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Pushed {
+    Queued,
+    /// The queue was full and the policy dropped its oldest frame.
+    DroppedOldest,
+    /// The queue was full and the policy ends the subscription; the queue is
+    /// now closed with [`EndReason::Lagged`].
+    Lagged,
+    /// The consumer is gone or the queue was closed earlier.
+    Closed,
+}
+
+#[derive(Debug)]
+pub(crate) struct Queue {
+    inner: Mutex<Inner>,
+    capacity: usize,
+    policy: SlowSubscriberPolicy,
+    _live: Live,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    items: VecDeque<Item>,
+    /// Leading items that came from the replay log: they do not count against
+    /// `capacity`, or a long replay would disconnect every reconnecting client.
+    replay_left: usize,
+    waker: Option<Waker>,
+    end: Option<EndReason>,
+    dropped: u64,
+}
+
+impl Queue {
+    pub(crate) fn new(
+        capacity: usize,
+        policy: SlowSubscriberPolicy,
+        counters: &Arc<Counters>,
+    ) -> Self {
+        Queue {
+            inner: Mutex::new(Inner::default()),
+            capacity: capacity.max(1),
+            policy,
+            _live: Live::new(counters, Kind::Queue),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding this lock cannot leave the deque inconsistent
+        // (every critical section is a single push, pop or clear).
+        self.inner
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// Queues replayed frames ahead of any live frame, beyond the capacity.
+    pub(crate) fn push_replay(&self, replay: impl Iterator<Item = Item>) {
+        let mut inner = self.lock();
+        if inner.end.is_some() {
+            return;
+        }
+        let before = inner.items.len();
+        inner.items.extend(replay);
+        inner.replay_left += inner.items.len() - before;
+        wake(inner);
+    }
+
+    /// Delivers one live frame.
+    pub(crate) fn push(&self, item: Item) -> Pushed {
+        let mut inner = self.lock();
+        if inner.end.is_some() {
+            return Pushed::Closed;
+        }
+        let mut pushed = Pushed::Queued;
+        if inner.items.len() - inner.replay_left >= self.capacity {
+            match self.policy {
+                SlowSubscriberPolicy::Disconnect => {
+                    inner.end = Some(EndReason::Lagged);
+                    wake(inner);
+                    return Pushed::Lagged;
+                }
+                SlowSubscriberPolicy::DropOldest => {
+                    // Drop the oldest live frame; replayed frames stay, they
+                    // are what the client asked to catch up on.
+                    let at = inner.replay_left;
+                    inner.items.remove(at);
+                    inner.dropped += 1;
+                    pushed = Pushed::DroppedOldest;
+                }
+            }
+        }
+        inner.items.push_back(item);
+        wake(inner);
+        pushed
+    }
+
+    /// Queues a keep-alive frame unless the consumer already has frames
+    /// waiting (they prove liveness just as well).
+    pub(crate) fn push_keep_alive(&self, frame: &Bytes) -> Pushed {
+        let mut inner = self.lock();
+        if inner.end.is_some() {
+            return Pushed::Closed;
+        }
+        if inner.items.is_empty() {
+            inner.items.push_back(Item {
+                frame: frame.clone(),
+                published: Instant::now(),
+            });
+            wake(inner);
+        }
+        Pushed::Queued
+    }
+
+    /// Ends the queue: the first reason wins. Frames still queued are dropped
+    /// unless the subscriber lagged (then it drains them before it ends, so
+    /// its Last-Event-ID is as recent as possible when it reconnects).
+    pub(crate) fn close(&self, reason: EndReason) {
+        let mut inner = self.lock();
+        if inner.end.is_none() {
+            inner.end = Some(reason);
+        }
+        if inner.end != Some(EndReason::Lagged) {
+            inner.items = VecDeque::new();
+            inner.replay_left = 0;
+        }
+        wake(inner);
+    }
+
+    pub(crate) fn end_reason(&self) -> Option<EndReason> {
+        self.lock().end
+    }
+
+    pub(crate) fn is_finished(&self) -> bool {
+        let inner = self.lock();
+        inner.end.is_some() && inner.items.is_empty()
+    }
+
+    pub(crate) fn dropped(&self) -> u64 {
+        self.lock().dropped
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.lock().items.len()
+    }
+
+    /// The consumer side: the next frame younger than `ttl`, or the end.
+    pub(crate) fn poll_pop(
+        &self,
+        cx: &mut Context<'_>,
+        ttl: Option<Duration>,
+    ) -> Poll<Option<Bytes>> {
+        let mut inner = self.lock();
+        let now = ttl.map(|_| Instant::now());
+        while let Some(item) = inner.items.pop_front() {
+            if inner.replay_left > 0 {
+                inner.replay_left -= 1;
+            }
+            let stale = match (ttl, now) {
+                (Some(ttl), Some(now)) => now.saturating_duration_since(item.published) > ttl,
+                _ => false,
+            };
+            if !stale {
+                return Poll::Ready(Some(item.frame));
+            }
+        }
+        if inner.end.is_some() {
+            return Poll::Ready(None);
+        }
+        match &inner.waker {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            _ => inner.waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+}
+
+/// Wakes the consumer after releasing the lock, so it never wakes into a
+/// held mutex.
+fn wake(mut inner: MutexGuard<'_, Inner>) {
+    let waker = inner.waker.take();
+    drop(inner);
+    if let Some(waker) = waker {
+        waker.wake();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::task::Waker;
+
+    use super::*;
+
+    fn item(text: &'static str) -> Item {
+        Item {
+            frame: Bytes::from_static(text.as_bytes()),
+            published: Instant::now(),
+        }
+    }
+
+    fn queue(capacity: usize, policy: SlowSubscriberPolicy) -> Queue {
+        Queue::new(capacity, policy, &Arc::default())
+    }
+
+    fn pop(q: &Queue) -> Poll<Option<Bytes>> {
+        q.poll_pop(&mut Context::from_waker(Waker::noop()), None)
+    }
+
+    fn drain(q: &Queue) -> Vec<Bytes> {
+        let mut out = Vec::new();
+        while let Poll::Ready(Some(frame)) = pop(q) {
+            out.push(frame);
+        }
+        out
+    }
+
+    #[test]
+    fn replay_does_not_count_against_capacity() {
+        let q = queue(2, SlowSubscriberPolicy::Disconnect);
+        q.push_replay(["r1", "r2", "r3"].into_iter().map(item));
+        assert_eq!(q.push(item("l1")), Pushed::Queued);
+        assert_eq!(q.push(item("l2")), Pushed::Queued);
+        assert_eq!(q.push(item("l3")), Pushed::Lagged);
+        assert_eq!(
+            drain(&q),
+            ["r1", "r2", "r3", "l1", "l2"],
+            "a lagged queue drains first"
+        );
+        assert_eq!(pop(&q), Poll::Ready(None));
+        assert_eq!(q.end_reason(), Some(EndReason::Lagged));
+    }
+
+    #[test]
+    fn drop_oldest_keeps_replay_and_counts() {
+        let q = queue(2, SlowSubscriberPolicy::DropOldest);
+        q.push_replay(std::iter::once(item("r")));
+        for text in ["a", "b", "c", "d"] {
+            q.push(item(text));
+        }
+        assert_eq!(q.dropped(), 2);
+        assert_eq!(drain(&q), ["r", "c", "d"]);
+        assert_eq!(pop(&q), Poll::Pending);
+    }
+
+    #[test]
+    fn keep_alive_only_into_an_empty_queue() {
+        let q = queue(4, SlowSubscriberPolicy::Disconnect);
+        let ka = Bytes::from_static(b": keep-alive\n");
+        q.push_keep_alive(&ka);
+        q.push_keep_alive(&ka);
+        assert_eq!(q.len(), 1);
+        q.push(item("e"));
+        q.push_keep_alive(&ka);
+        assert_eq!(drain(&q), [ka.clone(), Bytes::from_static(b"e")]);
+    }
+
+    #[test]
+    fn close_frees_frames_and_first_reason_wins() {
+        let q = queue(4, SlowSubscriberPolicy::Disconnect);
+        q.push(item("e"));
+        q.close(EndReason::StreamRemoved);
+        q.close(EndReason::Unsubscribed);
+        assert_eq!(q.end_reason(), Some(EndReason::StreamRemoved));
+        assert_eq!(q.len(), 0);
+        assert_eq!(pop(&q), Poll::Ready(None));
+        assert_eq!(q.push(item("late")), Pushed::Closed);
+    }
+
+    #[test]
+    fn stale_frames_are_skipped() {
+        let q = queue(4, SlowSubscriberPolicy::Disconnect);
+        q.push(Item {
+            frame: Bytes::from_static(b"old"),
+            published: Instant::now() - Duration::from_secs(60),
+        });
+        q.push(item("new"));
+        let mut cx = Context::from_waker(Waker::noop());
+        let ttl = Some(Duration::from_secs(30));
+        assert_eq!(
+            q.poll_pop(&mut cx, ttl),
+            Poll::Ready(Some(Bytes::from_static(b"new")))
+        );
+    }
+}
