@@ -19,7 +19,12 @@ struct Input {
     base64: bool,
 }
 
-type Output = Vec<Result<Frame, DecodeError>>;
+/// Every frame, then the state a reconnection would use.
+type Output = (
+    Vec<Result<Frame, DecodeError>>,
+    String,
+    Option<std::time::Duration>,
+);
 
 fn decoder(input: &Input) -> Decoder {
     let mut decoder = Decoder::new()
@@ -50,7 +55,7 @@ fn decode<'a>(input: &Input, chunks: impl Iterator<Item = &'a [u8]> + Clone) -> 
         out.extend(decoder.by_ref());
     }
     assert_eq!(decoder.buffered_len(), 0);
-    out
+    (out, decoder.last_event_id().to_owned(), decoder.retry())
 }
 
 fn chunked<'a>(bytes: &'a [u8], lens: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + Clone {
@@ -76,7 +81,7 @@ fuzz_target!(|input: Input| {
         assert_eq!(whole, bytewise, "byte-at-a-time feeding changed the output");
     }
 
-    for frame in whole.iter().flatten() {
+    for frame in whole.0.iter().flatten() {
         let Frame::Event(event) = frame else { continue };
         if input.base64 {
             continue;
