@@ -262,7 +262,7 @@ fn reference_decode(input: &[u8]) -> (Vec<Frame>, String) {
 proptest! {
     // Enough cases to shake out the format's corners while keeping the suite
     // within seconds; the fuzz targets explore the same properties for longer.
-    #![proptest_config(ProptestConfig::with_cases(192))]
+    #![proptest_config(ProptestConfig::with_cases(128))]
 
     #[test]
     fn encoded_event_decodes_to_itself(event in writable_event(), base64 in any::<bool>()) {
