@@ -1,11 +1,14 @@
-//! Decoding must not depend on how the input is split, must never panic, and
-//! must only produce events that the encoder can write back unchanged.
+//! Decoding must not depend on how the input is split, must never panic,
+//! must agree with a literal reading of the spec, and must only produce
+//! events that the encoder can write back unchanged.
 
 #![no_main]
 
+use std::time::Duration;
+
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use sse_proto::{DecodeError, Decoder, Encoder, Frame};
+use sse_proto::{DecodeError, Decoder, Encoder, Event, Frame};
 
 #[derive(Arbitrary, Debug)]
 struct Input {
@@ -19,7 +22,12 @@ struct Input {
     base64: bool,
 }
 
-type Output = Vec<Result<Frame, DecodeError>>;
+/// Every frame, then the state a reconnection would use.
+type Output = (
+    Vec<Result<Frame, DecodeError>>,
+    String,
+    Option<std::time::Duration>,
+);
 
 fn decoder(input: &Input) -> Decoder {
     let mut decoder = Decoder::new()
@@ -50,7 +58,7 @@ fn decode<'a>(input: &Input, chunks: impl Iterator<Item = &'a [u8]> + Clone) -> 
         out.extend(decoder.by_ref());
     }
     assert_eq!(decoder.buffered_len(), 0);
-    out
+    (out, decoder.last_event_id().to_owned(), decoder.retry())
 }
 
 fn chunked<'a>(bytes: &'a [u8], lens: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + Clone {
@@ -67,6 +75,67 @@ fn chunked<'a>(bytes: &'a [u8], lens: &'a [u8]) -> impl Iterator<Item = &'a [u8]
     })
 }
 
+/// The spec's parsing algorithm read literally (whole stream decoded first,
+/// no chunks, no limits); comments are not reported.
+fn reference(input: &[u8]) -> (Vec<Frame>, String) {
+    let text = String::from_utf8_lossy(input);
+    let mut rest = text.strip_prefix('\u{FEFF}').unwrap_or(&text);
+    let mut frames = Vec::new();
+    let (mut data, mut event_type, mut id_buffer, mut last_id) =
+        (String::new(), String::new(), String::new(), String::new());
+    let mut retry = None;
+    let mut fields = Vec::new();
+    while let Some(end) = rest.find(['\r', '\n']) {
+        let line = &rest[..end];
+        rest = &rest[end..];
+        rest = rest.strip_prefix("\r\n").unwrap_or_else(|| &rest[1..]);
+        if line.is_empty() {
+            last_id = id_buffer.clone();
+            if !data.is_empty() {
+                data.pop();
+                frames.push(Frame::Event(Event {
+                    id: (!last_id.is_empty()).then(|| last_id.as_str().into()),
+                    event: (!event_type.is_empty()).then(|| event_type.as_str().into()),
+                    data: data.as_str().into(),
+                    retry,
+                    comment: None,
+                    fields: std::mem::take(&mut fields),
+                }));
+            }
+            data.clear();
+            event_type.clear();
+            retry = None;
+            fields.clear();
+            continue;
+        }
+        if line.starts_with(':') {
+            continue;
+        }
+        let (name, value) = match line.split_once(':') {
+            Some((name, value)) => (name, value.strip_prefix(' ').unwrap_or(value)),
+            None => (line, ""),
+        };
+        match name {
+            "event" => event_type = value.to_owned(),
+            "data" => {
+                data.push_str(value);
+                data.push('\n');
+            }
+            "id" if !value.contains('\0') => id_buffer = value.to_owned(),
+            "retry" if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) => {
+                let ms = value.bytes().fold(0u64, |n, d| {
+                    n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+                });
+                retry = Some(Duration::from_millis(ms));
+                frames.push(Frame::Retry(Duration::from_millis(ms)));
+            }
+            "x" => fields.push((name.into(), value.into())),
+            _ => {}
+        }
+    }
+    (frames, last_id)
+}
+
 fuzz_target!(|input: Input| {
     let whole = decode(&input, std::iter::once(&input.bytes[..]));
     let split = decode(&input, chunked(&input.bytes, &input.chunks));
@@ -76,7 +145,24 @@ fuzz_target!(|input: Input| {
         assert_eq!(whole, bytewise, "byte-at-a-time feeding changed the output");
     }
 
-    for frame in whole.iter().flatten() {
+    if input.max_line_length.is_none()
+        && input.max_event_size.is_none()
+        && !input.base64
+        && !input.comments
+    {
+        let mut decoder = decoder(&input);
+        decoder.feed(&input.bytes);
+        let frames: Vec<Frame> = decoder
+            .by_ref()
+            .collect::<Result<_, _>>()
+            .expect("no limits, no base64: no errors");
+        decoder.end_stream();
+        let (expected, last_id) = reference(&input.bytes);
+        assert_eq!(frames, expected, "differs from the spec's algorithm");
+        assert_eq!(decoder.last_event_id(), last_id);
+    }
+
+    for frame in whole.0.iter().flatten() {
         let Frame::Event(event) = frame else { continue };
         if input.base64 {
             continue;

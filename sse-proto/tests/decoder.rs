@@ -71,6 +71,19 @@ fn invalid_utf8_is_replaced_not_an_error() {
 }
 
 #[test]
+fn invalid_utf8_is_replaced_per_maximal_subpart_like_the_whatwg_decoder() {
+    // Overlong and surrogate encodings: one U+FFFD per byte. A truncated
+    // sequence: one U+FFFD for the whole prefix. Line ends and colons are
+    // ASCII, which never continue a sequence, so decoding per field gives the
+    // same text as decoding the whole stream first, as the spec does.
+    assert_eq!(
+        data(b"data: \xF0\x80\x80|\xED\xA0\x80|\xF0\x9F\x98\n\n"),
+        ["\u{FFFD}\u{FFFD}\u{FFFD}|\u{FFFD}\u{FFFD}\u{FFFD}|\u{FFFD}"]
+    );
+    assert_eq!(data(b"data: \xC3\ndata:\xC3\xA9\n\n"), ["\u{FFFD}\n\u{e9}"]);
+}
+
+#[test]
 fn multibyte_characters_split_across_chunks_decode_whole() {
     assert_eq!(data("data: é€😀\n\n"), ["é€😀"]);
 }
