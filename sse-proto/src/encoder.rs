@@ -104,17 +104,17 @@ impl Encoder {
 }
 
 fn validate(event: &Event) -> Result<(), EncodeError> {
-    if let Some(id) = &event.id {
-        if memchr::memchr3(b'\r', b'\n', 0, id.as_bytes()).is_some() {
-            return Err(EncodeError::InvalidId { id: id.to_string() });
-        }
+    if let Some(id) = &event.id
+        && memchr::memchr3(b'\r', b'\n', 0, id.as_bytes()).is_some()
+    {
+        return Err(EncodeError::InvalidId { id: id.to_string() });
     }
-    if let Some(event_type) = &event.event {
-        if breaks_line(event_type) {
-            return Err(EncodeError::InvalidEventType {
-                event: event_type.to_string(),
-            });
-        }
+    if let Some(event_type) = &event.event
+        && breaks_line(event_type)
+    {
+        return Err(EncodeError::InvalidEventType {
+            event: event_type.to_string(),
+        });
     }
     for (name, value) in &event.fields {
         let reserved = matches!(&**name, "data" | "event" | "id" | "retry");
