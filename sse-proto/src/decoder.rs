@@ -47,9 +47,19 @@ pub struct Decoder {
     base64: bool,
     kept_fields: Vec<Box<[u8]>>,
 
+    /// Fed bytes after `ready`: at most one unterminated line, until the next
+    /// [`fill`](Decoder::fill) splits off the complete lines it gained.
     buf: BytesMut,
     /// Bytes at the front of `buf` known to hold no line terminator.
     scanned: usize,
+    /// Complete lines split off `buf` in one piece, so that the whole batch
+    /// is frozen and checked for UTF-8 once, not once per line or field.
+    ready: Ready,
+    /// Where the next line of `ready` starts.
+    ready_pos: usize,
+    /// Bytes at `ready_pos` known to hold no line terminator (the part of the
+    /// first line already scanned while it sat unterminated in `buf`).
+    ready_scanned: usize,
     /// The previous line ended with a CR at the end of a chunk.
     skip_lf: bool,
     at_stream_start: bool,
@@ -64,6 +74,59 @@ pub struct Decoder {
     retry: Option<Duration>,
 }
 
+/// A batch of complete lines. Valid UTF-8 (the usual case) is kept as text
+/// so each field is a slice of it with no further check; otherwise each field
+/// is decoded on its own, replacing invalid sequences.
+#[derive(Debug)]
+enum Ready {
+    Text(ByteString),
+    Raw(Bytes),
+}
+
+impl Default for Ready {
+    fn default() -> Self {
+        Ready::Text(ByteString::new())
+    }
+}
+
+impl Ready {
+    fn new(lines: Bytes) -> Self {
+        // One check for the batch. An invalid batch is rare enough that
+        // checking it again field by field costs nothing worth saving.
+        match ByteString::try_from(lines.clone()) {
+            Ok(text) => Ready::Text(text),
+            Err(_) => Ready::Raw(lines),
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Ready::Text(text) => text.as_bytes(),
+            Ready::Raw(bytes) => bytes,
+        }
+    }
+
+    /// The text of `bytes[range]`. The range is delimited by ASCII bytes
+    /// (terminators, `:` and space), so it lies on character boundaries.
+    fn text(&self, range: std::ops::Range<usize>) -> ByteString {
+        match self {
+            Ready::Text(text) => text.slice_ref(&text[range]),
+            Ready::Raw(bytes) => text(bytes.slice(range)),
+        }
+    }
+}
+
+/// What a field name asks for, decided before the line is interpreted.
+enum FieldKind {
+    Comment,
+    Data,
+    Event,
+    Id,
+    Retry,
+    Kept,
+    Ignored,
+}
+
 #[derive(Debug, Default)]
 struct PendingEvent {
     data: DataBuffer,
@@ -75,30 +138,31 @@ struct PendingEvent {
 }
 
 /// The spec's data buffer. A lone `data:` line is kept as a slice of the
-/// input (its trailing LF implied), so the common case copies nothing.
+/// input (its trailing LF implied), so the common case copies nothing. Lines
+/// are text already, so joining them needs no second UTF-8 check.
 #[derive(Debug, Default)]
 enum DataBuffer {
     #[default]
     Empty,
-    OneLine(Bytes),
-    Lines(BytesMut),
+    OneLine(ByteString),
+    Lines(String),
 }
 
 impl DataBuffer {
-    fn push_line(&mut self, value: Bytes) {
+    fn push_line(&mut self, value: ByteString) {
         *self = match mem::take(self) {
             DataBuffer::Empty => DataBuffer::OneLine(value),
             DataBuffer::OneLine(first) => {
-                let mut lines = BytesMut::with_capacity(first.len() + value.len() + 2);
-                lines.extend_from_slice(&first);
-                lines.extend_from_slice(b"\n");
-                lines.extend_from_slice(&value);
-                lines.extend_from_slice(b"\n");
+                let mut lines = String::with_capacity(first.len() + value.len() + 2);
+                lines.push_str(&first);
+                lines.push('\n');
+                lines.push_str(&value);
+                lines.push('\n');
                 DataBuffer::Lines(lines)
             }
             DataBuffer::Lines(mut lines) => {
-                lines.extend_from_slice(&value);
-                lines.extend_from_slice(b"\n");
+                lines.push_str(&value);
+                lines.push('\n');
                 DataBuffer::Lines(lines)
             }
         }
@@ -106,13 +170,13 @@ impl DataBuffer {
 
     /// The dispatched data (trailing LF removed), or `None` when the spec's
     /// buffer is empty and nothing must be dispatched.
-    fn into_data(self) -> Option<Bytes> {
+    fn into_data(self) -> Option<ByteString> {
         match self {
             DataBuffer::Empty => None,
             DataBuffer::OneLine(line) => Some(line),
             DataBuffer::Lines(mut lines) => {
-                lines.truncate(lines.len() - 1);
-                Some(lines.freeze())
+                lines.pop();
+                Some(ByteString::from(lines))
             }
         }
     }
@@ -141,6 +205,9 @@ impl Decoder {
             kept_fields: Vec::new(),
             buf: BytesMut::new(),
             scanned: 0,
+            ready: Ready::default(),
+            ready_pos: 0,
+            ready_scanned: 0,
             skip_lf: false,
             at_stream_start: true,
             discarding_line: false,
@@ -224,7 +291,7 @@ impl Decoder {
 
     /// Bytes fed but not yet decoded.
     pub fn buffered_len(&self) -> usize {
-        self.buf.len()
+        self.buf.len() + self.ready.as_bytes().len() - self.ready_pos
     }
 
     /// Appends received bytes. Pull frames with [`next`](Iterator::next)
@@ -238,12 +305,15 @@ impl Decoder {
     /// (a BOM is skipped again). The last event ID and retry persist.
     /// Returns whether anything was discarded.
     pub fn end_stream(&mut self) -> bool {
-        let discarded = !self.buf.is_empty()
+        let discarded = self.buffered_len() != 0
             || !matches!(self.pending.data, DataBuffer::Empty)
             || self.id_buffer != self.last_event_id
             || self.discarding_event;
         self.buf.clear();
         self.scanned = 0;
+        self.ready = Ready::default();
+        self.ready_pos = 0;
+        self.ready_scanned = 0;
         self.skip_lf = false;
         self.at_stream_start = true;
         self.discarding_line = false;
@@ -256,53 +326,78 @@ impl Decoder {
     /// Decodes the next frame, or returns `None` when more input is needed.
     fn decode_next(&mut self) -> Option<Result<Frame, DecodeError>> {
         loop {
-            if self.skip_lf {
-                let &first = self.buf.first()?;
-                if first == b'\n' {
-                    self.buf.advance(1);
+            if self.ready_pos == self.ready.as_bytes().len() {
+                match self.fill() {
+                    Fill::Lines => {}
+                    Fill::NeedInput => return None,
+                    Fill::Unterminated => {
+                        self.scanned = self.buf.len();
+                        if self.discarding_line {
+                            self.buf.clear();
+                            self.scanned = 0;
+                        } else if self.buf.len() > self.max_line_length {
+                            return Some(Err(self.reject_line()));
+                        }
+                        return None;
+                    }
                 }
-                self.skip_lf = false;
-            }
-            if self.at_stream_start {
-                if self.buf.len() < BOM.len() && BOM.starts_with(&self.buf) {
-                    return None;
-                }
-                if self.buf.starts_with(BOM) {
-                    self.buf.advance(BOM.len());
-                }
-                self.at_stream_start = false;
             }
 
-            let Some(end) = find_line_end(&self.buf, self.scanned) else {
-                self.scanned = self.buf.len();
-                if self.discarding_line {
-                    self.buf.clear();
-                    self.scanned = 0;
-                } else if self.buf.len() > self.max_line_length {
-                    return Some(Err(self.reject_line()));
-                }
-                return None;
-            };
-            self.scanned = 0;
-            let (len, terminator) = match end {
-                LineEnd::Complete { len, terminator } => (len, terminator),
-                LineEnd::CarriageReturnAtEnd { len } => {
+            let start = self.ready_pos;
+            let rest = &self.ready.as_bytes()[start..];
+            let (len, terminator) = match find_line_end(rest, self.ready_scanned) {
+                Some(LineEnd::Complete { len, terminator }) => (len, terminator),
+                // The batch ends with this CR; an LF opening the next batch
+                // belongs to it.
+                Some(LineEnd::CarriageReturnAtEnd { len }) => {
                     self.skip_lf = true;
                     (len, 1)
                 }
+                None => unreachable!("a batch ends with a line terminator"),
             };
+            self.ready_pos += len + terminator;
+            self.ready_scanned = 0;
             if mem::take(&mut self.discarding_line) {
-                self.buf.advance(len + terminator);
                 continue;
             }
             if len > self.max_line_length {
-                self.buf.advance(len + terminator);
                 return Some(Err(self.reject_line_content()));
             }
-            if let Some(frame) = self.process_line(len, terminator) {
+            if let Some(frame) = self.process_line(start, start + len) {
                 return Some(frame);
             }
         }
+    }
+
+    /// Moves every complete line of `buf` into `ready`, in one piece.
+    fn fill(&mut self) -> Fill {
+        if self.skip_lf {
+            let Some(&first) = self.buf.first() else {
+                return Fill::NeedInput;
+            };
+            if first == b'\n' {
+                self.buf.advance(1);
+            }
+            self.skip_lf = false;
+        }
+        if self.at_stream_start {
+            if self.buf.len() < BOM.len() && BOM.starts_with(&self.buf) {
+                return Fill::NeedInput;
+            }
+            if self.buf.starts_with(BOM) {
+                self.buf.advance(BOM.len());
+            }
+            self.at_stream_start = false;
+        }
+        let Some(last) = memchr::memrchr2(b'\n', b'\r', &self.buf[self.scanned..]) else {
+            return Fill::Unterminated;
+        };
+        let lines = self.buf.split_to(self.scanned + last + 1).freeze();
+        self.ready = Ready::new(lines);
+        self.ready_pos = 0;
+        self.ready_scanned = self.scanned;
+        self.scanned = 0;
+        Fill::Lines
     }
 
     /// The unterminated line in the buffer is over the limit: drop it, skip
@@ -327,31 +422,33 @@ impl Decoder {
         self.discarding_event = true;
     }
 
-    /// Interprets `buf[..len]`, consuming it and its terminator.
-    fn process_line(
-        &mut self,
-        len: usize,
-        terminator: usize,
-    ) -> Option<Result<Frame, DecodeError>> {
-        let Some((name_end, value_start)) = split_field(&self.buf[..len]) else {
-            self.buf.advance(terminator);
+    /// Interprets the line `ready[start..end]`.
+    fn process_line(&mut self, start: usize, end: usize) -> Option<Result<Frame, DecodeError>> {
+        let line = &self.ready.as_bytes()[start..end];
+        let Some((name_end, value_start)) = split_field(line) else {
             return self.dispatch();
         };
         if self.discarding_event {
-            self.buf.advance(len + terminator);
             return None;
         }
-        let mut line = self.buf.split_to(len);
-        self.buf.advance(terminator);
-        let value_len = len - value_start;
+        let kind = match &line[..name_end] {
+            b"" => FieldKind::Comment,
+            b"data" => FieldKind::Data,
+            b"event" => FieldKind::Event,
+            b"id" => FieldKind::Id,
+            b"retry" => FieldKind::Retry,
+            name if self.kept_fields.iter().any(|kept| **kept == *name) => FieldKind::Kept,
+            _ => FieldKind::Ignored,
+        };
+        let value = start + value_start..end;
+        let value_len = value.len();
 
-        match &line[..name_end] {
-            b"" => {
+        match kind {
+            FieldKind::Comment => {
                 if !self.report_comments {
                     return None;
                 }
-                line.advance(value_start);
-                let text = text(line.freeze());
+                let text = self.ready.text(value);
                 if let Err(e) = self.grow_event(text.len() + 1) {
                     return Some(Err(e));
                 }
@@ -364,31 +461,29 @@ impl Decoder {
                 }
                 Some(Ok(Frame::Comment(text)))
             }
-            b"data" => {
+            FieldKind::Data => {
                 if let Err(e) = self.grow_event(value_len + 1) {
                     return Some(Err(e));
                 }
-                line.advance(value_start);
-                self.pending.data.push_line(line.freeze());
+                let value = self.ready.text(value);
+                self.pending.data.push_line(value);
                 None
             }
-            b"event" => {
+            FieldKind::Event => {
                 if let Err(e) = self.grow_event(value_len) {
                     return Some(Err(e));
                 }
-                line.advance(value_start);
-                self.pending.event = (!line.is_empty()).then(|| text(line.freeze()));
+                self.pending.event = (value_len != 0).then(|| self.ready.text(value));
                 None
             }
-            b"id" => {
-                if memchr::memchr(0, &line[value_start..]).is_none() {
-                    line.advance(value_start);
-                    self.id_buffer = text(line.freeze());
+            FieldKind::Id => {
+                if !self.ready.as_bytes()[value.clone()].contains(&0) {
+                    self.id_buffer = self.ready.text(value);
                 }
                 None
             }
-            b"retry" => {
-                let value = &line[value_start..];
+            FieldKind::Retry => {
+                let value = &self.ready.as_bytes()[value];
                 if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
                     return None;
                 }
@@ -400,19 +495,16 @@ impl Decoder {
                 self.pending.retry = Some(retry);
                 Some(Ok(Frame::Retry(retry)))
             }
-            name => {
-                if !self.kept_fields.iter().any(|kept| **kept == *name) {
-                    return None;
-                }
-                if let Err(e) = self.grow_event(len) {
+            FieldKind::Kept => {
+                if let Err(e) = self.grow_event(end - start) {
                     return Some(Err(e));
                 }
-                let line = line.freeze();
-                let name = text(line.slice(..name_end));
-                let value = text(line.slice(value_start..));
+                let name = self.ready.text(start..start + name_end);
+                let value = self.ready.text(value);
                 self.pending.fields.push((name, value));
                 None
             }
+            FieldKind::Ignored => None,
         }
     }
 
@@ -436,7 +528,7 @@ impl Decoder {
         let pending = mem::take(&mut self.pending);
         let data = pending.data.into_data()?;
         let data = if self.base64 {
-            match base64::engine::general_purpose::STANDARD.decode(&data) {
+            match base64::engine::general_purpose::STANDARD.decode(data.as_bytes()) {
                 Ok(decoded) => text(Bytes::from(decoded)),
                 Err(e) => {
                     return Some(Err(DecodeError::InvalidBase64 {
@@ -445,7 +537,7 @@ impl Decoder {
                 }
             }
         } else {
-            text(data)
+            data
         };
         Some(Ok(Frame::Event(Event {
             id: (!self.last_event_id.is_empty()).then(|| self.last_event_id.clone()),
@@ -456,6 +548,17 @@ impl Decoder {
             fields: pending.fields,
         })))
     }
+}
+
+/// What [`Decoder::fill`] found.
+enum Fill {
+    /// `ready` holds complete lines.
+    Lines,
+    /// `buf` holds no line terminator: at most part of one line.
+    Unterminated,
+    /// Too little input to tell where the next line starts (a possible BOM
+    /// or the LF of a CRLF split between chunks).
+    NeedInput,
 }
 
 impl Iterator for Decoder {

@@ -1,5 +1,6 @@
 //! The injection-safe encoder.
 
+use std::mem;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -7,6 +8,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::EncodeError;
 use crate::event::{Event, Frame};
+use crate::line::Lines;
 
 /// Writes events in the event-stream format, safe by construction: whatever
 /// the strings hold, one [`Event`] becomes exactly one dispatched event.
@@ -43,38 +45,36 @@ impl Encoder {
 
     /// Encodes `event` into a new buffer.
     pub fn encode(&self, event: &Event) -> Result<Bytes, EncodeError> {
-        let mut dst = BytesMut::new();
-        self.encode_into(event, &mut dst)?;
+        validate(event)?;
+        let data = self.data(event);
+        // Exactly the encoded length: a buffer frozen full becomes `Bytes`
+        // without the second allocation (a shared header) a partly filled
+        // one needs, and nothing grows while writing.
+        let len = encoded_len(event, &data);
+        let mut dst = BytesMut::with_capacity(len);
+        write_event(event, &data, &mut dst);
+        debug_assert_eq!(dst.len(), len);
         Ok(dst.freeze())
     }
 
     /// Appends `event` to `dst`. On error nothing is written.
     pub fn encode_into(&self, event: &Event, dst: &mut BytesMut) -> Result<(), EncodeError> {
         validate(event)?;
-        dst.reserve(encoded_len_hint(event));
-        if let Some(comment) = &event.comment {
-            write_comment(comment, dst);
-        }
-        if let Some(id) = &event.id {
-            write_field(b"id", id.as_bytes(), dst);
-        }
-        if let Some(event_type) = &event.event {
-            write_field(b"event", event_type.as_bytes(), dst);
-        }
-        if let Some(retry) = event.retry {
-            write_retry(retry, dst);
-        }
-        for (name, value) in &event.fields {
-            write_field(name.as_bytes(), value.as_bytes(), dst);
-        }
-        if self.base64 {
-            let encoded = base64::engine::general_purpose::STANDARD.encode(event.data.as_bytes());
-            write_field(b"data", encoded.as_bytes(), dst);
-        } else {
-            write_multiline(b"data", event.data.as_bytes(), dst);
-        }
-        dst.put_u8(b'\n');
+        let data = self.data(event);
+        dst.reserve(encoded_len(event, &data));
+        write_event(event, &data, dst);
         Ok(())
+    }
+
+    fn data<'a>(&self, event: &'a Event) -> Data<'a> {
+        let data = event.data.as_bytes();
+        if self.base64 {
+            Data::Base64(base64::engine::general_purpose::STANDARD.encode(data))
+        } else if !has_break(data, false) {
+            Data::OneLine(data)
+        } else {
+            Data::Lines(data)
+        }
     }
 
     /// Appends any frame: an event, a lone `retry:` line, or a comment.
@@ -90,22 +90,56 @@ impl Encoder {
     /// A comment frame (`: text`), one line per line of `text`: the usual
     /// keep-alive. Comments cannot fail to encode.
     pub fn comment(text: &str) -> Bytes {
-        let mut dst = BytesMut::with_capacity(text.len() + 3);
+        let mut dst = BytesMut::with_capacity(multiline_len(b"", text.as_bytes()));
         write_comment(text, &mut dst);
         dst.freeze()
     }
 
     /// A lone `retry:` frame telling clients their reconnection delay.
     pub fn retry(retry: Duration) -> Bytes {
-        let mut dst = BytesMut::with_capacity(32);
+        let mut dst = BytesMut::with_capacity(retry_len(retry));
         write_retry(retry, &mut dst);
         dst.freeze()
     }
 }
 
+/// An event's data as it will be written.
+enum Data<'a> {
+    /// No line break: one `data:` line, no further scan needed.
+    OneLine(&'a [u8]),
+    /// One `data:` line per line.
+    Lines(&'a [u8]),
+    /// Base64 of the data, which has no line break.
+    Base64(String),
+}
+
+fn write_event(event: &Event, data: &Data<'_>, dst: &mut BytesMut) {
+    if let Some(comment) = &event.comment {
+        write_comment(comment, dst);
+    }
+    if let Some(id) = &event.id {
+        write_field(b"id", id.as_bytes(), dst);
+    }
+    if let Some(event_type) = &event.event {
+        write_field(b"event", event_type.as_bytes(), dst);
+    }
+    if let Some(retry) = event.retry {
+        write_retry(retry, dst);
+    }
+    for (name, value) in &event.fields {
+        write_field(name.as_bytes(), value.as_bytes(), dst);
+    }
+    match data {
+        Data::OneLine(value) => write_field(b"data", value, dst),
+        Data::Lines(value) => write_multiline(b"data", value, dst),
+        Data::Base64(value) => write_field(b"data", value.as_bytes(), dst),
+    }
+    dst.put_u8(b'\n');
+}
+
 fn validate(event: &Event) -> Result<(), EncodeError> {
     if let Some(id) = &event.id
-        && memchr::memchr3(b'\r', b'\n', 0, id.as_bytes()).is_some()
+        && has_break(id.as_bytes(), true)
     {
         return Err(EncodeError::InvalidId { id: id.to_string() });
     }
@@ -118,10 +152,7 @@ fn validate(event: &Event) -> Result<(), EncodeError> {
     }
     for (name, value) in &event.fields {
         let reserved = matches!(&**name, "data" | "event" | "id" | "retry");
-        // A receiver strips a U+FEFF that opens its stream, and this event may
-        // be the first one sent: `\u{FEFF}data` would then arrive as `data`.
-        let bom = name.starts_with('\u{FEFF}');
-        if name.is_empty() || reserved || bom || breaks_line(name) || name.contains(':') {
+        if name.is_empty() || reserved || breaks_line(name) || name.contains(':') {
             return Err(EncodeError::InvalidFieldName {
                 name: name.to_string(),
             });
@@ -136,23 +167,90 @@ fn validate(event: &Event) -> Result<(), EncodeError> {
 }
 
 fn breaks_line(text: &str) -> bool {
-    memchr::memchr2(b'\r', b'\n', text.as_bytes()).is_some()
+    has_break(text.as_bytes(), false)
 }
 
-fn encoded_len_hint(event: &Event) -> usize {
-    let optional = |s: &Option<bytestring::ByteString>| s.as_ref().map_or(0, |s| s.len() + 8);
+/// Whether `text` holds CR or LF, or NUL too when `nul`. Most values are
+/// short (IDs, event types, small payloads): below a vector's width, eight
+/// bytes at a time with no setup beat memchr, and a byte loop is slower still.
+fn has_break(text: &[u8], nul: bool) -> bool {
+    if text.len() >= 32 {
+        return if nul {
+            memchr::memchr3(b'\n', b'\r', 0, text).is_some()
+        } else {
+            memchr::memchr2(b'\n', b'\r', text).is_some()
+        };
+    }
+    let hit =
+        |word: u64| word_has(word, b'\n') || word_has(word, b'\r') || (nul && word_has(word, 0));
+    if text.len() < 8 {
+        // Padded with a byte that matches nothing.
+        let mut word = [b'.'; 8];
+        word[..text.len()].copy_from_slice(text);
+        return hit(u64::from_ne_bytes(word));
+    }
+    let mut words = text.chunks_exact(8);
+    let tail: [u8; 8] = text[text.len() - 8..].try_into().expect("8 bytes");
+    words.any(|word| hit(u64::from_ne_bytes(word.try_into().expect("8 bytes"))))
+        || hit(u64::from_ne_bytes(tail))
+}
+
+/// Whether any byte of `word` is `byte` (the classic zero-byte test on
+/// `word ^ byte * 0x0101..`).
+fn word_has(word: u64, byte: u8) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let x = word ^ (ONES * u64::from(byte));
+    x.wrapping_sub(ONES) & !x & HIGHS != 0
+}
+
+/// The exact length `write_event` writes.
+fn encoded_len(event: &Event, data: &Data<'_>) -> usize {
+    let comment = event
+        .comment
+        .as_ref()
+        .map_or(0, |c| multiline_len(b"", c.as_bytes()));
+    let id = event.id.as_ref().map_or(0, |id| field_len(b"id", id.len()));
+    let event_type = event
+        .event
+        .as_ref()
+        .map_or(0, |e| field_len(b"event", e.len()));
+    let retry = event.retry.map_or(0, retry_len);
     let fields: usize = event
         .fields
         .iter()
-        .map(|(n, v)| n.len() + v.len() + 3)
+        .map(|(name, value)| field_len(name.as_bytes(), value.len()))
         .sum();
-    event.data.len()
-        + 8
-        + optional(&event.id)
-        + optional(&event.event)
-        + optional(&event.comment)
-        + fields
-        + if event.retry.is_some() { 28 } else { 0 }
+    let data = match data {
+        Data::OneLine(value) => field_len(b"data", value.len()),
+        Data::Lines(value) => multiline_len(b"data", value),
+        Data::Base64(value) => field_len(b"data", value.len()),
+    };
+    comment + id + event_type + retry + fields + data + 1
+}
+
+/// The length `write_field` writes.
+fn field_len(name: &[u8], value_len: usize) -> usize {
+    let value = if value_len == 0 { 0 } else { value_len + 1 };
+    name.len() + 2 + value
+}
+
+/// The length `write_multiline` writes.
+fn multiline_len(name: &[u8], value: &[u8]) -> usize {
+    value_lines(value)
+        .map(|line| field_len(name, line.len()))
+        .sum()
+}
+
+fn retry_len(retry: Duration) -> usize {
+    field_len(
+        b"retry",
+        itoa::Buffer::new().format(retry_millis(retry)).len(),
+    )
+}
+
+fn retry_millis(retry: Duration) -> u64 {
+    u64::try_from(retry.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// `name: value\n`, or `name:\n` for an empty value (so an empty comment
@@ -170,21 +268,21 @@ fn write_field(name: &[u8], value: &[u8], dst: &mut BytesMut) {
 
 /// One `name:` line per line of `value`, splitting on CRLF, LF and CR.
 fn write_multiline(name: &[u8], value: &[u8], dst: &mut BytesMut) {
-    let mut rest = value;
-    loop {
-        match memchr::memchr2(b'\n', b'\r', rest) {
-            None => return write_field(name, rest, dst),
-            Some(at) => {
-                write_field(name, &rest[..at], dst);
-                let terminator = if rest[at..].starts_with(b"\r\n") {
-                    2
-                } else {
-                    1
-                };
-                rest = &rest[at + terminator..];
-            }
-        }
+    for line in value_lines(value) {
+        write_field(name, line, dst);
     }
+}
+
+/// The lines of `value` split on CRLF, LF and CR, the last one possibly
+/// empty (a value ending with a line break ends with an empty line).
+fn value_lines(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut lines = Lines::new(value);
+    let mut last = true;
+    std::iter::from_fn(move || {
+        lines
+            .next()
+            .or_else(|| mem::take(&mut last).then(|| lines.remainder()))
+    })
 }
 
 fn write_comment(text: &str, dst: &mut BytesMut) {
@@ -192,6 +290,29 @@ fn write_comment(text: &str, dst: &mut BytesMut) {
 }
 
 fn write_retry(retry: Duration, dst: &mut BytesMut) {
-    let millis = u64::try_from(retry.as_millis()).unwrap_or(u64::MAX);
+    let millis = retry_millis(retry);
     write_field(b"retry", itoa::Buffer::new().format(millis).as_bytes(), dst);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn has_break_finds_each_byte_at_every_position_and_length() {
+        // Fillers next to the needles in value, or with the high bit set.
+        for filler in [b'x', 0x01, 0x0B, 0x0C, 0x0E, 0x8A, 0x8D, 0xFF] {
+            for len in 0..40 {
+                assert!(!has_break(&vec![filler; len], true), "{filler} x {len}");
+                for at in 0..len {
+                    for byte in [b'\n', b'\r', 0] {
+                        let mut text = vec![filler; len];
+                        text[at] = byte;
+                        assert!(has_break(&text, true), "{byte} at {at} of {len}");
+                        assert_eq!(has_break(&text, false), byte != 0, "{byte} at {at}");
+                    }
+                }
+            }
+        }
+    }
 }
