@@ -152,7 +152,10 @@ fn validate(event: &Event) -> Result<(), EncodeError> {
     }
     for (name, value) in &event.fields {
         let reserved = matches!(&**name, "data" | "event" | "id" | "retry");
-        if name.is_empty() || reserved || breaks_line(name) || name.contains(':') {
+        // A receiver strips a U+FEFF that opens its stream, and this event may
+        // be the first one sent: `\u{FEFF}data` would then arrive as `data`.
+        let bom = name.starts_with('\u{FEFF}');
+        if name.is_empty() || reserved || bom || breaks_line(name) || name.contains(':') {
             return Err(EncodeError::InvalidFieldName {
                 name: name.to_string(),
             });
