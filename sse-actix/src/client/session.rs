@@ -283,6 +283,12 @@ pub(crate) fn with_stream_param(url: &str, name: &str) -> String {
     let (base, fragment) = url.split_once('#').map_or((url, None), |(b, f)| (b, Some(f)));
     let mut out = String::with_capacity(url.len() + name.len() + 8);
     out.push_str(base);
+    let after_scheme = base.split_once("://").map_or(base, |(_, rest)| rest);
+    if !after_scheme.contains(['/', '?']) {
+        // `http://host?stream=x` has an empty path, which is not valid on the
+        // request line: make it `/`.
+        out.push('/');
+    }
     out.push(if base.contains('?') { '&' } else { '?' });
     out.push_str("stream=");
     for byte in name.bytes() {
@@ -307,6 +313,7 @@ mod tests {
     fn stream_param_is_added_and_encoded() {
         assert_eq!(with_stream_param("http://h/e", "a b"), "http://h/e?stream=a%20b");
         assert_eq!(with_stream_param("http://h/e?x=1#f", "t"), "http://h/e?x=1&stream=t#f");
+        assert_eq!(with_stream_param("http://h:1", "t"), "http://h:1/?stream=t");
     }
 
     #[test]
