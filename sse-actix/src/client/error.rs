@@ -36,6 +36,15 @@ pub enum Error {
         /// The content type received (`None` when the header is absent).
         content_type: Option<String>,
     },
+    /// The server sent an HTTP/1.1 body delimited by closing the connection
+    /// (neither `Content-Length` nor `Transfer-Encoding`), which awc cannot
+    /// read: it sees an empty body (actix/actix-web#2287). Reported instead
+    /// of reconnecting forever to an apparently empty stream; put a proxy
+    /// that re-chunks (e.g. nginx `proxy_pass`) in front of such a server.
+    #[error(
+        "the event source sent a close-delimited HTTP/1.1 body (no Content-Length, no Transfer-Encoding), which awc cannot read"
+    )]
+    CloseDelimitedBody,
     /// The user's response validator rejected the response.
     #[error("the response validator rejected the response: {0}")]
     Rejected(String),
@@ -61,7 +70,10 @@ impl Error {
     pub fn is_http_error(&self) -> bool {
         matches!(
             self,
-            Error::Status { .. } | Error::ContentType { .. } | Error::Rejected(_)
+            Error::Status { .. }
+                | Error::ContentType { .. }
+                | Error::CloseDelimitedBody
+                | Error::Rejected(_)
         )
     }
 

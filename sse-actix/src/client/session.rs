@@ -8,8 +8,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use awc::error::PayloadError;
-use awc::http::StatusCode;
-use awc::http::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
+use awc::http::{StatusCode, Version};
+use awc::http::header::{
+    ACCEPT, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, TRANSFER_ENCODING,
+};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt as _};
 use sse_proto::{ByteString, Decoder, Frame};
@@ -259,6 +261,13 @@ impl Session {
             return Err(Refused::Error(Error::ContentType {
                 content_type: content_type.map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
             }));
+        }
+        let headers = response.headers();
+        if response.version() == Version::HTTP_11
+            && !headers.contains_key(CONTENT_LENGTH)
+            && !headers.contains_key(TRANSFER_ENCODING)
+        {
+            return Err(Refused::Error(Error::CloseDelimitedBody));
         }
         if let Some(validator) = &config.validator {
             validator(status, response.headers()).map_err(|e| Refused::Error(Error::Rejected(e)))?;
