@@ -17,12 +17,18 @@ fn server() -> TestServer {
     // One event, then keep-alive comments forever: only the client can end
     // the response, and the writes let the server notice it promptly.
     TestServer::start(|_, _| {
-        Reply::sse(vec!["id: 1\ndata: hello\n\n".into()], End::KeepAlive(Duration::from_millis(20)))
+        Reply::sse(
+            vec!["id: 1\ndata: hello\n\n".into()],
+            End::KeepAlive(Duration::from_millis(20)),
+        )
     })
 }
 
 async fn assert_nothing_left(client: &Client, server: &TestServer) {
-    eventually("client counters back to zero", || client.live() == LiveCounts::default()).await;
+    eventually("client counters back to zero", || {
+        client.live() == LiveCounts::default()
+    })
+    .await;
     eventually("server responses closed", || server.open() == 0).await;
 }
 

@@ -17,7 +17,14 @@ async fn listen_prints_json_lines_and_reconnects_with_last_event_id() {
         Reply::sse(chunks, End::Eof)
     });
     let mut child = Command::new(env!("CARGO_BIN_EXE_sse"))
-        .args(["listen", &server.url, "--stream", "news", "-H", "X-Token: abc"])
+        .args([
+            "listen",
+            &server.url,
+            "--stream",
+            "news",
+            "-H",
+            "X-Token: abc",
+        ])
         .args(["--method", "POST", "--data", "{}"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -26,7 +33,10 @@ async fn listen_prints_json_lines_and_reconnects_with_last_event_id() {
     let stdout = child.stdout.take().unwrap();
     // Read on a thread so the test's runtime keeps serving.
     let lines = std::thread::spawn(move || {
-        BufReader::new(stdout).lines().take(2).collect::<Result<Vec<_>, _>>()
+        BufReader::new(stdout)
+            .lines()
+            .take(2)
+            .collect::<Result<Vec<_>, _>>()
     });
     let lines = within("two lines", async {
         loop {
@@ -47,7 +57,10 @@ async fn listen_prints_json_lines_and_reconnects_with_last_event_id() {
         ]
     );
     let first = &server.requests()[0];
-    assert_eq!((first.method.as_str(), first.query.as_str()), ("POST", "stream=news"));
+    assert_eq!(
+        (first.method.as_str(), first.query.as_str()),
+        ("POST", "stream=news")
+    );
     assert_eq!(first.header("x-token"), Some("abc"));
     assert_eq!(server.requests()[1].last_event_id.as_deref(), Some("1"));
 }

@@ -14,7 +14,10 @@ const MULTILINE: &str = "{\n\t\"key\": \"value\",\n\t\"array\": [\n\t\t1,\n\t\t2
 
 fn pings(n: usize) -> TestServer {
     TestServer::start(move |_, _| {
-        Reply::sse(vec!["data: ping\n\n".to_owned(); n], End::KeepAlive(Duration::from_millis(20)))
+        Reply::sse(
+            vec!["data: ping\n\n".to_owned(); n],
+            End::KeepAlive(Duration::from_millis(20)),
+        )
     })
 }
 
@@ -48,7 +51,11 @@ async fn subscribe() {
     let server = pings(5);
     let client = fast(Client::builder(format!("{}/events", server.url))).build();
     let events = subscribe_n(&client, "test", 5).await;
-    assert!(events.iter().all(|e| e.data == "ping" && e.event_type() == "message"));
+    assert!(
+        events
+            .iter()
+            .all(|e| e.data == "ping" && e.event_type() == "message")
+    );
     assert_eq!(server.requests()[0].query, "stream=test");
 }
 
@@ -64,10 +71,17 @@ async fn subscribe_multiline() {
 #[actix_web::test]
 async fn empty_messages_are_events_with_empty_data() {
     let server = TestServer::start(|_, _| {
-        Reply::sse(vec!["data\n\ndata:\n\n:only a comment\n\ndata: ping\n\n".into()], End::Hang)
+        Reply::sse(
+            vec!["data\n\ndata:\n\n:only a comment\n\ndata: ping\n\n".into()],
+            End::Hang,
+        )
     });
     let client = fast(Client::builder(&server.url)).build();
-    let data: Vec<_> = subscribe_n(&client, "test", 3).await.into_iter().map(|e| e.data).collect();
+    let data: Vec<_> = subscribe_n(&client, "test", 3)
+        .await
+        .into_iter()
+        .map(|e| e.data)
+        .collect();
     assert_eq!(data, ["", "", "ping"]);
 }
 
@@ -186,7 +200,9 @@ async fn response_validator_rejects() {
 
 #[actix_web::test]
 async fn large_data() {
-    let data: String = (0..1 << 20).map(|i| char::from(b"0123456789abcdef"[i % 16])).collect();
+    let data: String = (0..1 << 20)
+        .map(|i| char::from(b"0123456789abcdef"[i % 16]))
+        .collect();
     let wire = format!("data: {data}\n\n");
     let server = TestServer::start(move |_, _| Reply::sse(vec![wire.clone()], End::Hang));
     let client = fast(Client::builder(&server.url)).build();
@@ -200,11 +216,17 @@ async fn comments_are_skipped_unless_asked_for() {
         TestServer::start(|_, _| Reply::sse(vec![": hello\ndata: x\n\n".into()], End::Hang));
     let client = fast(Client::builder(&server.url)).build();
     let events = subscribe_n(&client, "test", 1).await;
-    assert_eq!((&*events[0].data, events[0].comment.as_deref()), ("x", None));
+    assert_eq!(
+        (&*events[0].data, events[0].comment.as_deref()),
+        ("x", None)
+    );
 
     let client = fast(Client::builder(&server.url)).comments(true).build();
     let mut frames = client.frames();
-    assert_eq!(within("comment", frames.next()).await.unwrap().unwrap(), Frame::Comment("hello".into()));
+    assert_eq!(
+        within("comment", frames.next()).await.unwrap().unwrap(),
+        Frame::Comment("hello".into())
+    );
     match within("event", frames.next()).await {
         Some(Ok(Frame::Event(event))) => assert_eq!(event.comment.as_deref(), Some("hello")),
         other => panic!("{other:?}"),
@@ -214,11 +236,17 @@ async fn comments_are_skipped_unless_asked_for() {
 #[actix_web::test]
 async fn trim_header_removes_exactly_one_space() {
     let server = TestServer::start(|_, _| {
-        Reply::sse(vec!["data:one\n\ndata:  two\n\nevent:  t\ndata: three\n\n".into()], End::Hang)
+        Reply::sse(
+            vec!["data:one\n\ndata:  two\n\nevent:  t\ndata: three\n\n".into()],
+            End::Hang,
+        )
     });
     let client = fast(Client::builder(&server.url)).build();
     let events = subscribe_n(&client, "test", 3).await;
-    let seen: Vec<_> = events.iter().map(|e| (e.event_type().to_owned(), e.data.to_string())).collect();
+    let seen: Vec<_> = events
+        .iter()
+        .map(|e| (e.event_type().to_owned(), e.data.to_string()))
+        .collect();
     assert_eq!(
         seen,
         [
@@ -232,9 +260,15 @@ async fn trim_header_removes_exactly_one_space() {
 #[actix_web::test]
 async fn base64_and_custom_fields() {
     let server = TestServer::start(|_, _| {
-        Reply::sse(vec!["data: aGVsbG8=\nfoo: bar\nbaz: no\n\n".into()], End::Hang)
+        Reply::sse(
+            vec!["data: aGVsbG8=\nfoo: bar\nbaz: no\n\n".into()],
+            End::Hang,
+        )
     });
-    let client = fast(Client::builder(&server.url)).base64(true).keep_fields(["foo"]).build();
+    let client = fast(Client::builder(&server.url))
+        .base64(true)
+        .keep_fields(["foo"])
+        .build();
     let events = subscribe_n(&client, "test", 1).await;
     assert_eq!(events[0].data, "hello");
     assert_eq!(events[0].fields, [("foo".into(), "bar".into())]);

@@ -11,7 +11,10 @@ use futures_util::StreamExt as _;
 use sse_actix::client::{Client, ConstantBackoff, Error, MaxRetries};
 
 /// Collects `n` events (ignoring errors), failing after a guard timeout.
-async fn take_events(stream: &mut sse_actix::client::EventStream, n: usize) -> Vec<(String, String)> {
+async fn take_events(
+    stream: &mut sse_actix::client::EventStream,
+    n: usize,
+) -> Vec<(String, String)> {
     let mut events = Vec::new();
     within("events", async {
         while events.len() < n {
@@ -30,7 +33,9 @@ async fn take_events(stream: &mut sse_actix::client::EventStream, n: usize) -> V
 }
 
 fn expected(range: std::ops::RangeInclusive<u64>) -> Vec<(String, String)> {
-    range.map(|i| (i.to_string(), format!("event {i}"))).collect()
+    range
+        .map(|i| (i.to_string(), format!("event {i}")))
+        .collect()
 }
 
 #[actix_web::test]
@@ -53,7 +58,11 @@ async fn resumes_after_mid_event_drops_without_loss_or_duplicate() {
     assert_eq!(take_events(&mut stream, 10).await, expected(1..=10));
     assert_eq!(stream.last_event_id(), "10");
     assert_eq!(client.last_event_id(), "10");
-    let mut sent: Vec<_> = server.requests().into_iter().map(|r| r.last_event_id).collect();
+    let mut sent: Vec<_> = server
+        .requests()
+        .into_iter()
+        .map(|r| r.last_event_id)
+        .collect();
     // An aborted response may lose its unflushed tail on the server side; the
     // client then resends the same ID, which must still yield no duplicate.
     sent.dedup();
@@ -66,7 +75,12 @@ async fn resumes_after_mid_event_drops_without_loss_or_duplicate() {
 #[actix_web::test]
 async fn server_retry_sets_the_delay_within_floor_and_cap() {
     let server = TestServer::start(|_, index| {
-        let retry = ["retry: 40\n", "retry: 0\n", "retry: 99999999\n", "data: x\n\n"];
+        let retry = [
+            "retry: 40\n",
+            "retry: 0\n",
+            "retry: 99999999\n",
+            "data: x\n\n",
+        ];
         Reply::sse(vec![retry[index.min(3)].to_owned()], End::Eof)
     });
     let delays = Arc::new(Mutex::new(Vec::new()));
@@ -78,7 +92,10 @@ async fn server_retry_sets_the_delay_within_floor_and_cap() {
         .reconnect_notify(move |_, delay| recorded.lock().unwrap().push(delay))
         .build();
     let mut stream = client.stream();
-    within("an event", async { while !matches!(stream.next().await, Some(Ok(_))) {} }).await;
+    within("an event", async {
+        while !matches!(stream.next().await, Some(Ok(_))) {}
+    })
+    .await;
     let ms = |n| Duration::from_millis(n);
     assert_eq!(delays.lock().unwrap()[..3], [ms(40), ms(5), ms(60)]);
 }
@@ -153,7 +170,9 @@ async fn events_up_to_the_limit_pass_and_larger_ones_are_reported() {
         "data: after\n\n".to_owned(),
     ];
     let server = TestServer::start(move |_, _| Reply::sse(body.clone(), End::Hang));
-    let client = fast(Client::builder(&server.url)).max_event_size(LIMIT).build();
+    let client = fast(Client::builder(&server.url))
+        .max_event_size(LIMIT)
+        .build();
     let mut stream = client.stream();
     let first = within("first", stream.next()).await.unwrap().unwrap();
     assert_eq!(first.data.len(), LIMIT - 1);
@@ -163,12 +182,16 @@ async fn events_up_to_the_limit_pass_and_larger_ones_are_reported() {
         }
         other => panic!("expected a size error, got {other:?}"),
     }
-    assert_eq!(within("third", stream.next()).await.unwrap().unwrap().data, "after");
+    assert_eq!(
+        within("third", stream.next()).await.unwrap().unwrap().data,
+        "after"
+    );
 }
 
 #[actix_web::test]
 async fn request_body_method_and_headers_are_resent_on_every_reconnection() {
-    let server = TestServer::start(|req, _| Reply::sse(numbered(req.last_number(), 1, 3), End::Eof));
+    let server =
+        TestServer::start(|req, _| Reply::sse(numbered(req.last_number(), 1, 3), End::Eof));
     let client = fast(Client::builder(&server.url))
         .method(Method::POST)
         .header("authorization", "Bearer t")
@@ -186,14 +209,20 @@ async fn request_body_method_and_headers_are_resent_on_every_reconnection() {
 
 #[actix_web::test]
 async fn idle_timeout_reconnects_a_silent_stream() {
-    let server = TestServer::start(|req, _| Reply::sse(numbered(req.last_number(), 1, 2), End::Hang));
+    let server =
+        TestServer::start(|req, _| Reply::sse(numbered(req.last_number(), 1, 2), End::Hang));
     let client = fast(Client::builder(&server.url))
         .idle_timeout(Duration::from_millis(100))
         .build();
     let mut stream = client.stream();
     let mut seen = Vec::new();
     within("two events and a timeout", async {
-        while seen.iter().filter(|s: &&String| s.starts_with("event")).count() < 2 {
+        while seen
+            .iter()
+            .filter(|s: &&String| s.starts_with("event"))
+            .count()
+            < 2
+        {
             match stream.next().await {
                 Some(Ok(event)) => seen.push(event.data.to_string()),
                 Some(Err(Error::IdleTimeout(t))) => seen.push(format!("timeout {t:?}")),
@@ -210,12 +239,17 @@ async fn idle_timeout_reconnects_a_silent_stream() {
 async fn an_empty_id_clears_the_last_event_id_and_the_header() {
     let server = TestServer::start(|_, index| {
         let chunks = match index {
-            0 => vec!["id: 7\ndata: a\n\n".to_owned(), "id:\ndata: b\n\n".to_owned()],
+            0 => vec![
+                "id: 7\ndata: a\n\n".to_owned(),
+                "id:\ndata: b\n\n".to_owned(),
+            ],
             _ => vec!["data: c\n\n".to_owned()],
         };
         Reply::sse(chunks, if index == 0 { End::Eof } else { End::Hang })
     });
-    let client = fast(Client::builder(&server.url)).last_event_id("start").build();
+    let client = fast(Client::builder(&server.url))
+        .last_event_id("start")
+        .build();
     let mut stream = client.stream();
     let mut data = Vec::new();
     within("three events", async {
@@ -228,9 +262,17 @@ async fn an_empty_id_clears_the_last_event_id_and_the_header() {
     .await;
     assert_eq!(
         data,
-        [(Some("7".into()), "a".into()), (None, "b".into()), (None, "c".into())]
+        [
+            (Some("7".into()), "a".into()),
+            (None, "b".into()),
+            (None, "c".into())
+        ]
     );
-    let sent: Vec<_> = server.requests().into_iter().map(|r| r.last_event_id).collect();
+    let sent: Vec<_> = server
+        .requests()
+        .into_iter()
+        .map(|r| r.last_event_id)
+        .collect();
     assert_eq!(sent, [Some("start".to_owned()), None]);
 }
 

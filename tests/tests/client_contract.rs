@@ -52,7 +52,9 @@ fn start_harness(callbacks: Log, requests: Arc<Mutex<Vec<Option<String>>>>) -> S
                     requests.lock().unwrap().push(last);
                     async move {
                         let body = "\u{feff}: hi\r\nid: 1\r\nevent: put\r\ndata: hello\r\n\r\n";
-                        let tail = futures_util::stream::pending::<Result<bytes::Bytes, actix_web::Error>>();
+                        let tail = futures_util::stream::pending::<
+                            Result<bytes::Bytes, actix_web::Error>,
+                        >();
                         let head = futures_util::stream::once(async move {
                             Ok::<_, actix_web::Error>(bytes::Bytes::from_static(body.as_bytes()))
                         });
@@ -66,7 +68,10 @@ fn start_harness(callbacks: Log, requests: Arc<Mutex<Vec<Option<String>>>>) -> S
             .route(
                 "/callback/{n}",
                 web::post().to(move |n: web::Path<String>, body: web::Json<Value>| {
-                    callbacks.lock().unwrap().push((n.into_inner(), body.into_inner()));
+                    callbacks
+                        .lock()
+                        .unwrap()
+                        .push((n.into_inner(), body.into_inner()));
                     async { HttpResponse::Accepted().finish() }
                 }),
             )
@@ -100,8 +105,19 @@ async fn harness_commands_drive_the_client() {
 
     let mut status = http.get(&service_url).send().await.unwrap();
     let status: Value = status.json().await.unwrap();
-    for capability in ["comments", "restart", "read-timeout", "last-event-id", "post"] {
-        assert!(status["capabilities"].as_array().unwrap().contains(&json!(capability)));
+    for capability in [
+        "comments",
+        "restart",
+        "read-timeout",
+        "last-event-id",
+        "post",
+    ] {
+        assert!(
+            status["capabilities"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(capability))
+        );
     }
 
     let created = http
@@ -116,7 +132,13 @@ async fn harness_commands_drive_the_client() {
         .await
         .unwrap();
     assert!(created.status().is_success());
-    let location = created.headers().get("location").unwrap().to_str().unwrap().to_owned();
+    let location = created
+        .headers()
+        .get("location")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
     let stream_url = format!("{service_url}{location}");
 
     wait_for("two callbacks", || callbacks.lock().unwrap().len() >= 2).await;
@@ -137,10 +159,17 @@ async fn harness_commands_drive_the_client() {
         .await
         .unwrap();
     assert!(restarted.status().is_success());
-    wait_for("a second connection", || requests.lock().unwrap().len() >= 2).await;
+    wait_for("a second connection", || {
+        requests.lock().unwrap().len() >= 2
+    })
+    .await;
     assert_eq!(requests.lock().unwrap()[..2], [None, Some("1".to_owned())]);
 
-    let unknown = http.post(&stream_url).send_json(&json!({"command": "dance"})).await.unwrap();
+    let unknown = http
+        .post(&stream_url)
+        .send_json(&json!({"command": "dance"}))
+        .await
+        .unwrap();
     assert_eq!(unknown.status().as_u16(), 400);
     let deleted = http.delete(&stream_url).send().await.unwrap();
     assert!(deleted.status().is_success());

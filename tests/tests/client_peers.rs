@@ -43,14 +43,22 @@ enum Seen {
 async fn collect(frames: &mut FrameStream, events: usize) -> Vec<Seen> {
     let mut seen = Vec::new();
     let work = async {
-        while seen.iter().filter(|s| matches!(s, Seen::Frame(Frame::Event(_)))).count() < events {
+        while seen
+            .iter()
+            .filter(|s| matches!(s, Seen::Frame(Frame::Event(_))))
+            .count()
+            < events
+        {
             match frames.next().await.expect("the client never stops here") {
                 Ok(frame) => seen.push(Seen::Frame(frame)),
                 Err(error) => seen.push(Seen::Error(kind(&error))),
             }
         }
     };
-    if tokio::time::timeout(Duration::from_secs(20), work).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(20), work)
+        .await
+        .is_err()
+    {
         seen.truncate(20);
         panic!("timed out; saw (first 20) {seen:?}");
     }
@@ -59,7 +67,11 @@ async fn collect(frames: &mut FrameStream, events: usize) -> Vec<Seen> {
 
 fn kind(error: &Error) -> String {
     let debug = format!("{error:?}");
-    debug.split(['(', ' ', '{']).next().unwrap_or_default().to_owned()
+    debug
+        .split(['(', ' ', '{'])
+        .next()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 fn fast(url: String) -> sse_actix::client::ClientBuilder {
@@ -78,8 +90,20 @@ async fn python_sse_starlette_under_uvicorn() {
     let app_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("peers");
     let mut server = Running(
         Command::new(python)
-            .args(["-m", "uvicorn", "sse_starlette_app:app", "--host", "127.0.0.1"])
-            .args(["--port", &port.to_string(), "--log-level", "warning", "--app-dir"])
+            .args([
+                "-m",
+                "uvicorn",
+                "sse_starlette_app:app",
+                "--host",
+                "127.0.0.1",
+            ])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--log-level",
+                "warning",
+                "--app-dir",
+            ])
             .arg(&app_dir)
             .stdout(Stdio::null())
             .spawn()
@@ -97,7 +121,9 @@ async fn python_sse_starlette_under_uvicorn() {
             Seen::Frame(Frame::Comment("hello".into())),
             Seen::Frame(Frame::Retry(Duration::from_millis(50))),
             Seen::Frame(Frame::Event(
-                event("1", "line1\nline2").event("greet").retry(Duration::from_millis(50))
+                event("1", "line1\nline2")
+                    .event("greet")
+                    .retry(Duration::from_millis(50))
             )),
             Seen::Frame(Frame::Event(event("2", "two"))),
             // The app ends the first response: the client resumes from 2.
@@ -271,5 +297,8 @@ async fn nchan_close_delimited_body_is_a_clear_error() {
     let result = tokio::time::timeout(Duration::from_secs(10), client.subscribe_raw(|_| {}))
         .await
         .expect("the client stops");
-    assert!(matches!(result, Err(Error::CloseDelimitedBody)), "{result:?}");
+    assert!(
+        matches!(result, Err(Error::CloseDelimitedBody)),
+        "{result:?}"
+    );
 }

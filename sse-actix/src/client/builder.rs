@@ -11,12 +11,14 @@ use bytes::Bytes;
 use sse_proto::{ByteString, Decoder};
 
 use super::error::Error;
-use super::live::{LiveCounts, LiveCounters};
+use super::live::{LiveCounters, LiveCounts};
 use super::strategy::{ExponentialBackoff, ReconnectStrategy};
 
 pub(crate) type Validator = dyn Fn(StatusCode, &HeaderMap) -> Result<(), String> + Send + Sync;
 pub(crate) type StrategyFactory = dyn Fn() -> Box<dyn ReconnectStrategy> + Send + Sync;
 pub(crate) type AwcFactory = dyn Fn() -> awc::Client + Send + Sync;
+pub(crate) type DisconnectCallback = dyn Fn(&Error) + Send + Sync;
+pub(crate) type NotifyCallback = dyn Fn(&Error, Duration) + Send + Sync;
 
 /// What to do when a response is unacceptable: a non-2xx status, a
 /// `Content-Type` other than `text/event-stream`, or a validator's refusal.
@@ -76,8 +78,8 @@ pub(crate) struct Config {
     pub(crate) strategy: Box<StrategyFactory>,
     pub(crate) http_errors: HttpErrorPolicy,
     pub(crate) on_connect: Option<Box<dyn Fn() + Send + Sync>>,
-    pub(crate) on_disconnect: Option<Box<dyn Fn(&Error) + Send + Sync>>,
-    pub(crate) reconnect_notify: Option<Box<dyn Fn(&Error, Duration) + Send + Sync>>,
+    pub(crate) on_disconnect: Option<Box<DisconnectCallback>>,
+    pub(crate) reconnect_notify: Option<Box<NotifyCallback>>,
     pub(crate) awc: Option<Box<AwcFactory>>,
     /// Why the request cannot be built, if it cannot.
     pub(crate) invalid: Option<String>,
@@ -223,10 +225,7 @@ impl ClientBuilder {
     /// value makes [`try_build`](Self::try_build) fail.
     #[must_use]
     pub fn header(mut self, name: &str, value: &str) -> Self {
-        match (
-            HeaderName::try_from(name),
-            HeaderValue::try_from(value),
-        ) {
+        match (HeaderName::try_from(name), HeaderValue::try_from(value)) {
             (Ok(name), Ok(value)) => self.config.headers.push((name, value)),
             _ => {
                 self.error

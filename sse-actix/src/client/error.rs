@@ -7,12 +7,12 @@ use awc::http::StatusCode;
 /// An error reported by the client.
 ///
 /// Most errors are *transient*: the connection was lost or refused and the
-/// client reconnects after a delay ([`Error::is_fatal`] is `false`). A stream
-/// of events yields them as `Err` items and goes on. It ends (yields `None`)
+/// client reconnects after a delay. A stream of events yields them as `Err` items and goes on. It ends (yields `None`)
 /// right after an error that stops the client (an invalid request; an
 /// unacceptable response under the default HTTP error policy; any error once
 /// the [`ReconnectStrategy`](super::ReconnectStrategy) gives up), or when the
-/// server answered `204 No Content`.
+/// server answered `204 No Content`; then
+/// [`EventStream::failed`](super::EventStream::failed) tells which.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -31,7 +31,9 @@ pub enum Error {
         status: StatusCode,
     },
     /// The response's `Content-Type` is not `text/event-stream`.
-    #[error("the event source answered with Content-Type {content_type:?}, expected text/event-stream")]
+    #[error(
+        "the event source answered with Content-Type {content_type:?}, expected text/event-stream"
+    )]
     ContentType {
         /// The content type received (`None` when the header is absent).
         content_type: Option<String>,

@@ -65,6 +65,8 @@ pub(crate) struct LiveGuard {
 
 impl Drop for LiveGuard {
     fn drop(&mut self) {
-        self.counters.counter(self.kind).fetch_sub(1, Ordering::SeqCst);
+        self.counters
+            .counter(self.kind)
+            .fetch_sub(1, Ordering::SeqCst);
     }
 }

@@ -8,10 +8,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use awc::error::PayloadError;
-use awc::http::{StatusCode, Version};
 use awc::http::header::{
     ACCEPT, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, TRANSFER_ENCODING,
 };
+use awc::http::{StatusCode, Version};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt as _};
 use sse_proto::{ByteString, Decoder, Frame};
@@ -259,7 +259,8 @@ impl Session {
         let content_type = response.headers().get(CONTENT_TYPE);
         if !content_type.is_some_and(is_event_stream) {
             return Err(Refused::Error(Error::ContentType {
-                content_type: content_type.map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+                content_type: content_type
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
             }));
         }
         let headers = response.headers();
@@ -270,7 +271,8 @@ impl Session {
             return Err(Refused::Error(Error::CloseDelimitedBody));
         }
         if let Some(validator) = &config.validator {
-            validator(status, response.headers()).map_err(|e| Refused::Error(Error::Rejected(e)))?;
+            validator(status, response.headers())
+                .map_err(|e| Refused::Error(Error::Rejected(e)))?;
         }
         Ok(Connection {
             body: Box::pin(response),
@@ -283,13 +285,21 @@ impl Session {
 }
 
 fn is_event_stream(value: &HeaderValue) -> bool {
-    let essence = value.as_bytes().split(|&b| b == b';').next().unwrap_or_default();
-    essence.trim_ascii().eq_ignore_ascii_case(b"text/event-stream")
+    let essence = value
+        .as_bytes()
+        .split(|&b| b == b';')
+        .next()
+        .unwrap_or_default();
+    essence
+        .trim_ascii()
+        .eq_ignore_ascii_case(b"text/event-stream")
 }
 
 /// `url` with `stream=NAME` added to its query (percent-encoded).
 pub(crate) fn with_stream_param(url: &str, name: &str) -> String {
-    let (base, fragment) = url.split_once('#').map_or((url, None), |(b, f)| (b, Some(f)));
+    let (base, fragment) = url
+        .split_once('#')
+        .map_or((url, None), |(b, f)| (b, Some(f)));
     let mut out = String::with_capacity(url.len() + name.len() + 8);
     out.push_str(base);
     let after_scheme = base.split_once("://").map_or(base, |(_, rest)| rest);
@@ -320,14 +330,22 @@ mod tests {
 
     #[test]
     fn stream_param_is_added_and_encoded() {
-        assert_eq!(with_stream_param("http://h/e", "a b"), "http://h/e?stream=a%20b");
-        assert_eq!(with_stream_param("http://h/e?x=1#f", "t"), "http://h/e?x=1&stream=t#f");
+        assert_eq!(
+            with_stream_param("http://h/e", "a b"),
+            "http://h/e?stream=a%20b"
+        );
+        assert_eq!(
+            with_stream_param("http://h/e?x=1#f", "t"),
+            "http://h/e?x=1&stream=t#f"
+        );
         assert_eq!(with_stream_param("http://h:1", "t"), "http://h:1/?stream=t");
     }
 
     #[test]
     fn content_type_essence_is_compared_case_insensitively() {
-        assert!(is_event_stream(&HeaderValue::from_static("Text/Event-Stream; charset=utf-8")));
+        assert!(is_event_stream(&HeaderValue::from_static(
+            "Text/Event-Stream; charset=utf-8"
+        )));
         assert!(!is_event_stream(&HeaderValue::from_static("text/plain")));
     }
 }

@@ -106,7 +106,11 @@ impl TestServer {
         let script: Arc<Script> = Arc::new(script);
         let requests = Arc::new(Mutex::new(Vec::new()));
         let open = Arc::new(AtomicUsize::new(0));
-        let state = (Arc::clone(&script), Arc::clone(&requests), Arc::clone(&open));
+        let state = (
+            Arc::clone(&script),
+            Arc::clone(&requests),
+            Arc::clone(&open),
+        );
         let server = HttpServer::new(move || {
             let state = state.clone();
             App::new().default_service(web::to(move |req: HttpRequest, body: Bytes| {
@@ -167,7 +171,12 @@ fn handle(
         headers: req
             .headers()
             .iter()
-            .map(|(n, v)| (n.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(n, v)| {
+                (
+                    n.to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect(),
     };
     let index = {
@@ -232,7 +241,10 @@ fn body_stream(
 pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while !check() {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for: {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }

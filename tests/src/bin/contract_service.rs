@@ -130,8 +130,15 @@ async fn create(state: web::Data<State>, options: web::Json<StreamOptions>) -> H
     };
     let id = state.next_id.fetch_add(1, Ordering::Relaxed) + 1;
     let (commands, receiver) = mpsc::unbounded_channel();
-    state.streams.lock().unwrap_or_else(|e| e.into_inner()).insert(id, commands);
-    eprintln!("stream {id} ({}) started", options.tag.as_deref().unwrap_or(""));
+    state
+        .streams
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(id, commands);
+    eprintln!(
+        "stream {id} ({}) started",
+        options.tag.as_deref().unwrap_or("")
+    );
     actix_rt::spawn(run_stream(client, options, receiver));
     HttpResponse::Created()
         .insert_header(("location", format!("/streams/{id}")))
@@ -159,7 +166,11 @@ async fn command(
 }
 
 async fn close(state: web::Data<State>, id: web::Path<u64>) -> HttpResponse {
-    let removed = state.streams.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+    let removed = state
+        .streams
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&id);
     match removed {
         Some(_) => HttpResponse::NoContent().finish(),
         None => HttpResponse::NotFound().finish(),
@@ -179,7 +190,11 @@ fn client_for(options: &StreamOptions, last_event_id: Option<String>) -> Result<
         builder = builder.header(name, value);
     }
     if let Some(body) = &options.body {
-        if !options.headers.keys().any(|k| k.eq_ignore_ascii_case("content-type")) {
+        if !options
+            .headers
+            .keys()
+            .any(|k| k.eq_ignore_ascii_case("content-type"))
+        {
             builder = builder.header("content-type", "text/plain");
         }
         builder = builder.body(body.clone());
