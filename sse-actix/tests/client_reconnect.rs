@@ -304,3 +304,13 @@ async fn invalid_url_is_a_fatal_error() {
         Err(Error::InvalidRequest(_))
     ));
 }
+
+#[actix_web::test]
+async fn https_without_a_tls_client_is_a_fatal_error_not_a_retry_loop() {
+    let client = fast(Client::builder("https://127.0.0.1:9/events")).build();
+    let result = within("stop", client.subscribe_raw(|_| {})).await;
+    assert!(
+        matches!(result, Err(Error::InvalidRequest(ref m)) if m.contains("TLS")),
+        "{result:?}"
+    );
+}

@@ -384,6 +384,11 @@ impl ClientBuilder {
 
     /// Builds the awc client used by each subscription (for TLS settings, a
     /// custom connector…). It then owns the response timeout and redirects.
+    ///
+    /// This crate enables no awc TLS feature: for `https://` URLs, enable
+    /// one (e.g. awc's `rustls-0_23`) in your own `Cargo.toml` and build the
+    /// awc client with its connector here. Without one, an `https://` URL
+    /// stops the client with [`Error::InvalidRequest`].
     #[must_use]
     pub fn awc_client(mut self, factory: impl Fn() -> awc::Client + Send + Sync + 'static) -> Self {
         self.config.awc = Some(Box::new(factory));

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use awc::error::PayloadError;
+use awc::error::{ConnectError, PayloadError, SendRequestError};
 use awc::http::header::{
     ACCEPT, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, TRANSFER_ENCODING,
 };
@@ -248,7 +248,7 @@ impl Session {
             Some(body) => request.send_body(body.clone()).await,
             None => request.send().await,
         };
-        let response = sent.map_err(|e| Refused::Error(Error::Connect(e.to_string())))?;
+        let response = sent.map_err(|e| Refused::Error(send_error(e)))?;
         let status = response.status();
         if status == StatusCode::NO_CONTENT {
             return Err(Refused::NoContent);
@@ -281,6 +281,20 @@ impl Session {
                 .map(|t| (Box::pin(tokio::time::sleep(t)), t)),
             _live: self.live.track(Kind::Connection),
         })
+    }
+}
+
+/// Errors that retrying cannot fix are request errors (fatal); the others
+/// are connection errors (retried).
+fn send_error(error: SendRequestError) -> Error {
+    match error {
+        SendRequestError::Url(e) => Error::InvalidRequest(format!("invalid URL: {e}")),
+        SendRequestError::Connect(ConnectError::SslIsNotSupported) => Error::InvalidRequest(
+            "https needs a TLS-enabled awc client: enable an awc TLS feature and pass it with \
+             ClientBuilder::awc_client"
+                .to_owned(),
+        ),
+        other => Error::Connect(other.to_string()),
     }
 }
 
