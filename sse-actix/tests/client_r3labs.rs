@@ -90,12 +90,16 @@ async fn chan_subscribe() {
     let server = pings(5);
     let client = fast(Client::builder(&server.url)).build();
     let (tx, mut rx) = mpsc::channel(1);
+    let kept = tx.clone();
     let subscription = client.subscribe_chan("test", tx);
     for _ in 0..5 {
         assert_eq!(within("event", rx.recv()).await.unwrap().data, "ping");
     }
     subscription.unsubscribe();
     assert!(within("join", subscription.join()).await.is_ok());
+    // The library dropped only its own sender: the caller's channel is open.
+    assert_eq!(rx.try_recv(), Err(mpsc::error::TryRecvError::Empty));
+    drop(kept);
 }
 
 #[actix_web::test]

@@ -66,7 +66,10 @@ impl Stream for FrameStream {
 
 /// The events of a subscription, and the errors it met (`Err` items do not
 /// end the stream: it reconnects; see [`Error`]). Dropping it closes the
-/// connection and cancels any pending reconnection delay at once.
+/// connection and cancels any pending reconnection delay at once; to stop on
+/// a token, use `StreamExt::take_until(token.cancelled())`.
+///
+/// Not `Send` (awc is not): poll it on the actix system that created it.
 #[derive(Debug)]
 pub struct EventStream {
     frames: FrameStream,

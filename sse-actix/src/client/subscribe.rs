@@ -60,11 +60,18 @@ impl Client {
     /// last sender, so keep a clone to keep it open (Rust's rendering of
     /// r3labs' "the library never closes your channel"). A full channel
     /// pauses reading (backpressure), it never drops events.
+    ///
+    /// # Panics
+    /// Outside an actix system (or a tokio `LocalSet`), where no local task
+    /// can be spawned.
     pub fn subscribe_chan(&self, name: &str, sender: mpsc::Sender<Event>) -> Subscription {
         self.spawn_feeder(self.stream_of(name), sender)
     }
 
     /// [`subscribe_chan`](Self::subscribe_chan) to the client's URL as it is.
+    ///
+    /// # Panics
+    /// Outside an actix system (or a tokio `LocalSet`).
     pub fn subscribe_chan_raw(&self, sender: mpsc::Sender<Event>) -> Subscription {
         self.spawn_feeder(self.stream(), sender)
     }
