@@ -314,3 +314,14 @@ async fn https_without_a_tls_client_is_a_fatal_error_not_a_retry_loop() {
         "{result:?}"
     );
 }
+
+#[actix_web::test]
+async fn an_id_without_data_updates_the_last_event_id() {
+    let server = TestServer::start(|_, _| Reply::sse(vec!["id: 5\n\n".into()], End::Hang));
+    let client = fast(Client::builder(&server.url)).build();
+    let stream = client.stream();
+    let task = actix_rt::spawn(stream.into_future());
+    eventually("last event id", || client.last_event_id() == "5").await;
+    assert!(!task.is_finished(), "no event was dispatched");
+    task.abort();
+}

@@ -106,6 +106,9 @@ impl Session {
                 if let Some(frame) = self.decoder.next() {
                     return Some(self.on_frame(frame));
                 }
+                // An `id:` in a block without data changes the ID without
+                // producing a frame: publish it before waiting for more.
+                self.record_last_event_id();
                 let Err(error) = self.read().await else {
                     continue;
                 };
