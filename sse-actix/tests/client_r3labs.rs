@@ -95,8 +95,10 @@ async fn chan_subscribe() {
     for _ in 0..5 {
         assert_eq!(within("event", rx.recv()).await.unwrap().data, "ping");
     }
+    assert!(subscription.is_connected());
     subscription.unsubscribe();
     assert!(within("join", subscription.join()).await.is_ok());
+    assert_eq!(client.live().connections, 0);
     // The library dropped only its own sender: the caller's channel is open.
     assert_eq!(rx.try_recv(), Err(mpsc::error::TryRecvError::Empty));
     drop(kept);

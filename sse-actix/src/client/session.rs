@@ -28,6 +28,8 @@ pub(crate) struct Shared {
     pub(crate) last_event_id: ByteString,
     /// Set when the subscription stopped because of an error (not a 204).
     pub(crate) failed: bool,
+    /// A response is accepted and being read (r3labs `Connected`).
+    pub(crate) connected: bool,
 }
 
 pub(crate) type SharedState = Arc<Mutex<Shared>>;
@@ -78,6 +80,7 @@ impl Session {
         let shared = Arc::new(Mutex::new(Shared {
             last_event_id: config.last_event_id.clone(),
             failed: false,
+            connected: false,
         }));
         let session = Session {
             decoder: config.decoder(),
@@ -113,6 +116,7 @@ impl Session {
                     continue;
                 };
                 self.conn = None;
+                lock(&self.shared).connected = false;
                 // Spec: an event not terminated before the loss is discarded.
                 self.decoder.end_stream();
                 if let Some(callback) = &self.config.on_disconnect {
@@ -126,6 +130,7 @@ impl Session {
             match self.connect().await {
                 Ok(conn) => {
                     self.conn = Some(conn);
+                    lock(&self.shared).connected = true;
                     self.strategy.reset();
                     if let Some(callback) = &self.config.on_connect {
                         callback();
@@ -298,6 +303,13 @@ fn send_error(error: SendRequestError) -> Error {
                 .to_owned(),
         ),
         other => Error::Connect(other.to_string()),
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // The connection goes with the session.
+        lock(&self.shared).connected = false;
     }
 }
 

@@ -50,6 +50,12 @@ impl FrameStream {
         lock(&self.shared).failed
     }
 
+    /// Whether a response is accepted and being read right now (r3labs
+    /// `Connected`).
+    pub fn is_connected(&self) -> bool {
+        lock(&self.shared).connected
+    }
+
     /// Only the events and errors.
     pub fn events(self) -> EventStream {
         EventStream { frames: self }
@@ -84,6 +90,11 @@ impl EventStream {
     /// Whether the stream ended because of an error.
     pub fn failed(&self) -> bool {
         self.frames.failed()
+    }
+
+    /// Whether a response is accepted and being read right now.
+    pub fn is_connected(&self) -> bool {
+        self.frames.is_connected()
     }
 }
 

@@ -125,6 +125,11 @@ impl Subscription {
         self.task.is_finished()
     }
 
+    /// Whether a response is accepted and being read right now.
+    pub fn is_connected(&self) -> bool {
+        lock(&self.shared).connected
+    }
+
     /// The last event ID received; empty if none.
     pub fn last_event_id(&self) -> ByteString {
         lock(&self.shared).last_event_id.clone()
