@@ -138,7 +138,12 @@ impl Subscription {
     /// Waits for the task to end: `Ok(())` after unsubscribe, a closed
     /// channel or `204`; `Err` with the error that stopped it otherwise.
     pub async fn join(self) -> Result<(), Error> {
-        self.task.await.unwrap_or(Ok(()))
+        match self.task.await {
+            Ok(result) => result,
+            // Only the feeding code runs in the task; pass a panic on.
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            Err(_cancelled) => Ok(()),
+        }
     }
 }
 
