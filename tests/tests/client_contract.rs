@@ -36,20 +36,39 @@ fn start_service() -> (Service, String) {
 
 type Log = Arc<Mutex<Vec<(String, Value)>>>;
 
+/// What the SSE endpoint saw of one request.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Seen {
+    method: String,
+    body: String,
+    last_event_id: Option<String>,
+    content_type: Option<String>,
+    x_test: Option<String>,
+}
+
+type Requests = Arc<Mutex<Vec<Seen>>>;
+
 /// The harness side: an SSE endpoint and the callback endpoint.
-fn start_harness(callbacks: Log, requests: Arc<Mutex<Vec<Option<String>>>>) -> String {
+fn start_harness(callbacks: Log, requests: Requests) -> String {
     let server = HttpServer::new(move || {
         let callbacks = Arc::clone(&callbacks);
         let requests = Arc::clone(&requests);
         App::new()
             .route(
                 "/stream",
-                web::to(move |req: HttpRequest| {
-                    let last = req
-                        .headers()
-                        .get("last-event-id")
-                        .map(|v| v.to_str().unwrap().to_owned());
-                    requests.lock().unwrap().push(last);
+                web::to(move |req: HttpRequest, body: bytes::Bytes| {
+                    let header = |name: &str| {
+                        req.headers()
+                            .get(name)
+                            .map(|v| v.to_str().unwrap().to_owned())
+                    };
+                    requests.lock().unwrap().push(Seen {
+                        method: req.method().to_string(),
+                        body: String::from_utf8_lossy(&body).into_owned(),
+                        last_event_id: header("last-event-id"),
+                        content_type: header("content-type"),
+                        x_test: header("x-test"),
+                    });
                     async move {
                         let body = "\u{feff}: hi\r\nid: 1\r\nevent: put\r\ndata: hello\r\n\r\n";
                         let tail = futures_util::stream::pending::<
@@ -66,14 +85,17 @@ fn start_harness(callbacks: Log, requests: Arc<Mutex<Vec<Option<String>>>>) -> S
                 }),
             )
             .route(
-                "/callback/{n}",
-                web::post().to(move |n: web::Path<String>, body: web::Json<Value>| {
-                    callbacks
-                        .lock()
-                        .unwrap()
-                        .push((n.into_inner(), body.into_inner()));
-                    async { HttpResponse::Accepted().finish() }
-                }),
+                "/{callback}/{n}",
+                web::post().to(
+                    move |path: web::Path<(String, String)>, body: web::Json<Value>| {
+                        let (callback, n) = path.into_inner();
+                        // Only the first stream's callbacks are checked.
+                        if callback == "callback" {
+                            callbacks.lock().unwrap().push((n, body.into_inner()));
+                        }
+                        async { HttpResponse::Accepted().finish() }
+                    },
+                ),
             )
     })
     .workers(1)
@@ -99,7 +121,7 @@ async fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
 async fn harness_commands_drive_the_client() {
     let (_service, service_url) = start_service();
     let callbacks: Log = Arc::default();
-    let requests = Arc::default();
+    let requests: Requests = Arc::default();
     let harness = start_harness(Arc::clone(&callbacks), Arc::clone(&requests));
     let http = awc::Client::default();
 
@@ -163,7 +185,17 @@ async fn harness_commands_drive_the_client() {
         requests.lock().unwrap().len() >= 2
     })
     .await;
-    assert_eq!(requests.lock().unwrap()[..2], [None, Some("1".to_owned())]);
+    let seen = requests.lock().unwrap().clone();
+    let get = Seen {
+        method: "GET".into(),
+        x_test: Some("1".into()),
+        ..Seen::default()
+    };
+    let resumed = Seen {
+        last_event_id: Some("1".into()),
+        ..get.clone()
+    };
+    assert_eq!(seen[..2], [get, resumed]);
 
     let unknown = http
         .post(&stream_url)
@@ -175,6 +207,40 @@ async fn harness_commands_drive_the_client() {
     assert!(deleted.status().is_success());
     let again = http.delete(&stream_url).send().await.unwrap();
     assert_eq!(again.status().as_u16(), 404);
+
+    // A REPORT with a body, an initial Last-Event-ID and a read timeout.
+    let created = http
+        .post(&service_url)
+        .send_json(&json!({
+            "streamUrl": format!("{harness}/stream"),
+            "callbackUrl": format!("{harness}/callback2"),
+            "method": "REPORT",
+            "body": "{\"q\":1}",
+            "lastEventId": "abc",
+            "readTimeoutMs": 200,
+        }))
+        .await
+        .unwrap();
+    assert!(created.status().is_success());
+    // The harness endpoint goes silent after its event: the read timeout
+    // makes the client reconnect, resuming from the event's ID.
+    wait_for("a read-timeout reconnection", || {
+        requests.lock().unwrap().len() >= 4
+    })
+    .await;
+    let seen = requests.lock().unwrap().clone();
+    let report = Seen {
+        method: "REPORT".into(),
+        body: "{\"q\":1}".into(),
+        last_event_id: Some("abc".into()),
+        content_type: Some("text/plain".into()),
+        x_test: None,
+    };
+    let resumed = Seen {
+        last_event_id: Some("1".into()),
+        ..report.clone()
+    };
+    assert_eq!(seen[2..4], [report, resumed]);
 
     let stopped = http.delete(&service_url).send().await.unwrap();
     assert!(stopped.status().is_success());
