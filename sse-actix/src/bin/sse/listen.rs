@@ -1,9 +1,112 @@
-//! `sse listen` (not implemented yet).
+//! `sse listen`: a reconnecting client printing one JSON object per event.
+
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use sse_actix::client::{Client, Event};
 
 /// Arguments of `sse listen`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The event source URL.
+    url: String,
+    /// Subscribe to this stream: adds `?stream=NAME` to the URL.
+    #[arg(long)]
+    stream: Option<String>,
+    /// Resume after this event ID (sent as `Last-Event-ID`).
+    #[arg(long)]
+    last_event_id: Option<String>,
+    /// An extra request header, `'Name: value'`; repeatable.
+    #[arg(short = 'H', long = "header", value_name = "'NAME: VALUE'")]
+    headers: Vec<String>,
+    /// The request method (e.g. POST for LLM streaming APIs).
+    #[arg(long, default_value = "GET")]
+    method: String,
+    /// A request body, sent again on every reconnection.
+    #[arg(long)]
+    data: Option<String>,
+    /// Reconnect when nothing arrived for this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    idle_timeout: Option<f64>,
+}
 
-pub fn run(_args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    Err("`sse listen` is not implemented yet".into())
+/// One output line: the schema of `sse decode`.
+#[derive(serde::Serialize)]
+struct Line<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    data: &'a str,
+    id: &'a str,
+}
+
+pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let method = awc::http::Method::from_bytes(args.method.as_bytes())
+        .map_err(|_| format!("invalid method {:?}", args.method))?;
+    let mut builder = Client::builder(&args.url)
+        .method(method)
+        .on_connect(|| eprintln!("sse: connected"))
+        .reconnect_notify(|error, delay| {
+            eprintln!("sse: {error}; reconnecting in {} ms", delay.as_millis());
+        });
+    for header in &args.headers {
+        let (name, value) = header
+            .split_once(':')
+            .ok_or_else(|| format!("header {header:?} is not 'Name: value'"))?;
+        builder = builder.header(name.trim(), value.trim());
+    }
+    if let Some(id) = args.last_event_id {
+        builder = builder.last_event_id(id);
+    }
+    if let Some(data) = args.data {
+        builder = builder.body(data);
+    }
+    if let Some(seconds) = args.idle_timeout {
+        let timeout = Duration::try_from_secs_f64(seconds)
+            .map_err(|_| format!("invalid idle timeout {seconds}"))?;
+        builder = builder.idle_timeout(timeout);
+    }
+    let client = builder.try_build()?;
+    eprintln!("sse: connecting to {}", client.url());
+
+    actix_rt::System::new().block_on(async move {
+        let mut events = match &args.stream {
+            Some(name) => client.stream_of(name),
+            None => client.stream(),
+        };
+        let mut stdout = std::io::stdout().lock();
+        let mut last_error = None;
+        while let Some(item) = events.next().await {
+            match item {
+                Ok(event) => {
+                    last_error = None;
+                    print(&mut stdout, &event)?;
+                }
+                Err(error) => {
+                    // Disconnections are already told by reconnect_notify.
+                    if !error.is_disconnect() {
+                        eprintln!("sse: {error}");
+                    }
+                    last_error = Some(error);
+                }
+            }
+        }
+        match last_error {
+            Some(error) if events.failed() => Err(error.into()),
+            _ => {
+                eprintln!("sse: the server asked not to reconnect (204)");
+                Ok(())
+            }
+        }
+    })
+}
+
+fn print(out: &mut impl std::io::Write, event: &Event) -> std::io::Result<()> {
+    let line = Line {
+        kind: event.event_type(),
+        data: &event.data,
+        id: event.id.as_deref().unwrap_or_default(),
+    };
+    serde_json::to_writer(&mut *out, &line)?;
+    out.write_all(b"\n")?;
+    out.flush()
 }

@@ -1,0 +1,380 @@
+//! One subscription's life: connect, validate, read and decode, and on any
+//! loss wait and reconnect, until the strategy gives up or the server says
+//! stop. It is a plain state machine driven by whoever polls the stream, so
+//! dropping the stream drops the connection and any pending sleep with it.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use awc::error::{ConnectError, PayloadError, SendRequestError};
+use awc::http::header::{
+    ACCEPT, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, TRANSFER_ENCODING,
+};
+use awc::http::{StatusCode, Version};
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt as _};
+use sse_proto::{ByteString, Decoder, Frame};
+use tokio::time::{Instant, Sleep};
+
+use super::builder::{Config, HttpErrorPolicy};
+use super::error::Error;
+use super::live::{Kind, LiveCounters, LiveGuard};
+use super::strategy::ReconnectStrategy;
+
+/// What a subscription's handles can see of it while it runs.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    pub(crate) last_event_id: ByteString,
+    /// Set when the subscription stopped because of an error (not a 204).
+    pub(crate) failed: bool,
+    /// A response is accepted and being read (r3labs `Connected`).
+    pub(crate) connected: bool,
+}
+
+pub(crate) type SharedState = Arc<Mutex<Shared>>;
+
+pub(crate) fn lock(shared: &SharedState) -> std::sync::MutexGuard<'_, Shared> {
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+type Body = Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>>;
+
+struct Connection {
+    body: Body,
+    idle: Option<(Pin<Box<Sleep>>, Duration)>,
+    _live: LiveGuard,
+}
+
+/// Why a connection attempt ended without a usable stream.
+enum Refused {
+    /// `204 No Content`: the server asks the client to stop.
+    NoContent,
+    Error(Error),
+}
+
+pub(crate) struct Session {
+    config: Arc<Config>,
+    url: String,
+    live: Arc<LiveCounters>,
+    client_last_id: Arc<Mutex<ByteString>>,
+    shared: SharedState,
+    awc: Option<awc::Client>,
+    decoder: Decoder,
+    strategy: Box<dyn ReconnectStrategy>,
+    conn: Option<Connection>,
+    delay: Option<Duration>,
+    done: bool,
+    _live: LiveGuard,
+}
+
+impl Session {
+    pub(crate) fn new(client: &super::Client, stream: Option<&str>) -> (Session, SharedState) {
+        let config = Arc::clone(&client.config);
+        let url = match stream {
+            Some(name) => with_stream_param(&config.url, name),
+            None => config.url.clone(),
+        };
+        let mut strategy = (config.strategy)();
+        strategy.set_base_delay(config.clamp_delay(config.initial_delay));
+        let shared = Arc::new(Mutex::new(Shared {
+            last_event_id: config.last_event_id.clone(),
+            failed: false,
+            connected: false,
+        }));
+        let session = Session {
+            decoder: config.decoder(),
+            url,
+            live: Arc::clone(&client.live),
+            client_last_id: Arc::clone(&client.last_event_id),
+            shared: Arc::clone(&shared),
+            awc: None,
+            strategy,
+            conn: None,
+            delay: None,
+            done: false,
+            _live: client.live.track(Kind::Subscription),
+            config,
+        };
+        (session, shared)
+    }
+
+    /// The next frame or error; `None` once the subscription has stopped.
+    pub(crate) async fn next(&mut self) -> Option<Result<Frame, Error>> {
+        loop {
+            if self.done {
+                return None;
+            }
+            if self.conn.is_some() {
+                if let Some(frame) = self.decoder.next() {
+                    return Some(self.on_frame(frame));
+                }
+                // An `id:` in a block without data changes the ID without
+                // producing a frame: publish it before waiting for more.
+                self.record_last_event_id();
+                let Err(error) = self.read().await else {
+                    continue;
+                };
+                self.conn = None;
+                lock(&self.shared).connected = false;
+                // Spec: an event not terminated before the loss is discarded.
+                self.decoder.end_stream();
+                if let Some(callback) = &self.config.on_disconnect {
+                    callback(&error);
+                }
+                return Some(Err(self.schedule(error)));
+            }
+            if let Some(delay) = self.delay.take() {
+                tokio::time::sleep(delay).await;
+            }
+            match self.connect().await {
+                Ok(conn) => {
+                    self.conn = Some(conn);
+                    lock(&self.shared).connected = true;
+                    self.strategy.reset();
+                    if let Some(callback) = &self.config.on_connect {
+                        callback();
+                    }
+                }
+                Err(Refused::NoContent) => {
+                    self.done = true;
+                    return None;
+                }
+                Err(Refused::Error(error)) => return Some(Err(self.refused(error))),
+            }
+        }
+    }
+
+    fn on_frame(&mut self, frame: Result<Frame, sse_proto::DecodeError>) -> Result<Frame, Error> {
+        match frame {
+            Ok(Frame::Retry(delay)) => {
+                self.strategy.set_base_delay(self.config.clamp_delay(delay));
+                Ok(Frame::Retry(delay))
+            }
+            Ok(frame) => {
+                self.record_last_event_id();
+                Ok(frame)
+            }
+            Err(error) => Err(Error::Decode(error)),
+        }
+    }
+
+    fn record_last_event_id(&mut self) {
+        let id = self.decoder.last_event_id();
+        let mut shared = lock(&self.shared);
+        if shared.last_event_id != id {
+            shared.last_event_id = ByteString::from(id);
+            *self
+                .client_last_id
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = shared.last_event_id.clone();
+        }
+    }
+
+    /// Reads one chunk into the decoder.
+    async fn read(&mut self) -> Result<(), Error> {
+        let Some(conn) = self.conn.as_mut() else {
+            return Err(Error::StreamEnded);
+        };
+        let chunk = match &mut conn.idle {
+            None => conn.body.next().await,
+            Some((sleep, timeout)) => {
+                tokio::select! {
+                    biased;
+                    chunk = conn.body.next() => {
+                        sleep.as_mut().reset(Instant::now() + *timeout);
+                        chunk
+                    }
+                    () = sleep.as_mut() => return Err(Error::IdleTimeout(*timeout)),
+                }
+            }
+        };
+        match chunk {
+            Some(Ok(bytes)) => {
+                self.decoder.feed(&bytes);
+                Ok(())
+            }
+            Some(Err(error)) => Err(Error::Body(error.to_string())),
+            None => Err(Error::StreamEnded),
+        }
+    }
+
+    /// A connection attempt failed: stop or schedule a retry per policy.
+    fn refused(&mut self, error: Error) -> Error {
+        let stop = matches!(error, Error::InvalidRequest(_))
+            || (error.is_http_error() && self.config.http_errors == HttpErrorPolicy::Stop);
+        if stop {
+            self.stop();
+            return error;
+        }
+        self.schedule(error)
+    }
+
+    fn stop(&mut self) {
+        self.done = true;
+        lock(&self.shared).failed = true;
+    }
+
+    /// Chooses the delay before the next attempt, or stops if the strategy
+    /// gives up.
+    fn schedule(&mut self, error: Error) -> Error {
+        match self.strategy.next_delay() {
+            None => self.stop(),
+            Some(delay) => {
+                let delay = self.config.clamp_delay(delay);
+                if let Some(callback) = &self.config.reconnect_notify {
+                    callback(&error, delay);
+                }
+                self.delay = Some(delay);
+            }
+        }
+        error
+    }
+
+    async fn connect(&mut self) -> Result<Connection, Refused> {
+        let config = &*self.config;
+        if let Some(invalid) = &config.invalid {
+            return Err(Refused::Error(Error::InvalidRequest(invalid.clone())));
+        }
+        let awc = self.awc.get_or_insert_with(|| config.awc_client());
+        let mut request = awc
+            .request(config.method.clone(), self.url.as_str())
+            .insert_header((ACCEPT, "text/event-stream"))
+            .insert_header((CACHE_CONTROL, "no-cache"));
+        for (name, value) in &config.headers {
+            request = request.insert_header((name.clone(), value.clone()));
+        }
+        let last_id = self.decoder.last_event_id();
+        // Spec: send the ID only when non-empty (an empty `id:` clears it).
+        // An ID that is not a valid header value cannot be sent at all.
+        if let Ok(value) = HeaderValue::from_str(last_id)
+            && !last_id.is_empty()
+        {
+            request = request.insert_header(("last-event-id", value));
+        }
+        let sent = match &config.body {
+            Some(body) => request.send_body(body.clone()).await,
+            None => request.send().await,
+        };
+        let response = sent.map_err(|e| Refused::Error(send_error(e)))?;
+        let status = response.status();
+        if status == StatusCode::NO_CONTENT {
+            return Err(Refused::NoContent);
+        }
+        if !status.is_success() {
+            return Err(Refused::Error(Error::Status { status }));
+        }
+        let content_type = response.headers().get(CONTENT_TYPE);
+        if !content_type.is_some_and(is_event_stream) {
+            return Err(Refused::Error(Error::ContentType {
+                content_type: content_type
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+            }));
+        }
+        let headers = response.headers();
+        if response.version() == Version::HTTP_11
+            && !headers.contains_key(CONTENT_LENGTH)
+            && !headers.contains_key(TRANSFER_ENCODING)
+        {
+            return Err(Refused::Error(Error::CloseDelimitedBody));
+        }
+        if let Some(validator) = &config.validator {
+            validator(status, response.headers())
+                .map_err(|e| Refused::Error(Error::Rejected(e)))?;
+        }
+        Ok(Connection {
+            body: Box::pin(response),
+            idle: config
+                .idle_timeout
+                .map(|t| (Box::pin(tokio::time::sleep(t)), t)),
+            _live: self.live.track(Kind::Connection),
+        })
+    }
+}
+
+/// Errors that retrying cannot fix are request errors (fatal); the others
+/// are connection errors (retried).
+fn send_error(error: SendRequestError) -> Error {
+    match error {
+        SendRequestError::Url(e) => Error::InvalidRequest(format!("invalid URL: {e}")),
+        SendRequestError::Connect(ConnectError::SslIsNotSupported) => Error::InvalidRequest(
+            "https needs a TLS-enabled awc client: enable an awc TLS feature and pass it with \
+             ClientBuilder::awc_client"
+                .to_owned(),
+        ),
+        other => Error::Connect(other.to_string()),
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // The connection goes with the session.
+        lock(&self.shared).connected = false;
+    }
+}
+
+fn is_event_stream(value: &HeaderValue) -> bool {
+    let essence = value
+        .as_bytes()
+        .split(|&b| b == b';')
+        .next()
+        .unwrap_or_default();
+    essence
+        .trim_ascii()
+        .eq_ignore_ascii_case(b"text/event-stream")
+}
+
+/// `url` with `stream=NAME` added to its query (percent-encoded).
+pub(crate) fn with_stream_param(url: &str, name: &str) -> String {
+    let (base, fragment) = url
+        .split_once('#')
+        .map_or((url, None), |(b, f)| (b, Some(f)));
+    let mut out = String::with_capacity(url.len() + name.len() + 8);
+    out.push_str(base);
+    let after_scheme = base.split_once("://").map_or(base, |(_, rest)| rest);
+    if !after_scheme.contains(['/', '?']) {
+        // `http://host?stream=x` has an empty path, which is not valid on the
+        // request line: make it `/`.
+        out.push('/');
+    }
+    out.push(if base.contains('?') { '&' } else { '?' });
+    out.push_str("stream=");
+    for byte in name.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    if let Some(fragment) = fragment {
+        out.push('#');
+        out.push_str(fragment);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_param_is_added_and_encoded() {
+        assert_eq!(
+            with_stream_param("http://h/e", "a b"),
+            "http://h/e?stream=a%20b"
+        );
+        assert_eq!(
+            with_stream_param("http://h/e?x=1#f", "t"),
+            "http://h/e?x=1&stream=t#f"
+        );
+        assert_eq!(with_stream_param("http://h:1", "t"), "http://h:1/?stream=t");
+    }
+
+    #[test]
+    fn content_type_essence_is_compared_case_insensitively() {
+        assert!(is_event_stream(&HeaderValue::from_static(
+            "Text/Event-Stream; charset=utf-8"
+        )));
+        assert!(!is_event_stream(&HeaderValue::from_static("text/plain")));
+    }
+}
