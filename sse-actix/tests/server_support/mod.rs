@@ -2,6 +2,8 @@
 //! its event streams, for the server tests.
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod hub;
+
 use std::net::{SocketAddr, TcpListener};
 use std::pin::Pin;
 use std::time::Duration;

@@ -65,12 +65,24 @@ pub(crate) async fn streams(hub: &Hub) -> Result<HttpResponse, HubError> {
     })))
 }
 
-/// `GET /healthz`: 200 while the event server runs, 503 once it closed.
+/// `GET /healthz`: 200 while the event server runs, 503 once it closed,
+/// with the live-object counts operators (and leak tests) watch.
 pub(crate) fn healthz(hub: &Hub) -> HttpResponse {
-    if hub.sse().server().is_closed() {
-        HttpResponse::ServiceUnavailable().json(serde_json::json!({ "status": "closed" }))
+    let server = hub.sse().server();
+    let stats = server.stats();
+    let body = serde_json::json!({
+        "status": if server.is_closed() { "closed" } else { "ok" },
+        "connections": hub.sse().open_connections(),
+        "streams": stats.streams,
+        "subscribers": stats.subscriber_actors,
+        "queues": stats.queues,
+        "published": stats.published,
+        "lagged": stats.lagged,
+    });
+    if server.is_closed() {
+        HttpResponse::ServiceUnavailable().json(body)
     } else {
-        HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+        HttpResponse::Ok().json(body)
     }
 }
 

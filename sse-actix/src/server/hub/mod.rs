@@ -6,7 +6,7 @@
 //! | `GET /events?stream=NAME` | subscribes (the [`Sse`] handler), behind the optional subscribe token |
 //! | `POST /events?stream=NAME` | publishes: a plain body is the data; `Content-Type: application/json` takes `{"data","event","id","retry"}`; answers `{"stream","id","seq"}` |
 //! | `GET /streams` | `{"streams": [{"name","subscribers"}], "connections": N}` |
-//! | `GET /healthz` | `{"status":"ok"}` |
+//! | `GET /healthz` | `{"status":"ok","connections","streams","subscribers","queues","published","lagged"}`; 503 once closed |
 //! | `GET /` | the demo page: an `EventSource` view of a stream and a publish form |
 //!
 //! ```no_run
