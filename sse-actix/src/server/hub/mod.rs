@@ -74,8 +74,9 @@ impl Hub {
         &self.config
     }
 
-    /// Registers every endpoint, behind the configured CORS policy:
-    /// `App::new().configure(|cfg| hub.configure(cfg))`.
+    /// Registers every endpoint, each behind the configured CORS policy:
+    /// `App::new().configure(|cfg| hub.configure(cfg))`. Only these paths
+    /// are claimed, so the app's other routes keep working around them.
     pub fn configure(&self, cfg: &mut web::ServiceConfig) {
         let (subscribe, publish, streams, healthz, demo) = (
             self.clone(),
@@ -84,45 +85,42 @@ impl Hub {
             self.clone(),
             self.clone(),
         );
-        let mut scope = web::scope("")
-            .wrap(self.cors())
-            .service(
-                web::resource("/events")
-                    .route(web::get().to(move |req: HttpRequest| {
-                        let hub = subscribe.clone();
-                        async move { hub.subscribe(req).await }
-                    }))
-                    .route(
-                        web::post().to(move |req: HttpRequest, payload: web::Payload| {
-                            let hub = publish.clone();
-                            async move { api::publish(&hub, req, payload).await }
-                        }),
-                    ),
-            )
-            .route(
-                "/streams",
-                web::get().to(move || {
+        cfg.service(
+            web::resource("/events")
+                .wrap(self.cors())
+                .route(web::get().to(move |req: HttpRequest| {
+                    let hub = subscribe.clone();
+                    async move { hub.subscribe(req).await }
+                }))
+                .route(
+                    web::post().to(move |req: HttpRequest, payload: web::Payload| {
+                        let hub = publish.clone();
+                        async move { api::publish(&hub, req, payload).await }
+                    }),
+                ),
+        )
+        .service(
+            web::resource("/streams")
+                .wrap(self.cors())
+                .route(web::get().to(move || {
                     let hub = streams.clone();
                     async move { api::streams(&hub).await }
-                }),
-            )
-            .route(
-                "/healthz",
-                web::get().to(move || {
+                })),
+        )
+        .service(
+            web::resource("/healthz")
+                .wrap(self.cors())
+                .route(web::get().to(move || {
                     let hub = healthz.clone();
                     async move { api::healthz(&hub) }
-                }),
-            );
+                })),
+        );
         if self.config.demo_page {
-            scope = scope.route(
-                "/",
-                web::get().to(move || {
-                    let hub = demo.clone();
-                    async move { demo::page(&hub) }
-                }),
-            );
+            cfg.service(web::resource("/").route(web::get().to(move || {
+                let hub = demo.clone();
+                async move { demo::page(&hub) }
+            })));
         }
-        cfg.service(scope);
     }
 
     async fn subscribe(&self, req: HttpRequest) -> Result<HttpResponse, HubError> {
