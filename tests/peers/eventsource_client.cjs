@@ -18,17 +18,17 @@ let received = 0;
 let opened = 0;
 const source = new EventSource(url);
 
-function print(line) {
-  process.stdout.write(JSON.stringify(line) + "\n");
+function print(line, then) {
+  process.stdout.write(JSON.stringify(line) + "\n", then);
 }
 
 function onEvent(event) {
-  print({ type: event.type, data: event.data, lastEventId: event.lastEventId });
   received += 1;
-  if (received >= expected) {
-    source.close();
-    process.exit(0);
-  }
+  const last = received >= expected;
+  if (last) source.close();
+  // Exit only once stdout has taken the line: a pipe write is asynchronous
+  // and process.exit would cut a long one short.
+  print({ type: event.type, data: event.data, lastEventId: event.lastEventId }, last ? () => process.exit(0) : undefined);
 }
 
 source.onopen = () => print({ open: ++opened });
