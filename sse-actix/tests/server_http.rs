@@ -363,6 +363,41 @@ async fn a_vanished_client_is_unsubscribed_within_a_second() {
 }
 
 #[actix_web::test]
+async fn keep_alive_writes_detect_a_vanished_client_when_half_close_is_allowed() {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let server = server()
+        .keep_alive(Some(Duration::from_millis(100)))
+        .on_unsubscribe(move |stream, _| {
+            let _ = tx.send(stream.to_owned());
+        })
+        .build();
+    server.create_stream("s").await.unwrap();
+    let http = TestServer::start_allowing_half_close(Sse::new(server.clone()));
+    let mut socket = tokio::net::TcpStream::connect(http.addr).await.unwrap();
+    socket
+        .write_all(b"GET /events?stream=s HTTP/1.1\r\nHost: test\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = vec![0u8; 1024];
+    let read = tokio::time::timeout(GUARD, socket.read(&mut head))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(head[..read].starts_with(b"HTTP/1.1 200 OK"));
+    until("the subscriber is registered", async || {
+        server.streams().await[0].subscribers == 1
+    })
+    .await;
+    drop(socket);
+    // actix-web keeps a half-closed connection's response going; the write
+    // of a keep-alive to the closed socket is what ends it.
+    let stream = tokio::time::timeout(Duration::from_secs(1), rx.recv())
+        .await
+        .expect("on_unsubscribe within a second of the socket closing");
+    assert_eq!(stream.as_deref(), Some("s"));
+}
+
+#[actix_web::test]
 async fn a_slow_client_is_disconnected_while_fast_ones_get_everything() {
     let count = 160;
     let server = server()

@@ -43,15 +43,35 @@ impl TestServer {
         TestServer::listen(listener, configure)
     }
 
-    /// Serves on `listener`; used to restart on the same address.
+    /// Serves on `listener`.
     pub fn listen<F>(listener: TcpListener, configure: F) -> TestServer
+    where
+        F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+    {
+        TestServer::listen_with(listener, configure, false)
+    }
+
+    /// Serves `sse` with actix-web's default of allowing half-closed
+    /// connections, as an app that did not opt out would.
+    pub fn start_allowing_half_close(sse: Sse) -> TestServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        TestServer::listen_with(
+            listener,
+            move |cfg| {
+                cfg.service(sse.resource("/events"));
+            },
+            true,
+        )
+    }
+
+    fn listen_with<F>(listener: TcpListener, configure: F, allow_half_closed: bool) -> TestServer
     where
         F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
     {
         let addr = listener.local_addr().expect("local address");
         let server = HttpServer::new(move || App::new().configure(configure.clone()))
             .workers(1)
-            .h1_allow_half_closed(false)
+            .h1_allow_half_closed(allow_half_closed)
             .disable_signals()
             .shutdown_timeout(1)
             .listen(listener)

@@ -9,18 +9,35 @@ use crate::server::hub::{Hub, HubError};
 use crate::server::stream_name;
 
 /// `POST /events?stream=NAME`: publishes the body, answers
-/// `{"stream", "id", "seq"}`.
+/// `{"stream", "id", "seq"}`. Refusals are logged, one line each.
 pub(crate) async fn publish(
     hub: &Hub,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, HubError> {
-    if !authorized(&req, hub.config().publish_token.as_deref(), None) {
+    let result = publish_event(hub, &req, payload).await;
+    if let Err(error) = &result {
+        let peer = req
+            .peer_addr()
+            .map(|addr| addr.to_string())
+            .unwrap_or_default();
+        // Not the query string: it may carry a token.
+        tracing::info!(%peer, path = %req.path(), "publish refused: {error}");
+    }
+    result
+}
+
+async fn publish_event(
+    hub: &Hub,
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, HubError> {
+    if !authorized(req, hub.config().publish_token.as_deref(), None) {
         return Err(HubError::Unauthorized("publishing"));
     }
-    let stream = stream_name(&req, hub.sse().config())?;
-    let body = read_limited(&req, payload, hub.config().max_body_size).await?;
-    let event = event_from_body(&req, &body)?;
+    let stream = stream_name(req, hub.sse().config())?;
+    let body = read_limited(req, payload, hub.config().max_body_size).await?;
+    let event = event_from_body(req, &body)?;
     let server = hub.sse().server();
     let published = match server.publish(&stream, event.clone()).await {
         // Publishing never creates streams in sse-actors; with auto-stream

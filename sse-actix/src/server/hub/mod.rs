@@ -126,6 +126,11 @@ impl Hub {
     async fn subscribe(&self, req: HttpRequest) -> Result<HttpResponse, HubError> {
         let token = self.config.subscribe_token.as_deref();
         if !auth::authorized(&req, token, Some(&self.config.token_param)) {
+            let peer = req
+                .peer_addr()
+                .map(|addr| addr.to_string())
+                .unwrap_or_default();
+            tracing::info!(%peer, "event stream refused: no valid subscribe token");
             return Err(HubError::Unauthorized("subscribing"));
         }
         Ok(self.sse.respond(&req).await?)
