@@ -8,23 +8,25 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use futures_util::Stream;
+use sse_actors::{EndReason, Subscription};
 
 use crate::server::limit::ConnectionGuard;
 
-/// Streams `frames` after an optional first frame, holding a connection
-/// slot. actix-web drops the body when the client goes away (or the server
-/// stops), which drops the subscription (unsubscribing it) and the slot.
-pub(crate) struct EventBody<S> {
+/// Streams a subscription's frames after an optional first frame, holding a
+/// connection slot. actix-web drops the body when the client goes away (or
+/// the HTTP server stops), which drops the subscription (unsubscribing it)
+/// and the slot.
+pub(crate) struct EventBody {
     first: Option<Bytes>,
-    frames: S,
+    frames: Subscription,
     _slot: ConnectionGuard,
     log: ConnectionLog,
 }
 
-impl<S> EventBody<S> {
+impl EventBody {
     pub(crate) fn new(
         first: Option<Bytes>,
-        frames: S,
+        frames: Subscription,
         slot: ConnectionGuard,
         log: ConnectionLog,
     ) -> Self {
@@ -37,10 +39,7 @@ impl<S> EventBody<S> {
     }
 }
 
-impl<S> Stream for EventBody<S>
-where
-    S: Stream<Item = Bytes> + Unpin,
-{
+impl Stream for EventBody {
     type Item = Result<Bytes, Infallible>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
@@ -55,7 +54,7 @@ where
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(None) => {
-                this.log.ended_by_server = true;
+                this.log.ended_by = Some(this.frames.end_reason());
                 Poll::Ready(None)
             }
             Poll::Pending => Poll::Pending,
@@ -70,15 +69,19 @@ pub(crate) struct ConnectionLog {
     pub(crate) peer: String,
     pub(crate) opened: Instant,
     pub(crate) sent: u64,
-    pub(crate) ended_by_server: bool,
+    /// Set when the subscription ended on the server's side; `None` when
+    /// the connection was dropped first.
+    pub(crate) ended_by: Option<Option<EndReason>>,
 }
 
 impl Drop for ConnectionLog {
     fn drop(&mut self) {
-        let reason = if self.ended_by_server {
-            "stream ended by the server"
-        } else {
-            "connection dropped (client went away or server stopped)"
+        let reason = match self.ended_by {
+            Some(Some(reason)) => reason.to_string(),
+            Some(None) => "the subscription ended".to_owned(),
+            None => {
+                "the connection was dropped (client went away or HTTP server stopped)".to_owned()
+            }
         };
         tracing::info!(
             stream = %self.stream,

@@ -232,7 +232,7 @@ impl Sse {
             peer: peer.to_owned(),
             opened: Instant::now(),
             sent: 0,
-            ended_by_server: false,
+            ended_by: None,
         };
         let body = EventBody::new(Some(first), subscription, slot, log);
         let headers = self.server_headers.iter().chain(&self.config.headers);

@@ -102,3 +102,53 @@ impl<'q> QueryParams<'q> {
         Ok(first)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    fn params(uri: &str, last_event_id: Option<&str>) -> Result<SubscribeParams, SseError> {
+        let mut req = TestRequest::get().uri(uri);
+        if let Some(id) = last_event_id {
+            req = req.insert_header((LAST_EVENT_ID, id));
+        }
+        subscribe_params(&req.to_http_request(), &SseConfig::default())
+    }
+
+    #[test]
+    fn reads_stream_and_resume_point() {
+        let got = params("/events?stream=news&lastEventId=7", None).unwrap();
+        assert_eq!(
+            (got.stream.as_str(), got.last_event_id.as_deref()),
+            ("news", Some("7"))
+        );
+        let got = params("/events?stream=news&lastEventId=7", Some("9")).unwrap();
+        assert_eq!(got.last_event_id.as_deref(), Some("9"), "the header wins");
+        let got = params("/events?stream=news", Some("")).unwrap();
+        assert_eq!(got.last_event_id, None, "an empty ID means start fresh");
+        let got = params("/events?stream=n%65ws", None).unwrap();
+        assert_eq!(got.stream, "news", "percent-decoded");
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_understand() {
+        assert!(matches!(
+            params("/events", None),
+            Err(SseError::MissingStream { .. })
+        ));
+        assert!(matches!(
+            params("/events?stream=a&stream=a", None),
+            Err(SseError::BadRequest(_))
+        ));
+        assert!(matches!(
+            params("/events?stream=%FF", None),
+            Err(SseError::InvalidStreamName { .. })
+        ));
+        assert!(matches!(
+            params("/events?stream=a&lastEventId=1&lastEventId=2", None),
+            Err(SseError::BadRequest(_))
+        ));
+    }
+}

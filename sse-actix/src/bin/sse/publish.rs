@@ -125,3 +125,24 @@ fn publish_uri(url: &str, stream: &str) -> Result<Uri, Box<dyn std::error::Error
     );
     Ok(rebuilt.parse()?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publish_endpoint_from_a_hub_url() {
+        let uri = |url: &str| publish_uri(url, "news").map(|u| u.to_string());
+        assert_eq!(
+            uri("http://127.0.0.1:8080").unwrap(),
+            "http://127.0.0.1:8080/events?stream=news"
+        );
+        assert_eq!(uri("http://h/").unwrap(), "http://h/events?stream=news");
+        assert_eq!(
+            uri("http://h/api/events?x=1").unwrap(),
+            "http://h/api/events?x=1&stream=news"
+        );
+        assert!(uri("127.0.0.1:8080").is_err());
+        assert!(uri("not a url").is_err());
+    }
+}

@@ -44,3 +44,32 @@ fn same_secret(given: &str, expected: &str) -> bool {
             .fold(0u8, |diff, (a, b)| diff | (a ^ b))
             == 0
 }
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    #[test]
+    fn bearer_header_or_query_parameter() {
+        let header = TestRequest::get()
+            .insert_header(("authorization", "bearer s3cret"))
+            .to_http_request();
+        assert!(authorized(&header, Some("s3cret"), None));
+        assert!(!authorized(&header, Some("s3cre"), None));
+        let query = TestRequest::get()
+            .uri("/events?token=s3cret")
+            .to_http_request();
+        assert!(authorized(&query, Some("s3cret"), Some("token")));
+        assert!(
+            !authorized(&query, Some("s3cret"), None),
+            "only where allowed"
+        );
+        let basic = TestRequest::get()
+            .insert_header(("authorization", "Basic s3cret"))
+            .to_http_request();
+        assert!(!authorized(&basic, Some("s3cret"), None));
+        assert!(authorized(&basic, None, None), "no token configured");
+    }
+}
