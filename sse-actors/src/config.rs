@@ -161,6 +161,7 @@ pub(crate) struct ServerConfig {
     pub(crate) keep_alive: Option<Duration>,
     pub(crate) slow_subscriber: SlowSubscriberPolicy,
     pub(crate) max_subscribers_per_stream: Option<usize>,
+    pub(crate) max_auto_streams: Option<usize>,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) on_subscribe: Option<Callback>,
     pub(crate) on_unsubscribe: Option<Callback>,
@@ -180,6 +181,7 @@ impl Default for ServerConfig {
             keep_alive: Some(Duration::from_secs(15)),
             slow_subscriber: SlowSubscriberPolicy::Disconnect,
             max_subscribers_per_stream: None,
+            max_auto_streams: None,
             headers: Vec::new(),
             on_subscribe: None,
             on_unsubscribe: None,
@@ -236,7 +238,7 @@ impl ServerConfig {
 /// Defaults: buffer 1024 events, subscriber queue 1024 frames, no TTL, text
 /// data, no auto-stream, auto-replay on, log limits of [`LogLimits::default`],
 /// keep-alive every 15 s, slow subscribers disconnected, no subscriber limit,
-/// no extra headers, one arbiter per core.
+/// no auto-stream limit, no extra headers, one arbiter per core.
 #[derive(Clone, Default)]
 #[must_use]
 pub struct ServerBuilder {
@@ -307,9 +309,20 @@ impl ServerBuilder {
         self
     }
 
-    /// The most subscribers a stream accepts at once (`None`: no limit).
+    /// The most subscribers a stream accepts at once (`None`: no limit). A
+    /// dropped subscription counts until its stream has processed its
+    /// departure, a moment later.
     pub fn max_subscribers_per_stream(mut self, limit: Option<usize>) -> Self {
         self.config.max_subscribers_per_stream = limit;
+        self
+    }
+
+    /// The most streams auto-stream may have created at once (`None`: no
+    /// limit, as r3labs). Auto-created streams with a replay log stay until
+    /// removed, so with auto-stream and auto-replay on, any client can make
+    /// the server keep a stream (and its log) per name it invents: set this.
+    pub fn max_auto_streams(mut self, limit: Option<usize>) -> Self {
+        self.config.max_auto_streams = limit;
         self
     }
 
@@ -361,6 +374,7 @@ impl fmt::Debug for ServerBuilder {
             .field("keep_alive", &c.keep_alive)
             .field("slow_subscriber", &c.slow_subscriber)
             .field("max_subscribers_per_stream", &c.max_subscribers_per_stream)
+            .field("max_auto_streams", &c.max_auto_streams)
             .field("headers", &c.headers)
             .field("arbiters", &c.arbiters)
             .finish_non_exhaustive()

@@ -3,7 +3,7 @@
 use sse_proto::EncodeError;
 
 /// [`Server::publish`](crate::Server::publish) did not accept the event.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PublishError {
     /// No stream has this name (publishing never creates streams).
@@ -27,7 +27,7 @@ pub enum PublishError {
 }
 
 /// [`Server::try_publish`](crate::Server::try_publish) did not accept the event.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TryPublishError {
     /// The stream's publish buffer is full; the event was dropped.
@@ -76,6 +76,16 @@ pub enum SubscribeError {
         /// The stream name given.
         stream: String,
         /// The limit.
+        limit: usize,
+    },
+    /// The stream does not exist and auto-stream may not create more.
+    #[error(
+        "no stream named {stream:?}, and the server already has its limit of {limit} auto-created streams"
+    )]
+    TooManyStreams {
+        /// The stream name given.
+        stream: String,
+        /// The limit ([`ServerBuilder::max_auto_streams`](crate::ServerBuilder::max_auto_streams)).
         limit: usize,
     },
     /// The stream was removed while the subscription was being set up.

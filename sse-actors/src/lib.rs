@@ -24,14 +24,23 @@
 //! server ends every subscription before the call returns, and frees all
 //! state ([`Server::stats`] counts what is alive).
 //!
+//! **Frames.** A subscription yields whole frames: `id:` (the event's own
+//! id, else its sequence number), the other fields, `data:` lines and the
+//! blank line; keep-alives are the comment line `: keep-alive`. Callbacks
+//! (`on_subscribe`, `on_unsubscribe`) run on the stream's arbiter thread.
+//!
 //! **What it never does.** No HTTP, no sockets, no parsing of requests: the
 //! transport (such as `sse-actix`) maps requests to [`Server::subscribe`] and
 //! writes the frames. It never blocks a thread and never panics on input.
 //!
-//! **Limits**, all set on [`ServerBuilder`]: the publish buffer per stream,
-//! the queue per subscriber, the event log (count, bytes, age: [`LogLimits`]),
-//! the event TTL, subscribers per stream, the keep-alive interval and the
-//! number of arbiters.
+//! **Limits**, all set on [`ServerBuilder`] (some per stream with
+//! [`StreamOptions`]): the publish buffer per stream, the queue per
+//! subscriber, the event log (count, bytes, age: [`LogLimits`]), the event
+//! TTL, subscribers per stream, auto-created streams, the keep-alive interval
+//! and the number of arbiters. Stream names and event ids are opaque strings; this crate puts
+//! no limit on their length (the transport should). Costs: a delivery
+//! allocates nothing; an idle subscriber holds about 1.3 KiB (see
+//! `BENCHMARKS.md`).
 //!
 //! ```
 //! use futures_util::StreamExt as _;

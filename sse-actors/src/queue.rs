@@ -153,6 +153,11 @@ impl Queue {
         self.lock().end
     }
 
+    pub(crate) fn is_finished(&self) -> bool {
+        let inner = self.lock();
+        inner.end.is_some() && inner.items.is_empty()
+    }
+
     pub(crate) fn dropped(&self) -> u64 {
         self.lock().dropped
     }
@@ -199,5 +204,103 @@ fn wake(mut inner: MutexGuard<'_, Inner>) {
     drop(inner);
     if let Some(waker) = waker {
         waker.wake();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::task::Waker;
+
+    use super::*;
+
+    fn item(text: &'static str) -> Item {
+        Item {
+            frame: Bytes::from_static(text.as_bytes()),
+            published: Instant::now(),
+        }
+    }
+
+    fn queue(capacity: usize, policy: SlowSubscriberPolicy) -> Queue {
+        Queue::new(capacity, policy, &Arc::default())
+    }
+
+    fn pop(q: &Queue) -> Poll<Option<Bytes>> {
+        q.poll_pop(&mut Context::from_waker(Waker::noop()), None)
+    }
+
+    fn drain(q: &Queue) -> Vec<Bytes> {
+        let mut out = Vec::new();
+        while let Poll::Ready(Some(frame)) = pop(q) {
+            out.push(frame);
+        }
+        out
+    }
+
+    #[test]
+    fn replay_does_not_count_against_capacity() {
+        let q = queue(2, SlowSubscriberPolicy::Disconnect);
+        q.push_replay(["r1", "r2", "r3"].into_iter().map(item));
+        assert_eq!(q.push(item("l1")), Pushed::Queued);
+        assert_eq!(q.push(item("l2")), Pushed::Queued);
+        assert_eq!(q.push(item("l3")), Pushed::Lagged);
+        assert_eq!(
+            drain(&q),
+            ["r1", "r2", "r3", "l1", "l2"],
+            "a lagged queue drains first"
+        );
+        assert_eq!(pop(&q), Poll::Ready(None));
+        assert_eq!(q.end_reason(), Some(EndReason::Lagged));
+    }
+
+    #[test]
+    fn drop_oldest_keeps_replay_and_counts() {
+        let q = queue(2, SlowSubscriberPolicy::DropOldest);
+        q.push_replay(std::iter::once(item("r")));
+        for text in ["a", "b", "c", "d"] {
+            q.push(item(text));
+        }
+        assert_eq!(q.dropped(), 2);
+        assert_eq!(drain(&q), ["r", "c", "d"]);
+        assert_eq!(pop(&q), Poll::Pending);
+    }
+
+    #[test]
+    fn keep_alive_only_into_an_empty_queue() {
+        let q = queue(4, SlowSubscriberPolicy::Disconnect);
+        let ka = Bytes::from_static(b": keep-alive\n");
+        q.push_keep_alive(&ka);
+        q.push_keep_alive(&ka);
+        assert_eq!(q.len(), 1);
+        q.push(item("e"));
+        q.push_keep_alive(&ka);
+        assert_eq!(drain(&q), [ka.clone(), Bytes::from_static(b"e")]);
+    }
+
+    #[test]
+    fn close_frees_frames_and_first_reason_wins() {
+        let q = queue(4, SlowSubscriberPolicy::Disconnect);
+        q.push(item("e"));
+        q.close(EndReason::StreamRemoved);
+        q.close(EndReason::Unsubscribed);
+        assert_eq!(q.end_reason(), Some(EndReason::StreamRemoved));
+        assert_eq!(q.len(), 0);
+        assert_eq!(pop(&q), Poll::Ready(None));
+        assert_eq!(q.push(item("late")), Pushed::Closed);
+    }
+
+    #[test]
+    fn stale_frames_are_skipped() {
+        let q = queue(4, SlowSubscriberPolicy::Disconnect);
+        q.push(Item {
+            frame: Bytes::from_static(b"old"),
+            published: Instant::now() - Duration::from_secs(60),
+        });
+        q.push(item("new"));
+        let mut cx = Context::from_waker(Waker::noop());
+        let ttl = Some(Duration::from_secs(30));
+        assert_eq!(
+            q.poll_pop(&mut cx, ttl),
+            Poll::Ready(Some(Bytes::from_static(b"new")))
+        );
     }
 }

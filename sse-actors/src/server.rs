@@ -7,7 +7,7 @@ use sse_proto::Event;
 
 use crate::config::{ServerBuilder, ServerConfig, StreamOptions};
 use crate::error::{BuildError, PublishError, ServerClosed, SubscribeError, TryPublishError};
-use crate::server_actor::{Close, CreateStream, Registry, RemoveStream, ServerActor};
+use crate::server_actor::{Close, CreateStream, Refused, Registry, RemoveStream, ServerActor};
 use crate::stats::{Counters, Stats, StatsProbe};
 use crate::stream::{Published, StreamHandle, StreamInfo};
 use crate::subscription::{SubscribeRequest, Subscription};
@@ -53,6 +53,7 @@ impl ServerBuilder {
             arbiters,
             next_arbiter: 0,
             next_instance: 0,
+            auto_streams: 0,
         }
         .start();
         Ok(Server {
@@ -93,7 +94,11 @@ impl Server {
         name: &str,
         options: StreamOptions,
     ) -> Result<StreamHandle, ServerClosed> {
-        self.create(name, options, false).await
+        // Only auto-created streams are limited, so an explicit create is
+        // refused only by a closed server.
+        self.create(name, options, false)
+            .await
+            .map_err(|_| ServerClosed)
     }
 
     async fn create(
@@ -101,13 +106,13 @@ impl Server {
         name: &str,
         options: StreamOptions,
         auto_created: bool,
-    ) -> Result<StreamHandle, ServerClosed> {
+    ) -> Result<StreamHandle, Refused> {
         let msg = CreateStream {
             name: name.to_owned(),
             options,
             auto_created,
         };
-        self.addr.send(msg).await.unwrap_or(Err(ServerClosed))
+        self.addr.send(msg).await.unwrap_or(Err(Refused::Closed))
     }
 
     /// Removes the stream `name`: every subscription to it ends (with
@@ -175,9 +180,11 @@ impl Server {
         request: SubscribeRequest,
     ) -> Result<Subscription, SubscribeError> {
         // An idle auto-stream may retire between lookup and subscribe; the
-        // retry then creates a fresh one. Bounded, so a pathological race
-        // reports StreamRemoved instead of spinning.
-        for _ in 0..4 {
+        // retry then creates a fresh one. Each retry means another subscriber
+        // joined and left meanwhile (only that retires a stream), so retries
+        // are progress elsewhere; the bound turns a pathological churn into
+        // StreamRemoved instead of a spin.
+        for _ in 0..64 {
             if self.registry.is_closed() {
                 return Err(SubscribeError::ServerClosed);
             }
@@ -186,7 +193,13 @@ impl Server {
                 _ if self.config.auto_stream => self
                     .create(name, StreamOptions::default(), true)
                     .await
-                    .map_err(|ServerClosed| SubscribeError::ServerClosed)?,
+                    .map_err(|refused| match refused {
+                        Refused::Closed => SubscribeError::ServerClosed,
+                        Refused::TooManyAutoStreams(limit) => SubscribeError::TooManyStreams {
+                            stream: name.to_owned(),
+                            limit,
+                        },
+                    })?,
                 _ => {
                     return Err(SubscribeError::UnknownStream {
                         stream: name.to_owned(),

@@ -10,7 +10,6 @@ use sse_proto::Encoder;
 use tokio::sync::Semaphore;
 
 use crate::config::{ServerConfig, StreamOptions};
-use crate::error::ServerClosed;
 use crate::stats::Counters;
 use crate::stream::{StreamHandle, StreamState};
 use crate::stream_actor::{Shutdown, StreamActor};
@@ -53,11 +52,18 @@ impl Registry {
 
 /// Creates a stream, or returns the live one of that name.
 #[derive(Message)]
-#[rtype(result = "Result<StreamHandle, ServerClosed>")]
+#[rtype(result = "Result<StreamHandle, Refused>")]
 pub(crate) struct CreateStream {
     pub(crate) name: String,
     pub(crate) options: StreamOptions,
     pub(crate) auto_created: bool,
+}
+
+/// Why a stream was not created.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Refused {
+    Closed,
+    TooManyAutoStreams(usize),
 }
 
 /// Removes a stream; answers whether it existed, once its subscriptions ended.
@@ -85,6 +91,8 @@ pub(crate) struct ServerActor {
     pub(crate) arbiters: Vec<Arbiter>,
     pub(crate) next_arbiter: usize,
     pub(crate) next_instance: u64,
+    /// Auto-created streams in the registry, for `max_auto_streams`.
+    pub(crate) auto_streams: usize,
 }
 
 impl ServerActor {
@@ -92,6 +100,7 @@ impl ServerActor {
         self.registry.closed.store(true, Ordering::Release);
         let streams: Vec<StreamHandle> = self.registry.write().drain().map(|(_, s)| s).collect();
         self.counters.streams.store(0, Ordering::Release);
+        self.auto_streams = 0;
         for stream in &streams {
             stream.state.close();
         }
@@ -116,16 +125,22 @@ impl Actor for ServerActor {
 }
 
 impl Handler<CreateStream> for ServerActor {
-    type Result = Result<StreamHandle, ServerClosed>;
+    type Result = Result<StreamHandle, Refused>;
 
     fn handle(&mut self, msg: CreateStream, ctx: &mut Self::Context) -> Self::Result {
         if self.registry.is_closed() {
-            return Err(ServerClosed);
+            return Err(Refused::Closed);
         }
         if let Some(existing) = self.registry.get(&msg.name)
             && !existing.state.is_closed()
         {
             return Ok(existing);
+        }
+        if let Some(limit) = self.config.max_auto_streams
+            && msg.auto_created
+            && self.auto_streams >= limit
+        {
+            return Err(Refused::TooManyAutoStreams(limit));
         }
         let options = self.config.resolve(&msg.options);
         self.next_instance += 1;
@@ -152,8 +167,17 @@ impl Handler<CreateStream> for ServerActor {
             StreamActor::start_in_arbiter(&arbiter.handle(), move |_| actor)
         };
         let handle = StreamHandle { addr, state };
-        if self.registry.write().insert(name, handle.clone()).is_none() {
-            self.counters.streams.fetch_add(1, Ordering::AcqRel);
+        match self.registry.write().insert(name, handle.clone()) {
+            None => {
+                self.counters.streams.fetch_add(1, Ordering::AcqRel);
+            }
+            Some(retired) if retired.state.auto_created => {
+                self.auto_streams = self.auto_streams.saturating_sub(1)
+            }
+            Some(_) => {}
+        }
+        if msg.auto_created {
+            self.auto_streams += 1;
         }
         Ok(handle)
     }
@@ -172,6 +196,9 @@ impl Handler<RemoveStream> for ServerActor {
             None => Box::pin(async { false }),
             Some(stream) => {
                 self.counters.streams.fetch_sub(1, Ordering::AcqRel);
+                if stream.state.auto_created {
+                    self.auto_streams = self.auto_streams.saturating_sub(1);
+                }
                 stream.state.close();
                 Box::pin(async move {
                     // An error means the actor already stopped: nothing left to end.
@@ -194,6 +221,7 @@ impl Handler<StreamIdle> for ServerActor {
         if same {
             streams.remove(&msg.name);
             self.counters.streams.fetch_sub(1, Ordering::AcqRel);
+            self.auto_streams = self.auto_streams.saturating_sub(1);
         }
     }
 }

@@ -5,8 +5,10 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// A snapshot of what a [`Server`](crate::Server) holds right now.
 ///
-/// Every count returns to zero once the server is closed and every
-/// [`Subscription`](crate::Subscription) has been dropped.
+/// Every count of live objects ([`live_objects`](Self::live_objects))
+/// returns to zero once the server is closed and every
+/// [`Subscription`](crate::Subscription) has been dropped; `published` and
+/// `lagged` are running totals.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {

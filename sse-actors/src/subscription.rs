@@ -8,6 +8,7 @@ use std::time::Duration;
 use actix::Addr;
 use bytes::Bytes;
 use futures_util::Stream;
+use futures_util::stream::FusedStream;
 
 use crate::queue::Queue;
 use crate::subscriber_actor::{Stop, SubscriberActor};
@@ -136,6 +137,13 @@ impl Stream for Subscription {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
         self.queue.poll_pop(cx, self.ttl)
+    }
+}
+
+impl FusedStream for Subscription {
+    /// True once the end was decided and every frame still owed was read.
+    fn is_terminated(&self) -> bool {
+        self.queue.is_finished()
     }
 }
 

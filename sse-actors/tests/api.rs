@@ -32,3 +32,16 @@ async fn publish_reaches_subscriber_and_remove_ends_it() {
     drop(sub);
     all_freed(&server).await;
 }
+
+/// Transports share the server between worker threads and poll a
+/// subscription on whichever thread serves the response.
+#[test]
+fn handles_cross_threads() {
+    fn shared<T: Send + Sync + Clone + 'static>() {}
+    fn owned<T: Send + Unpin + 'static>() {}
+    shared::<sse_actors::Server>();
+    shared::<sse_actors::StreamHandle>();
+    owned::<sse_actors::Subscription>();
+    shared::<sse_actors::PublishError>();
+    shared::<sse_actors::SubscribeError>();
+}

@@ -133,3 +133,46 @@ async fn slow_subscribers_are_disconnected_and_told() {
         }
     }
 }
+
+/// Auto-streams retire when their last subscriber leaves and are created
+/// again by the next subscriber: under concurrent churn on several threads
+/// every subscribe still succeeds and nothing is left behind.
+#[actix_rt::test]
+async fn auto_stream_churn_never_fails_a_subscribe() {
+    let server = Server::builder()
+        .arbiters(2)
+        .keep_alive(None)
+        .auto_stream(true)
+        .auto_replay(false)
+        .build();
+    let arbiters: Vec<Arbiter> = (0..2).map(|_| Arbiter::new()).collect();
+    let mut done = Vec::new();
+    for task in 0..8 {
+        let server = server.clone();
+        let (tx, rx) = oneshot::channel();
+        arbiters[task % 2].spawn(async move {
+            let mut failures = Vec::new();
+            for round in 0..50 {
+                let name = if round % 2 == 0 { "shared" } else { "other" };
+                match server.subscribe(name, SubscribeRequest::new()).await {
+                    Ok(sub) => drop(sub),
+                    Err(e) => failures.push(e),
+                }
+            }
+            let _ = tx.send(failures);
+        });
+        done.push(rx);
+    }
+    for rx in done {
+        assert_eq!(guarded("churn", rx).await.unwrap(), []);
+    }
+    for arbiter in &arbiters {
+        arbiter.stop();
+    }
+    eventually("idle auto-streams to retire", || {
+        server.stats().streams == 0
+    })
+    .await;
+    server.close().await;
+    all_freed(&server).await;
+}

@@ -222,3 +222,77 @@ async fn build_outside_a_system_is_an_error() {
         .unwrap();
     assert_eq!(result, Err(sse_actors::BuildError::NoSystem));
 }
+
+/// Streams are spread over the arbiters, round robin: each runs (and calls
+/// its callbacks) on its own thread, not the caller's.
+#[actix_rt::test]
+async fn streams_spread_over_arbiters() {
+    let threads: Arc<Mutex<Vec<(String, std::thread::ThreadId)>>> = Arc::default();
+    let record = Arc::clone(&threads);
+    let server = server()
+        .arbiters(2)
+        .on_subscribe(move |stream, _| {
+            record
+                .lock()
+                .unwrap()
+                .push((stream.to_owned(), std::thread::current().id()));
+        })
+        .build();
+    for name in ["a", "b", "c"] {
+        server.create_stream(name).await.unwrap();
+        drop(
+            server
+                .subscribe(name, SubscribeRequest::new())
+                .await
+                .unwrap(),
+        );
+    }
+    let threads = threads.lock().unwrap().clone();
+    let id = |name: &str| threads.iter().find(|(s, _)| s == name).unwrap().1;
+    let here = std::thread::current().id();
+    assert!(threads.iter().all(|(_, t)| *t != here));
+    assert_ne!(id("a"), id("b"));
+    assert_eq!(id("a"), id("c"));
+    server.close().await;
+}
+
+#[actix_rt::test]
+async fn max_auto_streams_bounds_invented_names() {
+    let server = server().auto_stream(true).max_auto_streams(Some(2)).build();
+    let _a = server
+        .subscribe("a", SubscribeRequest::new())
+        .await
+        .unwrap();
+    let _b = server
+        .subscribe("b", SubscribeRequest::new())
+        .await
+        .unwrap();
+    let err = server
+        .subscribe("c", SubscribeRequest::new())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        SubscribeError::TooManyStreams {
+            stream: "c".into(),
+            limit: 2
+        }
+    );
+    // Explicit streams are not limited, and existing ones still accept subscribers.
+    server.create_stream("c").await.unwrap();
+    let _c = server
+        .subscribe("c", SubscribeRequest::new())
+        .await
+        .unwrap();
+    let _a2 = server
+        .subscribe("a", SubscribeRequest::new())
+        .await
+        .unwrap();
+    // Removing an auto-created stream frees its slot.
+    server.remove_stream("a").await;
+    let _d = server
+        .subscribe("d", SubscribeRequest::new())
+        .await
+        .unwrap();
+    server.close().await;
+}

@@ -58,7 +58,7 @@ async fn event_log_bounded_by_bytes_and_age() {
     drop(sub);
 
     let aged = LogLimits {
-        max_age: Some(Duration::from_millis(50)),
+        max_age: Some(Duration::from_secs(1)),
         ..LogLimits::default()
     };
     let stream = server
@@ -66,7 +66,7 @@ async fn event_log_bounded_by_bytes_and_age() {
         .await
         .unwrap();
     stream.publish(Event::data("old")).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(120)).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     stream.publish(Event::data("new")).await.unwrap();
     let mut sub = stream.subscribe(SubscribeRequest::new()).await.unwrap();
     assert_eq!(next_str(&mut sub).await, "id: 2\ndata: new\n\n");
@@ -227,14 +227,14 @@ async fn empty_data_ends_every_response() {
 async fn ttl_drops_every_event_when_replay_is_off() {
     let server = server()
         .auto_replay(false)
-        .event_ttl(Duration::from_millis(500))
+        .event_ttl(Duration::from_secs(1))
         .build();
     let stream = server.create_stream("s").await.unwrap();
     let mut sub = stream.subscribe(SubscribeRequest::new()).await.unwrap();
     stream.publish(Event::data("stale")).await.unwrap();
     eventually("the event to be queued", || sub.queued() == 1).await;
     // Older than the TTL by the time it is read: never delivered.
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     stream.publish(Event::data("fresh")).await.unwrap();
     assert_eq!(next_str(&mut sub).await, "id: 2\ndata: fresh\n\n");
     server.close().await;
@@ -242,10 +242,10 @@ async fn ttl_drops_every_event_when_replay_is_off() {
 
 #[actix_rt::test]
 async fn ttl_applies_to_replay() {
-    let server = server().event_ttl(Duration::from_millis(300)).build();
+    let server = server().event_ttl(Duration::from_secs(1)).build();
     let stream = server.create_stream("s").await.unwrap();
     stream.publish(Event::data("stale")).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     stream.publish(Event::data("fresh")).await.unwrap();
     let mut sub = stream.subscribe(SubscribeRequest::new()).await.unwrap();
     assert_eq!(next_str(&mut sub).await, "id: 2\ndata: fresh\n\n");
@@ -265,6 +265,7 @@ async fn goroutine_leak_after_remove_or_close() {
     // Ended before remove_stream returned: no frame, no wait.
     for sub in &mut subs {
         assert_eq!(sub.end_reason(), Some(EndReason::StreamRemoved));
+        assert!(futures_util::stream::FusedStream::is_terminated(sub));
         assert_eq!(sub.next_now(), Some(None));
     }
     assert_eq!(server.stats().subscriber_records, 0);
