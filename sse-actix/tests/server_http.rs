@@ -178,6 +178,16 @@ async fn connection_limit_answers_503_and_frees_slots() {
 }
 
 #[actix_web::test]
+async fn auto_stream_limit_answers_503() {
+    let server = server().auto_stream(true).max_auto_streams(Some(1)).build();
+    let http = TestServer::start(Sse::new(server));
+    let _first = EventClient::open(&http.url("/events?stream=a")).await;
+    let (status, body) = refused(&http.url("/events?stream=b")).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("limit of 1 auto-created streams"), "{body}");
+}
+
+#[actix_web::test]
 async fn path_segment_names_the_stream() {
     let server = server().build();
     server.create_stream("room-1").await.unwrap();

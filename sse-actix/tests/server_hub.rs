@@ -269,6 +269,8 @@ async fn limits_answer_with_clear_errors() {
         "2",
         "--max-stream-name-len",
         "8",
+        "--max-auto-streams",
+        "4",
     ]);
     // Body size: declared, and streamed without a declared length.
     let (status, body) = publish(&hub, "demo", &"x".repeat(1025)).await;
@@ -312,6 +314,17 @@ async fn limits_answer_with_clear_errors() {
     );
     // Publishing is not a connection: it still works.
     assert_eq!(publish(&hub, "demo", "still").await.0, 200);
+
+    // Streams made up on the spot: with demo and other, p1 and p2 make the
+    // limit of 4; no more are created.
+    assert_eq!(publish(&hub, "p1", "x").await.0, 200);
+    assert_eq!(publish(&hub, "p2", "x").await.0, 200);
+    let (status, body) = publish(&hub, "p3", "x").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        error_of(&body).contains("limit of 4 auto-created streams"),
+        "{body}"
+    );
 }
 
 #[actix_web::test]

@@ -49,6 +49,17 @@ pub enum SseError {
         /// The stream.
         name: String,
     },
+    /// The stream does not exist and the server already has as many
+    /// auto-created streams as it allows: 503.
+    #[error(
+        "too many streams: {name:?} does not exist and the limit of {limit} auto-created streams is reached"
+    )]
+    TooManyStreams {
+        /// The requested stream.
+        name: String,
+        /// The server's limit.
+        limit: usize,
+    },
     /// The authorization check refused the request: 401.
     #[error("unauthorized: {0}")]
     Unauthorized(String),
@@ -70,6 +81,7 @@ impl ResponseError for SseError {
             SseError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             SseError::TooManyConnections { .. }
             | SseError::TooManySubscribers { .. }
+            | SseError::TooManyStreams { .. }
             | SseError::Closed => StatusCode::SERVICE_UNAVAILABLE,
             SseError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -87,6 +99,7 @@ impl ResponseError for SseError {
             self,
             SseError::TooManyConnections { .. }
                 | SseError::TooManySubscribers { .. }
+                | SseError::TooManyStreams { .. }
                 | SseError::Closed
         ) {
             // EventSource gives up on any non-200 answer; other clients and

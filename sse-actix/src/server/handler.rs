@@ -47,7 +47,7 @@ use crate::server::response::event_stream_head;
 /// | no stream name | `400` [`SseError::MissingStream`] |
 /// | bad stream name (see [`validate_stream_name`](crate::server::validate_stream_name)) | `400` [`SseError::InvalidStreamName`] |
 /// | unknown stream, auto-stream off | `404` [`SseError::UnknownStream`] |
-/// | [`max_connections`](Sse::max_connections) or the server's subscribers-per-stream limit reached | `503` |
+/// | [`max_connections`](Sse::max_connections), the server's subscribers-per-stream or auto-stream limit reached | `503` |
 ///
 /// The `Last-Event-ID` header (or the `lastEventId` query parameter, for
 /// polyfills) resumes after that event: the server replays only what came
@@ -250,6 +250,10 @@ fn subscribe_error(stream: &str, error: SubscribeError) -> SseError {
         },
         SubscribeError::StreamRemoved { .. } => SseError::UnknownStream {
             name: stream.to_owned(),
+        },
+        SubscribeError::TooManyStreams { limit, .. } => SseError::TooManyStreams {
+            name: stream.to_owned(),
+            limit,
         },
         SubscribeError::ServerClosed => SseError::Closed,
         other => SseError::Internal(other.to_string()),

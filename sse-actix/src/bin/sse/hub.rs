@@ -45,6 +45,10 @@ pub struct Args {
     /// Largest publish body in bytes; a larger one gets 413.
     #[arg(long, env = "SSE_HUB_MAX_BODY_SIZE", default_value_t = 1024 * 1024)]
     max_body_size: usize,
+    /// Most streams that subscribing or publishing to a new name may create
+    /// (auto-stream); one more gets 503.
+    #[arg(long, env = "SSE_HUB_MAX_AUTO_STREAMS", default_value_t = 1000)]
+    max_auto_streams: usize,
     /// Longest stream name in bytes; names are ASCII letters, digits and `-_.~`.
     #[arg(long, env = "SSE_HUB_MAX_STREAM_NAME_LEN", default_value_t = 128)]
     max_stream_name_len: usize,
@@ -141,6 +145,7 @@ async fn serve(
             subscribe_token: args.subscribe_token.clone(),
             cors_origins: args.cors_origins.clone(),
             max_body_size: args.max_body_size,
+            max_auto_streams: Some(args.max_auto_streams),
             demo_stream: args.demo_stream.clone(),
             demo_page: !args.no_demo,
             ..HubConfig::default()
@@ -190,7 +195,8 @@ fn server_builder(args: &Args) -> Result<sse_actors::ServerBuilder, Box<dyn std:
         .buffer_size(args.buffer_size)
         .subscriber_queue(args.subscriber_queue)
         .slow_subscriber(args.slow_subscriber)
-        .max_subscribers_per_stream(args.max_subscribers_per_stream);
+        .max_subscribers_per_stream(args.max_subscribers_per_stream)
+        .max_auto_streams(Some(args.max_auto_streams));
     if let Some(ttl) = args.event_ttl {
         builder = builder.event_ttl(ttl);
     }

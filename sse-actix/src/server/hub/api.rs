@@ -43,6 +43,15 @@ async fn publish_event(
         // Publishing never creates streams in sse-actors; with auto-stream
         // on, the hub does, so `curl -d` to a new name just works.
         Err(PublishError::UnknownStream { .. }) if server.auto_stream() => {
+            // sse-actors counts only the streams subscribing created against
+            // its limit; the hub bounds these with the same number, counting
+            // every stream. Concurrent publishes to new names may pass the
+            // check together and exceed it by their number, never more.
+            if let Some(limit) = hub.config().max_auto_streams
+                && server.stats().streams >= limit
+            {
+                return Err(HubError::TooManyStreams(stream, limit));
+            }
             server
                 .create_stream(&stream)
                 .await

@@ -44,6 +44,11 @@ pub enum HubError {
     /// The stream does not exist: 404.
     #[error("unknown stream {0:?}")]
     UnknownStream(String),
+    /// Publishing would create a stream past the auto-stream limit: 503.
+    #[error(
+        "too many streams: {0:?} does not exist and the limit of {1} auto-created streams is reached"
+    )]
+    TooManyStreams(String, usize),
     /// The server is shutting down: 503.
     #[error("the event server is shutting down")]
     Closed,
@@ -63,7 +68,7 @@ impl ResponseError for HubError {
             | HubError::InvalidJson(_)
             | HubError::InvalidEvent(_) => StatusCode::BAD_REQUEST,
             HubError::UnknownStream(_) => StatusCode::NOT_FOUND,
-            HubError::Closed => StatusCode::SERVICE_UNAVAILABLE,
+            HubError::TooManyStreams(..) | HubError::Closed => StatusCode::SERVICE_UNAVAILABLE,
             HubError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
