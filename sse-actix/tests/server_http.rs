@@ -99,6 +99,24 @@ async fn publish_subscribe_round_trip_keeps_hard_payloads_exact() {
 }
 
 #[actix_web::test]
+async fn base64_and_auto_replay_options_show_on_the_wire() {
+    let server = server().base64(true).auto_replay(false).build();
+    server.create_stream("s").await.unwrap();
+    server
+        .publish("s", Event::data("before anyone listened"))
+        .await
+        .unwrap();
+    let http = TestServer::start(Sse::new(server.clone()));
+    let mut events = EventClient::open(&http.url("/events?stream=s")).await;
+    server.publish("s", Event::data("a\nb")).await.unwrap();
+    // Without a log nothing is replayed; base64 turns the data into one line.
+    assert_eq!(
+        seen(&events.events(1).await),
+        [triple("2", "message", "YQpi")]
+    );
+}
+
+#[actix_web::test]
 async fn compress_middleware_does_not_hold_events_back() {
     let server = server().build();
     server.create_stream("s").await.unwrap();
