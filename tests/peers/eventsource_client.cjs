@@ -11,7 +11,9 @@ if (!modules || !url || !count) {
   console.error("usage: node eventsource_client.cjs NODE_MODULES URL COUNT [TYPES]");
   process.exit(2);
 }
-const { EventSource } = require(path.join(modules, "eventsource"));
+// eventsource 3+ exports { EventSource }; 2.x exports the class itself.
+const loaded = require(path.join(modules, "eventsource"));
+const EventSource = loaded.EventSource || loaded;
 
 const expected = Number(count);
 let received = 0;
