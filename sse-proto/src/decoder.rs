@@ -9,7 +9,7 @@ use bytestring::ByteString;
 
 use crate::error::DecodeError;
 use crate::event::{Event, Frame};
-use crate::line::{LineEnd, find_line_end, split_field};
+use crate::line::{LineEnd, find_line_end, has_break, split_field};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -389,7 +389,7 @@ impl Decoder {
             }
             self.at_stream_start = false;
         }
-        let Some(last) = memchr::memrchr2(b'\n', b'\r', &self.buf[self.scanned..]) else {
+        let Some(last) = rfind_terminator(&self.buf[self.scanned..]) else {
             return Fill::Unterminated;
         };
         let lines = self.buf.split_to(self.scanned + last + 1).freeze();
@@ -568,6 +568,22 @@ impl Iterator for Decoder {
     /// most iterators, it yields again after more [`feed`](Decoder::feed).
     fn next(&mut self) -> Option<Self::Item> {
         self.decode_next()
+    }
+}
+
+/// The last CR or LF of `bytes`: the bytes fed since the last scan, often
+/// only a few (a slow stream, or a client reading small pieces). Below a
+/// vector's width a plain loop beats memchr's setup, which dominated the cost
+/// of each small feed.
+fn rfind_terminator(bytes: &[u8]) -> Option<usize> {
+    if bytes.len() < 32 {
+        // Most small feeds hold no terminator: rule that out a word at a time.
+        if !has_break(bytes, false) {
+            return None;
+        }
+        bytes.iter().rposition(|&b| b == b'\n' || b == b'\r')
+    } else {
+        memchr::memrchr2(b'\n', b'\r', bytes)
     }
 }
 
