@@ -67,8 +67,11 @@ pub struct Decoder {
     discarding_event: bool,
 
     pending: PendingEvent,
-    /// The last event ID buffer: set by `id:` fields.
-    id_buffer: ByteString,
+    /// The spec's last event ID buffer, when an `id:` field of the pending
+    /// event changed it; otherwise it equals `last_event_id`. Kept apart so
+    /// that dispatch moves it instead of cloning (each clone is an atomic
+    /// increment, and there are several per event otherwise).
+    pending_id: Option<ByteString>,
     /// The last event ID string: the buffer as of the last dispatch.
     last_event_id: ByteString,
     retry: Option<Duration>,
@@ -213,7 +216,7 @@ impl Decoder {
             discarding_line: false,
             discarding_event: false,
             pending: PendingEvent::default(),
-            id_buffer: ByteString::new(),
+            pending_id: None,
             last_event_id: ByteString::new(),
             retry: None,
         }
@@ -275,7 +278,7 @@ impl Decoder {
     /// Replaces the last event ID.
     pub fn set_last_event_id(&mut self, id: impl Into<ByteString>) {
         self.last_event_id = id.into();
-        self.id_buffer = self.last_event_id.clone();
+        self.pending_id = None;
     }
 
     /// The ID a reconnecting client sends as `Last-Event-ID`: the last event
@@ -307,7 +310,10 @@ impl Decoder {
     pub fn end_stream(&mut self) -> bool {
         let discarded = self.buffered_len() != 0
             || !matches!(self.pending.data, DataBuffer::Empty)
-            || self.id_buffer != self.last_event_id
+            || self
+                .pending_id
+                .as_ref()
+                .is_some_and(|id| *id != self.last_event_id)
             || self.discarding_event;
         self.buf.clear();
         self.scanned = 0;
@@ -319,7 +325,7 @@ impl Decoder {
         self.discarding_line = false;
         self.discarding_event = false;
         self.pending = PendingEvent::default();
-        self.id_buffer = self.last_event_id.clone();
+        self.pending_id = None;
         discarded
     }
 
@@ -418,7 +424,7 @@ impl Decoder {
 
     fn discard_event(&mut self) {
         self.pending = PendingEvent::default();
-        self.id_buffer = self.last_event_id.clone();
+        self.pending_id = None;
         self.discarding_event = true;
     }
 
@@ -478,7 +484,7 @@ impl Decoder {
             }
             FieldKind::Id => {
                 if !self.ready.as_bytes()[value.clone()].contains(&0) {
-                    self.id_buffer = self.ready.text(value);
+                    self.pending_id = Some(self.ready.text(value));
                 }
                 None
             }
@@ -524,7 +530,9 @@ impl Decoder {
         if mem::take(&mut self.discarding_event) {
             return None;
         }
-        self.last_event_id = self.id_buffer.clone();
+        if let Some(id) = self.pending_id.take() {
+            self.last_event_id = id;
+        }
         let pending = mem::take(&mut self.pending);
         let data = pending.data.into_data()?;
         let data = if self.base64 {
