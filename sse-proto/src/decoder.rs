@@ -9,7 +9,7 @@ use bytestring::ByteString;
 
 use crate::error::DecodeError;
 use crate::event::{Event, Frame};
-use crate::line::{LineEnd, find_line_end, split_field};
+use crate::line::{LineEnd, find_line_end, has_break, split_field};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -67,8 +67,11 @@ pub struct Decoder {
     discarding_event: bool,
 
     pending: PendingEvent,
-    /// The last event ID buffer: set by `id:` fields.
-    id_buffer: ByteString,
+    /// The spec's last event ID buffer, when an `id:` field of the pending
+    /// event changed it; otherwise it equals `last_event_id`. Kept apart so
+    /// that dispatch moves it instead of cloning (each clone is an atomic
+    /// increment, and there are several per event otherwise).
+    pending_id: Option<ByteString>,
     /// The last event ID string: the buffer as of the last dispatch.
     last_event_id: ByteString,
     retry: Option<Duration>,
@@ -213,7 +216,7 @@ impl Decoder {
             discarding_line: false,
             discarding_event: false,
             pending: PendingEvent::default(),
-            id_buffer: ByteString::new(),
+            pending_id: None,
             last_event_id: ByteString::new(),
             retry: None,
         }
@@ -275,7 +278,7 @@ impl Decoder {
     /// Replaces the last event ID.
     pub fn set_last_event_id(&mut self, id: impl Into<ByteString>) {
         self.last_event_id = id.into();
-        self.id_buffer = self.last_event_id.clone();
+        self.pending_id = None;
     }
 
     /// The ID a reconnecting client sends as `Last-Event-ID`: the last event
@@ -307,7 +310,10 @@ impl Decoder {
     pub fn end_stream(&mut self) -> bool {
         let discarded = self.buffered_len() != 0
             || !matches!(self.pending.data, DataBuffer::Empty)
-            || self.id_buffer != self.last_event_id
+            || self
+                .pending_id
+                .as_ref()
+                .is_some_and(|id| *id != self.last_event_id)
             || self.discarding_event;
         self.buf.clear();
         self.scanned = 0;
@@ -319,7 +325,7 @@ impl Decoder {
         self.discarding_line = false;
         self.discarding_event = false;
         self.pending = PendingEvent::default();
-        self.id_buffer = self.last_event_id.clone();
+        self.pending_id = None;
         discarded
     }
 
@@ -389,7 +395,7 @@ impl Decoder {
             }
             self.at_stream_start = false;
         }
-        let Some(last) = memchr::memrchr2(b'\n', b'\r', &self.buf[self.scanned..]) else {
+        let Some(last) = rfind_terminator(&self.buf[self.scanned..]) else {
             return Fill::Unterminated;
         };
         let lines = self.buf.split_to(self.scanned + last + 1).freeze();
@@ -418,7 +424,7 @@ impl Decoder {
 
     fn discard_event(&mut self) {
         self.pending = PendingEvent::default();
-        self.id_buffer = self.last_event_id.clone();
+        self.pending_id = None;
         self.discarding_event = true;
     }
 
@@ -478,7 +484,7 @@ impl Decoder {
             }
             FieldKind::Id => {
                 if !self.ready.as_bytes()[value.clone()].contains(&0) {
-                    self.id_buffer = self.ready.text(value);
+                    self.pending_id = Some(self.ready.text(value));
                 }
                 None
             }
@@ -524,7 +530,9 @@ impl Decoder {
         if mem::take(&mut self.discarding_event) {
             return None;
         }
-        self.last_event_id = self.id_buffer.clone();
+        if let Some(id) = self.pending_id.take() {
+            self.last_event_id = id;
+        }
         let pending = mem::take(&mut self.pending);
         let data = pending.data.into_data()?;
         let data = if self.base64 {
@@ -568,6 +576,22 @@ impl Iterator for Decoder {
     /// most iterators, it yields again after more [`feed`](Decoder::feed).
     fn next(&mut self) -> Option<Self::Item> {
         self.decode_next()
+    }
+}
+
+/// The last CR or LF of `bytes`: the bytes fed since the last scan, often
+/// only a few (a slow stream, or a client reading small pieces). Below a
+/// vector's width a plain loop beats memchr's setup, which dominated the cost
+/// of each small feed.
+fn rfind_terminator(bytes: &[u8]) -> Option<usize> {
+    if bytes.len() < 32 {
+        // Most small feeds hold no terminator: rule that out a word at a time.
+        if !has_break(bytes, false) {
+            return None;
+        }
+        bytes.iter().rposition(|&b| b == b'\n' || b == b'\r')
+    } else {
+        memchr::memrchr2(b'\n', b'\r', bytes)
     }
 }
 

@@ -8,7 +8,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::EncodeError;
 use crate::event::{Event, Frame};
-use crate::line::Lines;
+use crate::line::{Lines, has_break};
 
 /// Writes events in the event-stream format, safe by construction: whatever
 /// the strings hold, one [`Event`] becomes exactly one dispatched event.
@@ -173,40 +173,6 @@ fn breaks_line(text: &str) -> bool {
     has_break(text.as_bytes(), false)
 }
 
-/// Whether `text` holds CR or LF, or NUL too when `nul`. Most values are
-/// short (IDs, event types, small payloads): below a vector's width, eight
-/// bytes at a time with no setup beat memchr, and a byte loop is slower still.
-fn has_break(text: &[u8], nul: bool) -> bool {
-    if text.len() >= 32 {
-        return if nul {
-            memchr::memchr3(b'\n', b'\r', 0, text).is_some()
-        } else {
-            memchr::memchr2(b'\n', b'\r', text).is_some()
-        };
-    }
-    let hit =
-        |word: u64| word_has(word, b'\n') || word_has(word, b'\r') || (nul && word_has(word, 0));
-    if text.len() < 8 {
-        // Padded with a byte that matches nothing.
-        let mut word = [b'.'; 8];
-        word[..text.len()].copy_from_slice(text);
-        return hit(u64::from_ne_bytes(word));
-    }
-    let mut words = text.chunks_exact(8);
-    let tail: [u8; 8] = text[text.len() - 8..].try_into().expect("8 bytes");
-    words.any(|word| hit(u64::from_ne_bytes(word.try_into().expect("8 bytes"))))
-        || hit(u64::from_ne_bytes(tail))
-}
-
-/// Whether any byte of `word` is `byte` (the classic zero-byte test on
-/// `word ^ byte * 0x0101..`).
-fn word_has(word: u64, byte: u8) -> bool {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    let x = word ^ (ONES * u64::from(byte));
-    x.wrapping_sub(ONES) & !x & HIGHS != 0
-}
-
 /// The exact length `write_event` writes.
 fn encoded_len(event: &Event, data: &Data<'_>) -> usize {
     let comment = event
@@ -295,27 +261,4 @@ fn write_comment(text: &str, dst: &mut BytesMut) {
 fn write_retry(retry: Duration, dst: &mut BytesMut) {
     let millis = retry_millis(retry);
     write_field(b"retry", itoa::Buffer::new().format(millis).as_bytes(), dst);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn has_break_finds_each_byte_at_every_position_and_length() {
-        // Fillers next to the needles in value, or with the high bit set.
-        for filler in [b'x', 0x01, 0x0B, 0x0C, 0x0E, 0x8A, 0x8D, 0xFF] {
-            for len in 0..40 {
-                assert!(!has_break(&vec![filler; len], true), "{filler} x {len}");
-                for at in 0..len {
-                    for byte in [b'\n', b'\r', 0] {
-                        let mut text = vec![filler; len];
-                        text[at] = byte;
-                        assert!(has_break(&text, true), "{byte} at {at} of {len}");
-                        assert_eq!(has_break(&text, false), byte != 0, "{byte} at {at}");
-                    }
-                }
-            }
-        }
-    }
 }
