@@ -94,6 +94,9 @@ pub struct Target {
     pub connect_concurrency: usize,
     /// Show a progress line on stderr (only when it is a terminal).
     pub progress: bool,
+    /// Stream names are this prefix and a number: a fresh prefix per run
+    /// keeps a server's retained events from an earlier run out of this one.
+    pub stream_prefix: String,
 }
 
 impl Target {
@@ -111,7 +114,12 @@ impl Target {
             shard: Shard::ALL,
             connect_concurrency: 256,
             progress: false,
+            stream_prefix: "s".into(),
         })
+    }
+
+    fn stream_name(&self, stream: impl std::fmt::Display) -> String {
+        format!("{}{stream}", self.stream_prefix)
     }
 
     fn source_for(&self, idx: u64) -> Option<IpAddr> {
@@ -712,7 +720,7 @@ async fn publisher(
         let request =
             target
                 .publish
-                .post_request(&format!("s{stream}"), content_type, body.as_bytes());
+                .post_request(&target.stream_name(stream), content_type, body.as_bytes());
         match poster.post(&request).await {
             Ok(status) if (200..300).contains(&status) => {
                 next_seq[slot] += 1;
@@ -821,7 +829,7 @@ async fn open_subscribers(
             stream,
             addr: target.subscribe.addr,
             source: target.source_for(idx),
-            request: target.subscribe.subscribe_request(&format!("s{stream}")),
+            request: target.subscribe.subscribe_request(&target.stream_name(stream)),
             from_first,
         };
         handles.push(tokio::spawn(subscriber(
@@ -1049,7 +1057,7 @@ pub async fn churn(target: Target, cfg: ChurnConfig) -> Report {
         let global = idx * u64::from(target.shard.count) + u64::from(target.shard.index);
         idx += 1;
         let stream = global % u64::from(cfg.streams.max(1));
-        let request = target.subscribe.subscribe_request(&format!("s{stream}"));
+        let request = target.subscribe.subscribe_request(&target.stream_name(stream));
         let (addr, source) = (target.subscribe.addr, target.source_for(global));
         let (shared, gate, hold) = (Arc::clone(&shared), Arc::clone(&gate), cfg.hold);
         handles.push(tokio::spawn(async move {

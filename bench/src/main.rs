@@ -52,6 +52,9 @@ struct Cli {
     /// Name of the peer, copied into the report.
     #[arg(long, global = true, default_value = "server")]
     label: String,
+    /// Stream names are this prefix and a number (use a fresh one per run).
+    #[arg(long, global = true, default_value = "s")]
+    stream_prefix: String,
     /// Write the JSON report here.
     #[arg(long, global = true)]
     out: Option<PathBuf>,
@@ -138,6 +141,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         shard: cli.shard,
         connect_concurrency: cli.connect_concurrency,
         progress: std::io::stderr().is_terminal(),
+        stream_prefix: cli.stream_prefix.clone(),
     };
     let wanted = match &cli.scenario {
         Scenario::Fanout { connections, .. } | Scenario::Idle { connections, .. } => {
