@@ -1,3 +1,79 @@
-//! Server-Sent Events server core as actix actors (work in progress).
+//! The server core of Server-Sent Events as actix actors: named streams,
+//! their subscribers, event logs, replay, TTL and backpressure. No HTTP.
+//!
+//! **What it does.** A [`Server`] is a registry of named streams. Publishing
+//! to a stream encodes the event once ([`sse_proto::Encoder`]) into
+//! [`Bytes`](bytes::Bytes), gives it a per-stream sequence number, logs it
+//! for replay and pushes a clone of the same bytes into every subscriber's
+//! bounded queue. A [`Subscription`] is a `futures::Stream` of those encoded
+//! frames (replayed events, live events, keep-alive comments), ready for any
+//! transport to write as a `text/event-stream` body.
+//!
+//! **Actors.** One Server actor owns the registry; one Stream actor per
+//! stream (spread over one arbiter per core) owns its subscribers, log and
+//! fan-out; one Subscriber actor per consumer owns its lifecycle, so the
+//! unsubscribe callback fires exactly once however it ends. Deliveries do not
+//! go through mailboxes: a delivery is a `Bytes` clone and a queue push.
+//!
+//! **Guarantees.** Publishers and subscribers never wait on a slow subscriber:
+//! it is disconnected ([`EndReason::Lagged`]) so it reconnects and replays
+//! from its Last-Event-ID, or loses its oldest frames if you choose
+//! [`SlowSubscriberPolicy::DropOldest`]. [`Server::publish`] waits for buffer
+//! space; [`Server::try_publish`] never waits. Replay is exclusive of the
+//! Last-Event-ID, which is an opaque string. Removing a stream or closing the
+//! server ends every subscription before the call returns, and frees all
+//! state ([`Server::stats`] counts what is alive).
+//!
+//! **What it never does.** No HTTP, no sockets, no parsing of requests: the
+//! transport (such as `sse-actix`) maps requests to [`Server::subscribe`] and
+//! writes the frames. It never blocks a thread and never panics on input.
+//!
+//! **Limits**, all set on [`ServerBuilder`]: the publish buffer per stream,
+//! the queue per subscriber, the event log (count, bytes, age: [`LogLimits`]),
+//! the event TTL, subscribers per stream, the keep-alive interval and the
+//! number of arbiters.
+//!
+//! ```
+//! use futures_util::StreamExt as _;
+//! use sse_actors::{Server, SubscribeRequest};
+//! use sse_proto::Event;
+//!
+//! actix_rt::System::new().block_on(async {
+//!     let server = Server::builder().arbiters(1).build();
+//!     server.create_stream("news").await?;
+//!     let mut subscription = server.subscribe("news", SubscribeRequest::new()).await?;
+//!
+//!     let published = server.publish("news", Event::data("hello")).await?;
+//!     assert_eq!((published.seq, &*published.id), (1, "1"));
+//!     assert_eq!(subscription.next().await.as_deref(), Some(&b"id: 1\ndata: hello\n\n"[..]));
+//!
+//!     server.close().await;
+//!     assert_eq!(subscription.next().await, None);
+//!     assert_eq!(subscription.end_reason(), Some(sse_actors::EndReason::ServerClosed));
+//!     Ok::<_, Box<dyn std::error::Error>>(())
+//! })?;
+//! # Ok::<_, Box<dyn std::error::Error>>(())
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+mod config;
+mod error;
+mod log;
+mod queue;
+mod server;
+mod server_actor;
+mod stats;
+mod stream;
+mod stream_actor;
+mod subscriber_actor;
+mod subscription;
+
+pub use config::{Callback, LogLimits, ServerBuilder, SlowSubscriberPolicy, StreamOptions};
+pub use error::{BuildError, PublishError, ServerClosed, SubscribeError, TryPublishError};
+pub use server::Server;
+pub use stats::{Stats, StatsProbe};
+pub use stream::{Published, StreamHandle, StreamInfo};
+pub use subscription::{EndReason, SubscribeRequest, SubscriberInfo, Subscription};
+
+pub use sse_proto::Event;

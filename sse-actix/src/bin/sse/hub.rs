@@ -1,9 +1,291 @@
-//! `sse hub` (not implemented yet).
+//! `sse hub`: a standalone SSE server with a publish API, limits, auth and a
+//! live demo page. Every option is a flag and an environment variable.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::{App, HttpServer};
+use sse_actix::server::hub::{Hub, HubConfig};
+use sse_actix::server::{Sse, validate_stream_name};
+use sse_actors::{LogLimits, Server, SlowSubscriberPolicy};
 
 /// Arguments of `sse hub`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Address to listen on; port 0 picks a free port (the address is printed).
+    #[arg(long, env = "SSE_HUB_BIND", default_value = "127.0.0.1:8080")]
+    bind: String,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "SSE_HUB_WORKERS")]
+    workers: Option<usize>,
 
-pub fn run(_args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    Err("`sse hub` is not implemented yet".into())
+    // Access.
+    /// Bearer token required to publish.
+    #[arg(long, env = "SSE_HUB_PUBLISH_TOKEN", hide_env_values = true)]
+    publish_token: Option<String>,
+    /// Bearer token required to subscribe (also accepted as `?token=`).
+    #[arg(long, env = "SSE_HUB_SUBSCRIBE_TOKEN", hide_env_values = true)]
+    subscribe_token: Option<String>,
+    /// Origin allowed to use the hub from another site's pages (CORS);
+    /// repeat or separate with commas; `*` allows any. Default: none.
+    #[arg(
+        long = "cors-origin",
+        env = "SSE_HUB_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
+    cors_origins: Vec<String>,
+
+    // Limits.
+    /// Most event streams open at once; one more gets 503.
+    #[arg(long, env = "SSE_HUB_MAX_CONNECTIONS", default_value_t = 10_000)]
+    max_connections: usize,
+    /// Most subscribers per stream; one more gets 503 (default: no limit).
+    #[arg(long, env = "SSE_HUB_MAX_SUBSCRIBERS_PER_STREAM")]
+    max_subscribers_per_stream: Option<usize>,
+    /// Largest publish body in bytes; a larger one gets 413.
+    #[arg(long, env = "SSE_HUB_MAX_BODY_SIZE", default_value_t = 1024 * 1024)]
+    max_body_size: usize,
+    /// Longest stream name in bytes; names are ASCII letters, digits and `-_.~`.
+    #[arg(long, env = "SSE_HUB_MAX_STREAM_NAME_LEN", default_value_t = 128)]
+    max_stream_name_len: usize,
+
+    // Streams.
+    /// The stream created at start and shown by the demo page.
+    #[arg(long, env = "SSE_HUB_DEMO_STREAM", default_value = "demo")]
+    demo_stream: String,
+    /// Do not serve the demo page at `/`.
+    #[arg(long, env = "SSE_HUB_NO_DEMO")]
+    no_demo: bool,
+    /// Refuse subscriptions and publications to streams that do not exist
+    /// (auto-stream off): 404 instead of creating them.
+    #[arg(long, env = "SSE_HUB_NO_AUTO_STREAM")]
+    no_auto_stream: bool,
+    /// Keep no event log: new subscribers get only live events and
+    /// Last-Event-ID replays nothing (auto-replay off).
+    #[arg(long, env = "SSE_HUB_NO_AUTO_REPLAY")]
+    no_auto_replay: bool,
+    /// Most events kept per stream for replay.
+    #[arg(long, env = "SSE_HUB_LOG_MAX_EVENTS", default_value_t = 1000)]
+    log_max_events: usize,
+    /// Most encoded bytes kept per stream for replay.
+    #[arg(long, env = "SSE_HUB_LOG_MAX_BYTES", default_value_t = 8 * 1024 * 1024)]
+    log_max_bytes: usize,
+    /// Oldest event kept for replay, e.g. `10m` (default: no age limit).
+    #[arg(long, env = "SSE_HUB_LOG_MAX_AGE", value_parser = parse_duration)]
+    log_max_age: Option<Duration>,
+    /// Events older than this since publication are never delivered, e.g.
+    /// `30s` (default: no TTL).
+    #[arg(long, env = "SSE_HUB_EVENT_TTL", value_parser = parse_duration)]
+    event_ttl: Option<Duration>,
+    /// Send event data base64-encoded.
+    #[arg(long, env = "SSE_HUB_BASE64")]
+    base64: bool,
+
+    // Delivery.
+    /// Keep-alive comment interval, e.g. `15s`; `0` disables it.
+    #[arg(long, env = "SSE_HUB_KEEP_ALIVE", default_value = "15s", value_parser = parse_duration)]
+    keep_alive: Duration,
+    /// Reconnection delay sent to clients as `retry:`, e.g. `2s`
+    /// (default: none, browsers wait 3 s).
+    #[arg(long, env = "SSE_HUB_RETRY", value_parser = parse_duration)]
+    retry: Option<Duration>,
+    /// Events a stream accepts before publishers wait.
+    #[arg(long, env = "SSE_HUB_BUFFER_SIZE", default_value_t = 1024)]
+    buffer_size: usize,
+    /// Frames queued per subscriber before it counts as slow.
+    #[arg(long, env = "SSE_HUB_SUBSCRIBER_QUEUE", default_value_t = 1024)]
+    subscriber_queue: usize,
+    /// What to do with a slow subscriber: `disconnect` (it reconnects and
+    /// replays) or `drop-oldest` (it silently misses events).
+    #[arg(long, env = "SSE_HUB_SLOW_SUBSCRIBER", default_value = "disconnect", value_parser = parse_policy)]
+    slow_subscriber: SlowSubscriberPolicy,
+    /// Extra response header on event streams, `Name: value`; repeatable.
+    #[arg(long = "header", env = "SSE_HUB_HEADERS", value_delimiter = '\n')]
+    headers: Vec<String>,
+    /// Threads the stream actors are spread over (default: one per core).
+    #[arg(long, env = "SSE_HUB_ARBITERS")]
+    arbiters: Option<usize>,
+}
+
+pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    init_tracing();
+    validate_stream_name(&args.demo_stream, args.max_stream_name_len)
+        .map_err(|error| format!("--demo-stream: {error}"))?;
+    let listener = TcpListener::bind(&args.bind)
+        .map_err(|error| format!("cannot listen on {}: {error}", args.bind))?;
+    let address = listener.local_addr()?;
+    actix_web::rt::System::new().block_on(serve(args, listener, address))
+}
+
+async fn serve(
+    args: Args,
+    listener: TcpListener,
+    address: std::net::SocketAddr,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let server = server_builder(&args)?.build();
+    server
+        .create_stream(&args.demo_stream)
+        .await
+        .map_err(|error| format!("cannot create the demo stream: {error}"))?;
+
+    let mut sse = Sse::new(server.clone())
+        .max_connections(args.max_connections)
+        .max_stream_name_len(args.max_stream_name_len);
+    if let Some(retry) = args.retry {
+        sse = sse.retry(retry);
+    }
+    let hub = Hub::new(
+        sse,
+        HubConfig {
+            publish_token: args.publish_token.clone(),
+            subscribe_token: args.subscribe_token.clone(),
+            cors_origins: args.cors_origins.clone(),
+            max_body_size: args.max_body_size,
+            demo_stream: args.demo_stream.clone(),
+            demo_page: !args.no_demo,
+            ..HubConfig::default()
+        },
+    );
+    let mut http = HttpServer::new(move || {
+        let hub = hub.clone();
+        App::new().configure(move |cfg| hub.configure(cfg))
+    })
+    // A closed socket is noticed at once, not at the next keep-alive write.
+    .h1_allow_half_closed(false)
+    // Signals are ours: event streams never end by themselves, so the event
+    // server must be closed first for a graceful stop to finish.
+    .disable_signals()
+    .shutdown_timeout(5)
+    .listen(listener)?;
+    if let Some(workers) = args.workers {
+        http = http.workers(workers);
+    }
+    let http = http.run();
+    let handle = http.handle();
+    println!("sse hub listening on http://{address}");
+    tracing::info!(%address, "sse hub listening");
+
+    actix_web::rt::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: closing every event stream");
+        server.close().await;
+        handle.stop(true).await;
+    });
+    http.await?;
+    tracing::info!("sse hub stopped");
+    Ok(())
+}
+
+fn server_builder(args: &Args) -> Result<sse_actors::ServerBuilder, Box<dyn std::error::Error>> {
+    let mut builder = Server::builder()
+        .auto_stream(!args.no_auto_stream)
+        .auto_replay(!args.no_auto_replay)
+        .log_limits(LogLimits {
+            max_events: args.log_max_events,
+            max_bytes: args.log_max_bytes,
+            max_age: args.log_max_age,
+        })
+        .base64(args.base64)
+        .keep_alive(Some(args.keep_alive))
+        .buffer_size(args.buffer_size)
+        .subscriber_queue(args.subscriber_queue)
+        .slow_subscriber(args.slow_subscriber)
+        .max_subscribers_per_stream(args.max_subscribers_per_stream);
+    if let Some(ttl) = args.event_ttl {
+        builder = builder.event_ttl(ttl);
+    }
+    if let Some(arbiters) = args.arbiters {
+        builder = builder.arbiters(arbiters);
+    }
+    for header in &args.headers {
+        let (name, value) = header
+            .split_once(':')
+            .ok_or_else(|| format!("--header {header:?}: expected `Name: value`"))?;
+        let name = actix_web::http::header::HeaderName::try_from(name.trim())
+            .map_err(|error| format!("--header {header:?}: invalid name: {error}"))?;
+        let value = actix_web::http::header::HeaderValue::try_from(value.trim())
+            .map_err(|error| format!("--header {header:?}: invalid value: {error}"))?;
+        let value = value
+            .to_str()
+            .map_err(|error| format!("--header {header:?}: {error}"))?;
+        builder = builder.header(name.as_str(), value);
+    }
+    Ok(builder)
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Logs go to stderr: stdout carries only the listening address.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use actix_web::rt::signal::unix::{SignalKind, signal};
+        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = actix_web::rt::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = actix_web::rt::signal::ctrl_c().await;
+}
+
+/// `500ms`, `15s`, `2m`, `1h`; a bare number is seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration (try 500ms, 15s, 2m, 1h)"))?;
+    let millis = match unit.trim() {
+        "ms" => Some(number),
+        "" | "s" => number.checked_mul(1000),
+        "m" => number.checked_mul(60_000),
+        "h" => number.checked_mul(3_600_000),
+        unit => {
+            return Err(format!(
+                "unknown duration unit {unit:?} (use ms, s, m or h)"
+            ));
+        }
+    };
+    millis
+        .map(Duration::from_millis)
+        .ok_or_else(|| format!("{text:?} is too long a duration"))
+}
+
+fn parse_policy(text: &str) -> Result<SlowSubscriberPolicy, String> {
+    match text {
+        "disconnect" => Ok(SlowSubscriberPolicy::Disconnect),
+        "drop-oldest" => Ok(SlowSubscriberPolicy::DropOldest),
+        other => Err(format!("{other:?}: expected `disconnect` or `drop-oldest`")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("15s"), Ok(Duration::from_secs(15)));
+        assert_eq!(parse_duration("15"), Ok(Duration::from_secs(15)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert!(parse_duration("1d").is_err());
+        assert!(parse_duration("s").is_err());
+        assert!(parse_duration("99999999999999999999h").is_err());
+    }
 }

@@ -1,0 +1,115 @@
+//! The hub's endpoints besides subscribing: publish, list, health.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use sse_actors::PublishError;
+
+use crate::server::hub::auth::authorized;
+use crate::server::hub::body::{event_from_body, read_limited};
+use crate::server::hub::{Hub, HubError};
+use crate::server::stream_name;
+
+/// `POST /events?stream=NAME`: publishes the body, answers
+/// `{"stream", "id", "seq"}`. Refusals are logged, one line each.
+pub(crate) async fn publish(
+    hub: &Hub,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, HubError> {
+    let result = publish_event(hub, &req, payload).await;
+    if let Err(error) = &result {
+        let peer = req
+            .peer_addr()
+            .map(|addr| addr.to_string())
+            .unwrap_or_default();
+        // Not the query string: it may carry a token.
+        tracing::info!(%peer, path = %req.path(), "publish refused: {error}");
+    }
+    result
+}
+
+async fn publish_event(
+    hub: &Hub,
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, HubError> {
+    if !authorized(req, hub.config().publish_token.as_deref(), None) {
+        return Err(HubError::Unauthorized("publishing"));
+    }
+    let stream = stream_name(req, hub.sse().config())?;
+    let body = read_limited(req, payload, hub.config().max_body_size).await?;
+    let event = event_from_body(req, &body)?;
+    let server = hub.sse().server();
+    let published = match server.publish(&stream, event.clone()).await {
+        // Publishing never creates streams in sse-actors; with auto-stream
+        // on, the hub does, so `curl -d` to a new name just works.
+        Err(PublishError::UnknownStream { .. }) if server.auto_stream() => {
+            server
+                .create_stream(&stream)
+                .await
+                .map_err(|_| HubError::Closed)?;
+            server.publish(&stream, event).await
+        }
+        result => result,
+    }
+    .map_err(|error| publish_error(&stream, error))?;
+    tracing::debug!(%stream, id = %published.id, seq = published.seq, "event published");
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "stream": stream,
+        "id": published.id.to_string(),
+        "seq": published.seq,
+    })))
+}
+
+/// `GET /streams`: every stream with its subscriber and event counts.
+pub(crate) async fn streams(hub: &Hub) -> Result<HttpResponse, HubError> {
+    let streams: Vec<_> = hub
+        .sse()
+        .server()
+        .streams()
+        .await
+        .into_iter()
+        .map(|info| {
+            serde_json::json!({
+                "name": info.name,
+                "subscribers": info.subscribers,
+                "published": info.published,
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "streams": streams,
+        "connections": hub.sse().open_connections(),
+    })))
+}
+
+/// `GET /healthz`: 200 while the event server runs, 503 once it closed,
+/// with the live-object counts operators (and leak tests) watch.
+pub(crate) fn healthz(hub: &Hub) -> HttpResponse {
+    let server = hub.sse().server();
+    let stats = server.stats();
+    let body = serde_json::json!({
+        "status": if server.is_closed() { "closed" } else { "ok" },
+        "connections": hub.sse().open_connections(),
+        "streams": stats.streams,
+        "subscribers": stats.subscriber_actors,
+        "queues": stats.queues,
+        "published": stats.published,
+        "lagged": stats.lagged,
+    });
+    if server.is_closed() {
+        HttpResponse::ServiceUnavailable().json(body)
+    } else {
+        HttpResponse::Ok().json(body)
+    }
+}
+
+fn publish_error(stream: &str, error: PublishError) -> HubError {
+    match error {
+        PublishError::UnknownStream { .. } | PublishError::StreamRemoved { .. } => {
+            HubError::UnknownStream(stream.to_owned())
+        }
+        PublishError::Encode(error) => HubError::InvalidEvent(error.to_string()),
+        PublishError::ServerClosed => HubError::Closed,
+        other => HubError::Internal(other.to_string()),
+    }
+}

@@ -1,0 +1,41 @@
+//! The hub's own settings, on top of the handler's and the server's.
+
+/// Settings of the HTTP API around the event streams. Every limit has a
+/// default suited to a hub on a trusted network; tokens and CORS are off
+/// (closed) by default.
+#[derive(Clone, Debug)]
+pub struct HubConfig {
+    /// Bearer token required to publish (`Authorization: Bearer TOKEN`).
+    /// Default: none, anyone who can reach the hub may publish.
+    pub publish_token: Option<String>,
+    /// Bearer token required to subscribe, also accepted as the
+    /// [`token_param`](HubConfig::token_param) query parameter because
+    /// EventSource cannot set headers. Default: none.
+    pub subscribe_token: Option<String>,
+    /// The query parameter carrying the subscribe token. Default `token`.
+    pub token_param: String,
+    /// Origins allowed to call the hub from other sites' pages (CORS); `*`
+    /// allows any. Default: none, so browsers only allow same-origin pages.
+    pub cors_origins: Vec<String>,
+    /// Largest accepted publish body, in bytes; a larger one gets 413.
+    /// Default 1 MiB.
+    pub max_body_size: usize,
+    /// The stream the demo page opens. Default `demo`.
+    pub demo_stream: String,
+    /// Serve the demo page at `/`. Default on.
+    pub demo_page: bool,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        HubConfig {
+            publish_token: None,
+            subscribe_token: None,
+            token_param: "token".to_owned(),
+            cors_origins: Vec::new(),
+            max_body_size: 1024 * 1024,
+            demo_stream: "demo".to_owned(),
+            demo_page: true,
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! Errors of the hub's HTTP API, answered as JSON.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpResponse, ResponseError};
+
+use crate::server::SseError;
+
+/// A hub API request that failed. The body is `{"error": "<message>"}`
+/// with the status code of the variant.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HubError {
+    /// The request addressed a stream badly, or the stream is missing: the
+    /// handler's own status (400, 404, 503).
+    #[error(transparent)]
+    Stream(#[from] SseError),
+    /// No or a wrong bearer token: 401.
+    #[error("unauthorized: {0} requires a valid `Authorization: Bearer <token>` header")]
+    Unauthorized(&'static str),
+    /// The publish body exceeds the limit: 413.
+    #[error("request body too large: the limit is {limit} bytes")]
+    PayloadTooLarge {
+        /// The configured limit, in bytes.
+        limit: usize,
+    },
+    /// The request body could not be read (the client went away, or sent a
+    /// malformed chunked body): 400.
+    #[error("cannot read request body: {0}")]
+    Payload(String),
+    /// A plain-text body that is not UTF-8: 400.
+    #[error(
+        "request body is not valid UTF-8 (event data is text; send binary data base64-encoded)"
+    )]
+    NotUtf8,
+    /// A JSON body that does not parse as an event: 400.
+    #[error(
+        "invalid JSON event: {0} (expected {{\"data\": string, \"event\"?: string, \"id\"?: string, \"retry\"?: milliseconds}})"
+    )]
+    InvalidJson(String),
+    /// The event cannot be sent as given (an ID with a line break, say): 400.
+    #[error("invalid event: {0}")]
+    InvalidEvent(String),
+    /// The stream does not exist: 404.
+    #[error("unknown stream {0:?}")]
+    UnknownStream(String),
+    /// The server is shutting down: 503.
+    #[error("the event server is shutting down")]
+    Closed,
+    /// The event server failed: 500.
+    #[error("event server error: {0}")]
+    Internal(String),
+}
+
+impl ResponseError for HubError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            HubError::Stream(error) => error.status_code(),
+            HubError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            HubError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            HubError::Payload(_)
+            | HubError::NotUtf8
+            | HubError::InvalidJson(_)
+            | HubError::InvalidEvent(_) => StatusCode::BAD_REQUEST,
+            HubError::UnknownStream(_) => StatusCode::NOT_FOUND,
+            HubError::Closed => StatusCode::SERVICE_UNAVAILABLE,
+            HubError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((header::CACHE_CONTROL, "no-store"));
+        if matches!(self, HubError::Unauthorized(_)) {
+            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        response.json(serde_json::json!({ "error": self.to_string() }))
+    }
+}

@@ -1,0 +1,159 @@
+//! The HTTP API of `sse hub`, mountable in any actix-web app: subscribe,
+//! publish, list streams, health, and a live demo page.
+//!
+//! | endpoint | what it does |
+//! |---|---|
+//! | `GET /events?stream=NAME` | subscribes (the [`Sse`] handler), behind the optional subscribe token |
+//! | `POST /events?stream=NAME` | publishes: a plain body is the data; `Content-Type: application/json` takes `{"data","event","id","retry"}`; answers `{"stream","id","seq"}` |
+//! | `GET /streams` | `{"streams": [{"name","subscribers"}], "connections": N}` |
+//! | `GET /healthz` | `{"status":"ok","connections","streams","subscribers","queues","published","lagged"}`; 503 once closed |
+//! | `GET /` | the demo page: an `EventSource` view of a stream and a publish form |
+//!
+//! ```no_run
+//! use actix_web::{App, HttpServer};
+//! use sse_actix::server::Sse;
+//! use sse_actix::server::hub::{Hub, HubConfig};
+//! use sse_actors::Server;
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let server = Server::builder().auto_stream(true).build();
+//! let hub = Hub::new(Sse::new(server), HubConfig::default());
+//! HttpServer::new(move || {
+//!     let hub = hub.clone();
+//!     App::new().configure(move |cfg| hub.configure(cfg))
+//! })
+//! .h1_allow_half_closed(false)
+//! .bind(("127.0.0.1", 8080))?
+//! .run()
+//! .await
+//! # }
+//! ```
+
+use std::sync::Arc;
+
+use actix_cors::Cors;
+use actix_web::http::{Method, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use crate::server::Sse;
+
+mod api;
+mod auth;
+mod body;
+mod config;
+mod demo;
+mod error;
+
+pub use config::HubConfig;
+pub use error::HubError;
+
+/// The hub: an [`Sse`] handler plus the publish API, listing, health and
+/// demo endpoints. Cloning is cheap.
+#[derive(Clone, Debug)]
+pub struct Hub {
+    sse: Sse,
+    config: Arc<HubConfig>,
+}
+
+impl Hub {
+    /// A hub serving `sse`'s streams with `config`.
+    pub fn new(sse: Sse, config: HubConfig) -> Self {
+        Hub {
+            sse,
+            config: Arc::new(config),
+        }
+    }
+
+    /// The subscribe handler (and through it, the event server).
+    pub fn sse(&self) -> &Sse {
+        &self.sse
+    }
+
+    /// The hub's settings.
+    pub fn config(&self) -> &HubConfig {
+        &self.config
+    }
+
+    /// Registers every endpoint, each behind the configured CORS policy:
+    /// `App::new().configure(|cfg| hub.configure(cfg))`. Only these paths
+    /// are claimed, so the app's other routes keep working around them.
+    pub fn configure(&self, cfg: &mut web::ServiceConfig) {
+        let (subscribe, publish, streams, healthz, demo) = (
+            self.clone(),
+            self.clone(),
+            self.clone(),
+            self.clone(),
+            self.clone(),
+        );
+        cfg.service(
+            web::resource("/events")
+                .wrap(self.cors())
+                .route(web::get().to(move |req: HttpRequest| {
+                    let hub = subscribe.clone();
+                    async move { hub.subscribe(req).await }
+                }))
+                .route(
+                    web::post().to(move |req: HttpRequest, payload: web::Payload| {
+                        let hub = publish.clone();
+                        async move { api::publish(&hub, req, payload).await }
+                    }),
+                ),
+        )
+        .service(
+            web::resource("/streams")
+                .wrap(self.cors())
+                .route(web::get().to(move || {
+                    let hub = streams.clone();
+                    async move { api::streams(&hub).await }
+                })),
+        )
+        .service(
+            web::resource("/healthz")
+                .wrap(self.cors())
+                .route(web::get().to(move || {
+                    let hub = healthz.clone();
+                    async move { api::healthz(&hub) }
+                })),
+        );
+        if self.config.demo_page {
+            cfg.service(web::resource("/").route(web::get().to(move || {
+                let hub = demo.clone();
+                async move { demo::page(&hub) }
+            })));
+        }
+    }
+
+    async fn subscribe(&self, req: HttpRequest) -> Result<HttpResponse, HubError> {
+        let token = self.config.subscribe_token.as_deref();
+        if !auth::authorized(&req, token, Some(&self.config.token_param)) {
+            let peer = req
+                .peer_addr()
+                .map(|addr| addr.to_string())
+                .unwrap_or_default();
+            tracing::info!(%peer, "event stream refused: no valid subscribe token");
+            return Err(HubError::Unauthorized("subscribing"));
+        }
+        Ok(self.sse.respond(&req).await?)
+    }
+
+    /// The CORS policy: no cross-origin access unless origins are listed.
+    fn cors(&self) -> Cors {
+        let mut cors = Cors::default()
+            .allowed_methods([Method::GET, Method::POST])
+            .allowed_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                crate::server::LAST_EVENT_ID,
+                header::CACHE_CONTROL,
+            ])
+            .max_age(3600);
+        for origin in &self.config.cors_origins {
+            cors = if origin == "*" {
+                cors.allow_any_origin().send_wildcard()
+            } else {
+                cors.allowed_origin(origin)
+            };
+        }
+        cors
+    }
+}

@@ -1,0 +1,154 @@
+//! Reading a subscription request: which stream, and where to resume.
+
+use std::borrow::Cow;
+
+use actix_web::HttpRequest;
+use actix_web::http::header::HeaderName;
+
+use crate::server::SseError;
+use crate::server::config::{SseConfig, StreamSource};
+use crate::server::stream_name::validate_stream_name;
+
+/// The `Last-Event-ID` request header.
+pub const LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
+
+/// What a subscription request asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubscribeParams {
+    /// The validated stream name.
+    pub stream: String,
+    /// Where to resume: the `Last-Event-ID` header, else the configured
+    /// query parameter; `None` when neither is given or it is empty.
+    pub last_event_id: Option<String>,
+}
+
+/// Reads the stream name and the last event ID from `req`.
+pub fn subscribe_params(
+    req: &HttpRequest,
+    config: &SseConfig,
+) -> Result<SubscribeParams, SseError> {
+    let query = QueryParams::parse(req.query_string());
+    let stream = stream_name_in(req, &query, config)?;
+
+    let header = req
+        .headers()
+        .get(LAST_EVENT_ID)
+        // IDs are opaque UTF-8 strings that browsers send back as UTF-8
+        // bytes; anything else cannot match a known ID, and an unknown ID
+        // means "replay what the log holds", so decode lossily, never fail.
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+    let last_event_id = match header {
+        Some(id) => Some(id),
+        None => match &config.last_event_id_param {
+            Some(param) => query.single(param)?.map(Cow::into_owned),
+            None => None,
+        },
+    }
+    .filter(|id| !id.is_empty());
+
+    Ok(SubscribeParams {
+        stream,
+        last_event_id,
+    })
+}
+
+/// Reads and validates the stream name `req` addresses, as configured: the
+/// subscribe handler and any other endpoint about a stream (a publish API,
+/// say) then agree on names.
+pub fn stream_name(req: &HttpRequest, config: &SseConfig) -> Result<String, SseError> {
+    stream_name_in(req, &QueryParams::parse(req.query_string()), config)
+}
+
+fn stream_name_in(
+    req: &HttpRequest,
+    query: &QueryParams<'_>,
+    config: &SseConfig,
+) -> Result<String, SseError> {
+    let stream = match &config.stream_source {
+        StreamSource::Query(param) => query.single(param)?.map(Cow::into_owned),
+        StreamSource::Path(segment) => req.match_info().get(segment).map(str::to_owned),
+    };
+    let stream = stream.ok_or_else(|| SseError::MissingStream {
+        param: config.stream_source.name().to_owned(),
+    })?;
+    validate_stream_name(&stream, config.max_stream_name_len)?;
+    Ok(stream)
+}
+
+/// A decoded query string. Percent-decoding is lossy (invalid UTF-8 becomes
+/// U+FFFD), so a malformed query never fails here; the values it yields then
+/// fail validation with a message naming the parameter.
+pub(crate) struct QueryParams<'q> {
+    pairs: Vec<(Cow<'q, str>, Cow<'q, str>)>,
+}
+
+impl<'q> QueryParams<'q> {
+    pub(crate) fn parse(query: &'q str) -> Self {
+        QueryParams {
+            pairs: form_urlencoded::parse(query.as_bytes()).collect(),
+        }
+    }
+
+    /// The value of `name`, refusing a parameter given twice: which one a
+    /// client meant is a guess, and guessing the stream is a security smell.
+    pub(crate) fn single(&self, name: &str) -> Result<Option<Cow<'q, str>>, SseError> {
+        let mut values = self.pairs.iter().filter(|(key, _)| key == name);
+        let first = values.next().map(|(_, value)| value.clone());
+        if values.next().is_some() {
+            return Err(SseError::BadRequest(format!(
+                "query parameter `{name}` is given more than once"
+            )));
+        }
+        Ok(first)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    fn params(uri: &str, last_event_id: Option<&str>) -> Result<SubscribeParams, SseError> {
+        let mut req = TestRequest::get().uri(uri);
+        if let Some(id) = last_event_id {
+            req = req.insert_header((LAST_EVENT_ID, id));
+        }
+        subscribe_params(&req.to_http_request(), &SseConfig::default())
+    }
+
+    #[test]
+    fn reads_stream_and_resume_point() {
+        let got = params("/events?stream=news&lastEventId=7", None).unwrap();
+        assert_eq!(
+            (got.stream.as_str(), got.last_event_id.as_deref()),
+            ("news", Some("7"))
+        );
+        let got = params("/events?stream=news&lastEventId=7", Some("9")).unwrap();
+        assert_eq!(got.last_event_id.as_deref(), Some("9"), "the header wins");
+        let got = params("/events?stream=news", Some("")).unwrap();
+        assert_eq!(got.last_event_id, None, "an empty ID means start fresh");
+        let got = params("/events?stream=n%65ws", None).unwrap();
+        assert_eq!(got.stream, "news", "percent-decoded");
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_understand() {
+        assert!(matches!(
+            params("/events", None),
+            Err(SseError::MissingStream { .. })
+        ));
+        assert!(matches!(
+            params("/events?stream=a&stream=a", None),
+            Err(SseError::BadRequest(_))
+        ));
+        assert!(matches!(
+            params("/events?stream=%FF", None),
+            Err(SseError::InvalidStreamName { .. })
+        ));
+        assert!(matches!(
+            params("/events?stream=a&lastEventId=1&lastEventId=2", None),
+            Err(SseError::BadRequest(_))
+        ));
+    }
+}

@@ -1,0 +1,368 @@
+//! Every option of the server and of a stream, with its default and limit.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::subscription::SubscriberInfo;
+
+/// A subscribe or unsubscribe callback: `(stream name, subscriber)`.
+///
+/// Callbacks run on the stream's arbiter thread; keep them short (spawn or
+/// send to a channel for anything slow), because the stream's fan-out waits
+/// while they run.
+pub type Callback = Arc<dyn Fn(&str, &SubscriberInfo) + Send + Sync>;
+
+/// How much history a stream keeps for replay. The oldest events are evicted
+/// first when any limit is exceeded. The log exists only for streams with
+/// auto-replay on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogLimits {
+    /// The most events kept (default 1000). `0` keeps none.
+    pub max_events: usize,
+    /// The most encoded bytes kept (default 8 MiB).
+    pub max_bytes: usize,
+    /// The oldest event kept, measured from its publication (default: no
+    /// age limit; the event TTL, when set, also applies to replay).
+    pub max_age: Option<Duration>,
+}
+
+impl Default for LogLimits {
+    fn default() -> Self {
+        LogLimits {
+            max_events: 1000,
+            max_bytes: 8 * 1024 * 1024,
+            max_age: None,
+        }
+    }
+}
+
+/// What happens to a subscriber whose queue is full when an event arrives.
+/// Either way, publishers and other subscribers never wait for it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SlowSubscriberPolicy {
+    /// End its subscription with [`EndReason::Lagged`](crate::EndReason::Lagged)
+    /// after it drains what is queued, so the client reconnects with its
+    /// Last-Event-ID and replays what it missed (the default).
+    #[default]
+    Disconnect,
+    /// Drop its oldest queued frame to make room; it silently misses events.
+    /// [`Subscription::dropped`](crate::Subscription::dropped) counts them.
+    DropOldest,
+}
+
+/// Options of one stream; `None` fields take the server's value.
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub struct StreamOptions {
+    /// Keep an event log and replay it to new subscribers.
+    pub auto_replay: Option<bool>,
+    /// Limits of the event log.
+    pub log_limits: Option<LogLimits>,
+    /// Events older than this (since publication) are never delivered.
+    pub event_ttl: Option<Duration>,
+    /// Publish buffer: events accepted but not yet fanned out.
+    pub buffer_size: Option<usize>,
+    /// Most subscribers at once.
+    pub max_subscribers: Option<usize>,
+    /// Called once when a subscriber joins this stream, after the server-wide callback.
+    pub on_subscribe: Option<Callback>,
+    /// Called once when a subscriber leaves this stream, after the server-wide callback.
+    pub on_unsubscribe: Option<Callback>,
+}
+
+impl StreamOptions {
+    /// Options that all follow the server.
+    pub fn new() -> Self {
+        StreamOptions::default()
+    }
+
+    /// Overrides the server's auto-replay.
+    #[must_use]
+    pub fn auto_replay(mut self, on: bool) -> Self {
+        self.auto_replay = Some(on);
+        self
+    }
+
+    /// Overrides the server's log limits.
+    #[must_use]
+    pub fn log_limits(mut self, limits: LogLimits) -> Self {
+        self.log_limits = Some(limits);
+        self
+    }
+
+    /// Overrides the server's event TTL.
+    #[must_use]
+    pub fn event_ttl(mut self, ttl: Duration) -> Self {
+        self.event_ttl = Some(ttl);
+        self
+    }
+
+    /// Overrides the server's publish buffer size.
+    #[must_use]
+    pub fn buffer_size(mut self, size: usize) -> Self {
+        self.buffer_size = Some(size);
+        self
+    }
+
+    /// Overrides the server's subscriber limit.
+    #[must_use]
+    pub fn max_subscribers(mut self, limit: usize) -> Self {
+        self.max_subscribers = Some(limit);
+        self
+    }
+
+    /// A callback for subscribers joining this stream.
+    #[must_use]
+    pub fn on_subscribe(
+        mut self,
+        f: impl Fn(&str, &SubscriberInfo) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_subscribe = Some(Arc::new(f));
+        self
+    }
+
+    /// A callback for subscribers leaving this stream.
+    #[must_use]
+    pub fn on_unsubscribe(
+        mut self,
+        f: impl Fn(&str, &SubscriberInfo) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_unsubscribe = Some(Arc::new(f));
+        self
+    }
+}
+
+impl fmt::Debug for StreamOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamOptions")
+            .field("auto_replay", &self.auto_replay)
+            .field("log_limits", &self.log_limits)
+            .field("event_ttl", &self.event_ttl)
+            .field("buffer_size", &self.buffer_size)
+            .field("max_subscribers", &self.max_subscribers)
+            .field("on_subscribe", &self.on_subscribe.is_some())
+            .field("on_unsubscribe", &self.on_unsubscribe.is_some())
+            .finish()
+    }
+}
+
+/// The server-wide options; see [`ServerBuilder`] for each one's meaning.
+#[derive(Clone)]
+pub(crate) struct ServerConfig {
+    pub(crate) buffer_size: usize,
+    pub(crate) subscriber_queue: usize,
+    pub(crate) event_ttl: Option<Duration>,
+    pub(crate) base64: bool,
+    pub(crate) auto_stream: bool,
+    pub(crate) auto_replay: bool,
+    pub(crate) log_limits: LogLimits,
+    pub(crate) keep_alive: Option<Duration>,
+    pub(crate) slow_subscriber: SlowSubscriberPolicy,
+    pub(crate) max_subscribers_per_stream: Option<usize>,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) on_subscribe: Option<Callback>,
+    pub(crate) on_unsubscribe: Option<Callback>,
+    pub(crate) arbiters: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            buffer_size: 1024,
+            subscriber_queue: 1024,
+            event_ttl: None,
+            base64: false,
+            auto_stream: false,
+            auto_replay: true,
+            log_limits: LogLimits::default(),
+            keep_alive: Some(Duration::from_secs(15)),
+            slow_subscriber: SlowSubscriberPolicy::Disconnect,
+            max_subscribers_per_stream: None,
+            headers: Vec::new(),
+            on_subscribe: None,
+            on_unsubscribe: None,
+            arbiters: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
+}
+
+/// The options of one stream once the server's defaults are applied.
+#[derive(Clone)]
+pub(crate) struct Resolved {
+    pub(crate) auto_replay: bool,
+    pub(crate) log_limits: LogLimits,
+    pub(crate) event_ttl: Option<Duration>,
+    pub(crate) buffer_size: usize,
+    pub(crate) max_subscribers: Option<usize>,
+    pub(crate) subscriber_queue: usize,
+    pub(crate) slow_subscriber: SlowSubscriberPolicy,
+    pub(crate) keep_alive: Option<Duration>,
+    pub(crate) base64: bool,
+    pub(crate) callbacks: Arc<Callbacks>,
+}
+
+/// The callbacks that apply to one stream's subscribers, in firing order.
+#[derive(Clone, Default)]
+pub(crate) struct Callbacks {
+    pub(crate) on_subscribe: [Option<Callback>; 2],
+    pub(crate) on_unsubscribe: [Option<Callback>; 2],
+}
+
+impl ServerConfig {
+    pub(crate) fn resolve(&self, options: &StreamOptions) -> Resolved {
+        Resolved {
+            auto_replay: options.auto_replay.unwrap_or(self.auto_replay),
+            log_limits: options.log_limits.unwrap_or(self.log_limits),
+            event_ttl: options.event_ttl.or(self.event_ttl),
+            buffer_size: options.buffer_size.unwrap_or(self.buffer_size).max(1),
+            max_subscribers: options.max_subscribers.or(self.max_subscribers_per_stream),
+            subscriber_queue: self.subscriber_queue.max(1),
+            slow_subscriber: self.slow_subscriber,
+            keep_alive: self.keep_alive.filter(|d| !d.is_zero()),
+            base64: self.base64,
+            callbacks: Arc::new(Callbacks {
+                on_subscribe: [self.on_subscribe.clone(), options.on_subscribe.clone()],
+                on_unsubscribe: [self.on_unsubscribe.clone(), options.on_unsubscribe.clone()],
+            }),
+        }
+    }
+}
+
+/// Builds a [`Server`](crate::Server); every limit and option of the crate
+/// is set here.
+///
+/// Defaults: buffer 1024 events, subscriber queue 1024 frames, no TTL, text
+/// data, no auto-stream, auto-replay on, log limits of [`LogLimits::default`],
+/// keep-alive every 15 s, slow subscribers disconnected, no subscriber limit,
+/// no extra headers, one arbiter per core.
+#[derive(Clone, Default)]
+#[must_use]
+pub struct ServerBuilder {
+    pub(crate) config: ServerConfig,
+}
+
+impl ServerBuilder {
+    /// Events a stream accepts before [`Server::publish`](crate::Server::publish)
+    /// waits and [`Server::try_publish`](crate::Server::try_publish) refuses
+    /// (r3labs `BufferSize`). At least 1.
+    pub fn buffer_size(mut self, size: usize) -> Self {
+        self.config.buffer_size = size;
+        self
+    }
+
+    /// Frames queued per subscriber before the slow-subscriber policy applies.
+    /// Replayed events do not count. At least 1.
+    pub fn subscriber_queue(mut self, frames: usize) -> Self {
+        self.config.subscriber_queue = frames;
+        self
+    }
+
+    /// Events older than `ttl` since their publication are never delivered,
+    /// neither live nor replayed (r3labs `EventTTL`).
+    pub fn event_ttl(mut self, ttl: Duration) -> Self {
+        self.config.event_ttl = Some(ttl);
+        self
+    }
+
+    /// Send every event's data as one base64 line (r3labs `EncodeBase64`).
+    pub fn base64(mut self, on: bool) -> Self {
+        self.config.base64 = on;
+        self
+    }
+
+    /// Create a stream when someone subscribes to an unknown one, and remove
+    /// such a stream when its last subscriber leaves if it has no replay log
+    /// (r3labs `AutoStream`). Streams created explicitly are never removed
+    /// implicitly.
+    pub fn auto_stream(mut self, on: bool) -> Self {
+        self.config.auto_stream = on;
+        self
+    }
+
+    /// Keep an event log per stream and replay it to new subscribers: all of
+    /// it, or what follows their Last-Event-ID (r3labs `AutoReplay`; default on).
+    pub fn auto_replay(mut self, on: bool) -> Self {
+        self.config.auto_replay = on;
+        self
+    }
+
+    /// Bounds of each stream's event log.
+    pub fn log_limits(mut self, limits: LogLimits) -> Self {
+        self.config.log_limits = limits;
+        self
+    }
+
+    /// Interval of the keep-alive comment sent to every subscriber of a
+    /// stream (one timer per stream); `None` or zero disables it.
+    pub fn keep_alive(mut self, every: Option<Duration>) -> Self {
+        self.config.keep_alive = every;
+        self
+    }
+
+    /// What to do with a subscriber whose queue is full.
+    pub fn slow_subscriber(mut self, policy: SlowSubscriberPolicy) -> Self {
+        self.config.slow_subscriber = policy;
+        self
+    }
+
+    /// The most subscribers a stream accepts at once (`None`: no limit).
+    pub fn max_subscribers_per_stream(mut self, limit: Option<usize>) -> Self {
+        self.config.max_subscribers_per_stream = limit;
+        self
+    }
+
+    /// An extra response header for the transport to send (r3labs `Headers`).
+    /// This crate only carries them; see [`Server::headers`](crate::Server::headers).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.config.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Called once for every subscriber joining any stream.
+    pub fn on_subscribe(
+        mut self,
+        f: impl Fn(&str, &SubscriberInfo) + Send + Sync + 'static,
+    ) -> Self {
+        self.config.on_subscribe = Some(Arc::new(f));
+        self
+    }
+
+    /// Called once for every subscriber leaving any stream, whatever the
+    /// reason it left.
+    pub fn on_unsubscribe(
+        mut self,
+        f: impl Fn(&str, &SubscriberInfo) + Send + Sync + 'static,
+    ) -> Self {
+        self.config.on_unsubscribe = Some(Arc::new(f));
+        self
+    }
+
+    /// Arbiters (threads) the stream actors are spread over. `0` runs every
+    /// stream on the arbiter that builds the server. Default: one per core.
+    pub fn arbiters(mut self, n: usize) -> Self {
+        self.config.arbiters = n;
+        self
+    }
+}
+
+impl fmt::Debug for ServerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.config;
+        f.debug_struct("ServerBuilder")
+            .field("buffer_size", &c.buffer_size)
+            .field("subscriber_queue", &c.subscriber_queue)
+            .field("event_ttl", &c.event_ttl)
+            .field("base64", &c.base64)
+            .field("auto_stream", &c.auto_stream)
+            .field("auto_replay", &c.auto_replay)
+            .field("log_limits", &c.log_limits)
+            .field("keep_alive", &c.keep_alive)
+            .field("slow_subscriber", &c.slow_subscriber)
+            .field("max_subscribers_per_stream", &c.max_subscribers_per_stream)
+            .field("headers", &c.headers)
+            .field("arbiters", &c.arbiters)
+            .finish_non_exhaustive()
+    }
+}

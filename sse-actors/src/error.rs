@@ -1,0 +1,106 @@
+//! Typed errors of the server API.
+
+use sse_proto::EncodeError;
+
+/// [`Server::publish`](crate::Server::publish) did not accept the event.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PublishError {
+    /// No stream has this name (publishing never creates streams).
+    #[error("no stream named {stream:?}")]
+    UnknownStream {
+        /// The stream name given.
+        stream: String,
+    },
+    /// The stream was removed while the event waited for buffer space.
+    #[error("stream {stream:?} was removed before the event was accepted")]
+    StreamRemoved {
+        /// The stream name given.
+        stream: String,
+    },
+    /// The server is closed.
+    #[error("the server is closed")]
+    ServerClosed,
+    /// The event's id, type or custom fields cannot be written safely.
+    #[error("the event cannot be encoded: {0}")]
+    Encode(#[from] EncodeError),
+}
+
+/// [`Server::try_publish`](crate::Server::try_publish) did not accept the event.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TryPublishError {
+    /// The stream's publish buffer is full; the event was dropped.
+    #[error(
+        "stream {stream:?} has {capacity} events waiting to be fanned out; the event was dropped"
+    )]
+    Full {
+        /// The stream name given.
+        stream: String,
+        /// The stream's buffer size.
+        capacity: usize,
+    },
+    /// No stream has this name.
+    #[error("no stream named {stream:?}")]
+    UnknownStream {
+        /// The stream name given.
+        stream: String,
+    },
+    /// The stream is being removed.
+    #[error("stream {stream:?} was removed")]
+    StreamRemoved {
+        /// The stream name given.
+        stream: String,
+    },
+    /// The server is closed.
+    #[error("the server is closed")]
+    ServerClosed,
+    /// The event's id, type or custom fields cannot be written safely.
+    #[error("the event cannot be encoded: {0}")]
+    Encode(#[from] EncodeError),
+}
+
+/// [`Server::subscribe`](crate::Server::subscribe) did not subscribe.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SubscribeError {
+    /// No stream has this name and auto-stream is off.
+    #[error("no stream named {stream:?}")]
+    UnknownStream {
+        /// The stream name given.
+        stream: String,
+    },
+    /// The stream already has as many subscribers as it accepts.
+    #[error("stream {stream:?} already has its limit of {limit} subscribers")]
+    TooManySubscribers {
+        /// The stream name given.
+        stream: String,
+        /// The limit.
+        limit: usize,
+    },
+    /// The stream was removed while the subscription was being set up.
+    #[error("stream {stream:?} was removed")]
+    StreamRemoved {
+        /// The stream name given.
+        stream: String,
+    },
+    /// The server is closed.
+    #[error("the server is closed")]
+    ServerClosed,
+}
+
+/// The server is closed: it creates nothing any more.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the server is closed")]
+pub struct ServerClosed;
+
+/// A server cannot be built here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// Actors need a running actix `System` on the calling thread.
+    #[error(
+        "no actix System is running on this thread; build the server inside one (e.g. within #[actix::main] or actix_rt::System::new().block_on)"
+    )]
+    NoSystem,
+}

@@ -1,0 +1,235 @@
+//! A stream's bounded event log and the replay rule (exclusive, opaque IDs).
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use bytestring::ByteString;
+
+use crate::config::LogLimits;
+use crate::queue::Item;
+
+/// One logged event: its wire id, sequence number and encoded frame.
+#[derive(Clone, Debug)]
+pub(crate) struct Logged {
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) seq: u64,
+    pub(crate) id: ByteString,
+    pub(crate) item: Item,
+}
+
+/// The events a stream still remembers, oldest first, within [`LogLimits`].
+#[derive(Debug)]
+pub(crate) struct EventLog {
+    events: VecDeque<Logged>,
+    bytes: usize,
+    limits: LogLimits,
+}
+
+impl EventLog {
+    pub(crate) fn new(limits: LogLimits) -> Self {
+        EventLog {
+            events: VecDeque::new(),
+            bytes: 0,
+            limits,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Appends an event, then evicts the oldest ones over any limit.
+    pub(crate) fn add(&mut self, seq: u64, id: ByteString, frame: Bytes, published: Instant) {
+        self.bytes += frame.len();
+        self.events.push_back(Logged {
+            seq,
+            id,
+            item: Item { frame, published },
+        });
+        self.evict(published);
+    }
+
+    /// Evicts events over the count or byte limit, or older than the age limit at `now`.
+    pub(crate) fn evict(&mut self, now: Instant) {
+        while let Some(oldest) = self.events.front() {
+            let too_many = self.events.len() > self.limits.max_events;
+            let too_big = self.bytes > self.limits.max_bytes;
+            let too_old = self
+                .limits
+                .max_age
+                .is_some_and(|age| now.saturating_duration_since(oldest.item.published) > age);
+            if !(too_many || too_big || too_old) {
+                break;
+            }
+            if let Some(gone) = self.events.pop_front() {
+                self.bytes -= gone.item.frame.len();
+            }
+        }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.events = VecDeque::new();
+        self.bytes = 0;
+    }
+
+    /// What a subscriber should be replayed, in order: the events after the
+    /// newest one whose id is `last_event_id`, or every event when the id is
+    /// absent or no longer (or never) in the log. Events older than `ttl` are
+    /// skipped.
+    pub(crate) fn replay<'a>(
+        &'a self,
+        last_event_id: Option<&str>,
+        ttl: Option<Duration>,
+        now: Instant,
+    ) -> impl Iterator<Item = Item> + 'a {
+        let start = last_event_id
+            .and_then(|last| self.events.iter().rposition(|e| e.id == last))
+            .map_or(0, |at| at + 1);
+        self.events
+            .range(start..)
+            .filter(move |e| {
+                ttl.is_none_or(|ttl| now.saturating_duration_since(e.item.published) <= ttl)
+            })
+            .map(|e| e.item.clone())
+    }
+
+    #[cfg(test)]
+    pub(crate) fn seqs(&self) -> Vec<u64> {
+        self.events.iter().map(|e| e.seq).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log_with(limits: LogLimits, n: u64) -> (EventLog, Instant) {
+        let mut log = EventLog::new(limits);
+        let now = Instant::now();
+        for seq in 1..=n {
+            log.add(
+                seq,
+                seq.to_string().into(),
+                Bytes::from(format!("data: {seq}\n\n")),
+                now,
+            );
+        }
+        (log, now)
+    }
+
+    fn frames(log: &EventLog, last: Option<&str>, now: Instant) -> Vec<Bytes> {
+        log.replay(last, None, now).map(|i| i.frame).collect()
+    }
+
+    // r3labs event_log_test.go: TestEventLog (add then clear)
+    #[test]
+    fn event_log_add_and_clear() {
+        let (mut log, _) = log_with(LogLimits::default(), 2);
+        assert_eq!(log.len(), 2);
+        log.clear();
+        assert_eq!(log.len(), 0);
+        assert_eq!(log.bytes(), 0);
+    }
+
+    #[test]
+    fn event_log_unbounded_growth_is_capped_by_count() {
+        let limits = LogLimits {
+            max_events: 3,
+            ..LogLimits::default()
+        };
+        let (log, _) = log_with(limits, 10);
+        assert_eq!(log.seqs(), [8, 9, 10]);
+    }
+
+    #[test]
+    fn event_log_unbounded_growth_is_capped_by_bytes() {
+        // "data: N\n\n" is 9 bytes for one digit, 10 for two.
+        let limits = LogLimits {
+            max_bytes: 25,
+            ..LogLimits::default()
+        };
+        let (log, _) = log_with(limits, 10);
+        assert_eq!(log.seqs(), [9, 10]);
+        assert!(log.bytes() <= 25);
+    }
+
+    #[test]
+    fn event_log_unbounded_growth_is_capped_by_age() {
+        let limits = LogLimits {
+            max_age: Some(Duration::from_secs(10)),
+            ..LogLimits::default()
+        };
+        let mut log = EventLog::new(limits);
+        let t0 = Instant::now();
+        log.add(1, "1".into(), Bytes::from_static(b"data: 1\n\n"), t0);
+        log.add(
+            2,
+            "2".into(),
+            Bytes::from_static(b"data: 2\n\n"),
+            t0 + Duration::from_secs(5),
+        );
+        log.evict(t0 + Duration::from_secs(12));
+        assert_eq!(log.seqs(), [2]);
+    }
+
+    #[test]
+    fn replay_inclusive_last_event_id_is_now_exclusive() {
+        let (log, now) = log_with(LogLimits::default(), 4);
+        let replayed = frames(&log, Some("2"), now);
+        assert_eq!(
+            replayed,
+            [Bytes::from("data: 3\n\n"), Bytes::from("data: 4\n\n")]
+        );
+        assert!(frames(&log, Some("4"), now).is_empty());
+    }
+
+    #[test]
+    fn replay_non_numeric_or_unknown_id_replays_what_is_held() {
+        let (log, now) = log_with(
+            LogLimits {
+                max_events: 2,
+                ..LogLimits::default()
+            },
+            4,
+        );
+        let all = [Bytes::from("data: 3\n\n"), Bytes::from("data: 4\n\n")];
+        assert_eq!(frames(&log, Some("not-a-number"), now), all);
+        assert_eq!(frames(&log, Some("1"), now), all, "evicted id");
+        assert_eq!(frames(&log, None, now), all);
+    }
+
+    #[test]
+    fn replay_uses_opaque_string_ids_and_the_newest_match() {
+        let mut log = EventLog::new(LogLimits::default());
+        let now = Instant::now();
+        for (seq, id) in [(1, "a"), (2, "x"), (3, "b"), (4, "x"), (5, "c")] {
+            log.add(seq, id.into(), Bytes::from(id), now);
+        }
+        let replayed: Vec<_> = frames(&log, Some("x"), now);
+        assert_eq!(replayed, [Bytes::from("c")]);
+    }
+
+    #[test]
+    fn replay_skips_events_past_their_ttl() {
+        let mut log = EventLog::new(LogLimits::default());
+        let t0 = Instant::now();
+        log.add(1, "1".into(), Bytes::from("old"), t0);
+        log.add(
+            2,
+            "2".into(),
+            Bytes::from("new"),
+            t0 + Duration::from_secs(9),
+        );
+        let now = t0 + Duration::from_secs(10);
+        let replayed: Vec<_> = log
+            .replay(None, Some(Duration::from_secs(5)), now)
+            .map(|i| i.frame)
+            .collect();
+        assert_eq!(replayed, [Bytes::from("new")]);
+    }
+}

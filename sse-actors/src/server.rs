@@ -1,0 +1,252 @@
+//! The `Server` handle: the async API over the actors.
+
+use std::sync::Arc;
+
+use actix::{Actor, Addr, Arbiter, System};
+use sse_proto::Event;
+
+use crate::config::{ServerBuilder, ServerConfig, StreamOptions};
+use crate::error::{BuildError, PublishError, ServerClosed, SubscribeError, TryPublishError};
+use crate::server_actor::{Close, CreateStream, Registry, RemoveStream, ServerActor};
+use crate::stats::{Counters, Stats, StatsProbe};
+use crate::stream::{Published, StreamHandle, StreamInfo};
+use crate::subscription::{SubscribeRequest, Subscription};
+
+/// An SSE server core: named streams you publish to and subscribe to.
+///
+/// Cheap to clone; every clone drives the same server. Create it inside a
+/// running actix `System`. Dropping the last clone closes the server as
+/// [`close`](Self::close) does, without waiting.
+#[derive(Clone)]
+pub struct Server {
+    addr: Addr<ServerActor>,
+    registry: Arc<Registry>,
+    config: Arc<ServerConfig>,
+    counters: Arc<Counters>,
+}
+
+impl ServerBuilder {
+    /// Starts the server and its arbiters.
+    ///
+    /// # Panics
+    /// Without a running actix `System` on this thread; see [`try_build`](Self::try_build).
+    pub fn build(self) -> Server {
+        match self.try_build() {
+            Ok(server) => server,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Starts the server and its arbiters, or says why it cannot.
+    pub fn try_build(self) -> Result<Server, BuildError> {
+        if System::try_current().is_none() {
+            return Err(BuildError::NoSystem);
+        }
+        let config = Arc::new(self.config);
+        let registry = Arc::new(Registry::default());
+        let counters = Arc::new(Counters::default());
+        let arbiters = (0..config.arbiters).map(|_| Arbiter::new()).collect();
+        let addr = ServerActor {
+            config: Arc::clone(&config),
+            registry: Arc::clone(&registry),
+            counters: Arc::clone(&counters),
+            arbiters,
+            next_arbiter: 0,
+            next_instance: 0,
+        }
+        .start();
+        Ok(Server {
+            addr,
+            registry,
+            config,
+            counters,
+        })
+    }
+}
+
+impl Server {
+    /// A builder with every default (see [`ServerBuilder`]).
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::default()
+    }
+
+    /// A server with every default.
+    ///
+    /// # Panics
+    /// Without a running actix `System` on this thread.
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Server {
+        Server::builder().build()
+    }
+
+    /// Creates the stream `name` with the server's options, or returns the
+    /// existing one (which keeps its options).
+    pub async fn create_stream(&self, name: &str) -> Result<StreamHandle, ServerClosed> {
+        self.create_stream_with(name, StreamOptions::default())
+            .await
+    }
+
+    /// Creates the stream `name` with its own options, or returns the existing
+    /// one (which keeps its options).
+    pub async fn create_stream_with(
+        &self,
+        name: &str,
+        options: StreamOptions,
+    ) -> Result<StreamHandle, ServerClosed> {
+        self.create(name, options, false).await
+    }
+
+    async fn create(
+        &self,
+        name: &str,
+        options: StreamOptions,
+        auto_created: bool,
+    ) -> Result<StreamHandle, ServerClosed> {
+        let msg = CreateStream {
+            name: name.to_owned(),
+            options,
+            auto_created,
+        };
+        self.addr.send(msg).await.unwrap_or(Err(ServerClosed))
+    }
+
+    /// Removes the stream `name`: every subscription to it ends (with
+    /// [`EndReason::StreamRemoved`](crate::EndReason::StreamRemoved)) before
+    /// this returns, and its log is freed. Returns whether it existed;
+    /// removing an unknown stream does nothing.
+    pub async fn remove_stream(&self, name: &str) -> bool {
+        self.addr
+            .send(RemoveStream(name.to_owned()))
+            .await
+            .unwrap_or(false)
+    }
+
+    /// Whether the stream `name` exists.
+    pub async fn stream_exists(&self, name: &str) -> bool {
+        self.stream(name).is_some()
+    }
+
+    /// A handle on the stream `name`, if it exists.
+    pub fn stream(&self, name: &str) -> Option<StreamHandle> {
+        self.registry.get(name).filter(|s| !s.is_removed())
+    }
+
+    /// Every stream, in no particular order.
+    pub async fn streams(&self) -> Vec<StreamInfo> {
+        self.registry
+            .all()
+            .iter()
+            .filter(|s| !s.is_removed())
+            .map(StreamHandle::info)
+            .collect()
+    }
+
+    /// Publishes `event` to the stream `name`, waiting while its buffer is
+    /// full. Returns the event's wire id and sequence number.
+    pub async fn publish(&self, name: &str, event: Event) -> Result<Published, PublishError> {
+        match self.registry.get(name) {
+            Some(stream) => stream.publish(event).await,
+            None if self.registry.is_closed() => Err(PublishError::ServerClosed),
+            None => Err(PublishError::UnknownStream {
+                stream: name.to_owned(),
+            }),
+        }
+    }
+
+    /// Publishes `event` to the stream `name` if its buffer has room; never
+    /// waits. With a small buffer this favours the latest events over
+    /// reliable delivery (r3labs `TryPublish`).
+    pub fn try_publish(&self, name: &str, event: Event) -> Result<Published, TryPublishError> {
+        match self.registry.get(name) {
+            Some(stream) => stream.try_publish(event),
+            None if self.registry.is_closed() => Err(TryPublishError::ServerClosed),
+            None => Err(TryPublishError::UnknownStream {
+                stream: name.to_owned(),
+            }),
+        }
+    }
+
+    /// Subscribes to the stream `name`, creating it first if auto-stream is
+    /// on. With auto-replay the subscription starts with the logged events
+    /// after `request.last_event_id` (all of them if it is absent or unknown).
+    pub async fn subscribe(
+        &self,
+        name: &str,
+        request: SubscribeRequest,
+    ) -> Result<Subscription, SubscribeError> {
+        // An idle auto-stream may retire between lookup and subscribe; the
+        // retry then creates a fresh one. Bounded, so a pathological race
+        // reports StreamRemoved instead of spinning.
+        for _ in 0..4 {
+            if self.registry.is_closed() {
+                return Err(SubscribeError::ServerClosed);
+            }
+            let stream = match self.registry.get(name) {
+                Some(stream) if !stream.is_removed() => stream,
+                _ if self.config.auto_stream => self
+                    .create(name, StreamOptions::default(), true)
+                    .await
+                    .map_err(|ServerClosed| SubscribeError::ServerClosed)?,
+                _ => {
+                    return Err(SubscribeError::UnknownStream {
+                        stream: name.to_owned(),
+                    });
+                }
+            };
+            match stream.subscribe(request.clone()).await {
+                Err(SubscribeError::StreamRemoved { .. }) if self.config.auto_stream => continue,
+                Err(SubscribeError::StreamRemoved { .. }) if self.registry.is_closed() => {
+                    return Err(SubscribeError::ServerClosed);
+                }
+                result => return result,
+            }
+        }
+        Err(SubscribeError::StreamRemoved {
+            stream: name.to_owned(),
+        })
+    }
+
+    /// Closes the server: every subscription ends (with
+    /// [`EndReason::ServerClosed`](crate::EndReason::ServerClosed)), every
+    /// stream and its log is freed and the arbiters stop, before this
+    /// returns. Later calls fail with `ServerClosed`; closing twice is a no-op.
+    pub async fn close(&self) {
+        // An error means the server actor is gone, so everything already ended.
+        let _ = self.addr.send(Close).await;
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.registry.is_closed()
+    }
+
+    /// The extra response headers configured with
+    /// [`ServerBuilder::header`], in order, for the transport to send.
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.config.headers
+    }
+
+    /// Whether subscribing to an unknown stream creates it.
+    pub fn auto_stream(&self) -> bool {
+        self.config.auto_stream
+    }
+
+    /// A snapshot of live objects and totals.
+    pub fn stats(&self) -> Stats {
+        self.counters.snapshot()
+    }
+
+    /// A probe for [`stats`](Self::stats) that outlives this server.
+    pub fn stats_probe(&self) -> StatsProbe {
+        StatsProbe(Arc::clone(&self.counters))
+    }
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("closed", &self.is_closed())
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}

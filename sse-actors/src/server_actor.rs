@@ -1,0 +1,218 @@
+//! The Server actor: the registry of named streams, and the only writer of it.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+
+use actix::{Actor, Arbiter, AsyncContext, Context, Handler, Message, ResponseFuture};
+use futures_util::future::join_all;
+use sse_proto::Encoder;
+use tokio::sync::Semaphore;
+
+use crate::config::{ServerConfig, StreamOptions};
+use crate::error::ServerClosed;
+use crate::stats::Counters;
+use crate::stream::{StreamHandle, StreamState};
+use crate::stream_actor::{Shutdown, StreamActor};
+use crate::subscription::EndReason;
+
+/// The registry, readable by every handle without a message round trip (so
+/// `try_publish` can stay synchronous); written only by the Server actor, so
+/// create and remove are serialised.
+#[derive(Default)]
+pub(crate) struct Registry {
+    streams: RwLock<HashMap<Arc<str>, StreamHandle>>,
+    closed: AtomicBool,
+}
+
+impl Registry {
+    pub(crate) fn get(&self, name: &str) -> Option<StreamHandle> {
+        self.read().get(name).cloned()
+    }
+
+    pub(crate) fn all(&self) -> Vec<StreamHandle> {
+        self.read().values().cloned().collect()
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Arc<str>, StreamHandle>> {
+        self.streams
+            .read()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<Arc<str>, StreamHandle>> {
+        self.streams
+            .write()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+}
+
+/// Creates a stream, or returns the live one of that name.
+#[derive(Message)]
+#[rtype(result = "Result<StreamHandle, ServerClosed>")]
+pub(crate) struct CreateStream {
+    pub(crate) name: String,
+    pub(crate) options: StreamOptions,
+    pub(crate) auto_created: bool,
+}
+
+/// Removes a stream; answers whether it existed, once its subscriptions ended.
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub(crate) struct RemoveStream(pub(crate) String);
+
+/// An auto-created stream retired itself.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct StreamIdle {
+    pub(crate) name: Arc<str>,
+    pub(crate) instance: u64,
+}
+
+/// Ends every stream and subscription and stops the arbiters.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Close;
+
+pub(crate) struct ServerActor {
+    pub(crate) config: Arc<ServerConfig>,
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) counters: Arc<Counters>,
+    pub(crate) arbiters: Vec<Arbiter>,
+    pub(crate) next_arbiter: usize,
+    pub(crate) next_instance: u64,
+}
+
+impl ServerActor {
+    fn shutdown_all(&mut self) -> (Vec<StreamHandle>, Vec<Arbiter>) {
+        self.registry.closed.store(true, Ordering::Release);
+        let streams: Vec<StreamHandle> = self.registry.write().drain().map(|(_, s)| s).collect();
+        self.counters.streams.store(0, Ordering::Release);
+        for stream in &streams {
+            stream.state.close();
+        }
+        (streams, std::mem::take(&mut self.arbiters))
+    }
+}
+
+impl Actor for ServerActor {
+    type Context = Context<Self>;
+
+    /// The last `Server` handle is gone without `close`: end everything
+    /// anyway, so no thread or subscriber outlives the server.
+    fn stopped(&mut self, _ctx: &mut Self::Context) {
+        let (streams, arbiters) = self.shutdown_all();
+        for stream in streams {
+            stream.addr.do_send(Shutdown(EndReason::ServerClosed));
+        }
+        for arbiter in arbiters {
+            arbiter.stop();
+        }
+    }
+}
+
+impl Handler<CreateStream> for ServerActor {
+    type Result = Result<StreamHandle, ServerClosed>;
+
+    fn handle(&mut self, msg: CreateStream, ctx: &mut Self::Context) -> Self::Result {
+        if self.registry.is_closed() {
+            return Err(ServerClosed);
+        }
+        if let Some(existing) = self.registry.get(&msg.name)
+            && !existing.state.is_closed()
+        {
+            return Ok(existing);
+        }
+        let options = self.config.resolve(&msg.options);
+        self.next_instance += 1;
+        let name: Arc<str> = msg.name.into();
+        let state = Arc::new(StreamState {
+            name: Arc::clone(&name),
+            permits: Arc::new(Semaphore::new(options.buffer_size)),
+            capacity: options.buffer_size,
+            seq: Default::default(),
+            subscribers: Default::default(),
+            logged_events: Default::default(),
+            logged_bytes: Default::default(),
+            encoder: Encoder::new().with_base64(options.base64),
+            auto_created: msg.auto_created,
+            instance: self.next_instance,
+            counters: Arc::clone(&self.counters),
+        });
+        let actor = StreamActor::new(Arc::clone(&state), options, ctx.address().downgrade());
+        let addr = if self.arbiters.is_empty() {
+            actor.start()
+        } else {
+            let arbiter = &self.arbiters[self.next_arbiter % self.arbiters.len()];
+            self.next_arbiter = self.next_arbiter.wrapping_add(1);
+            StreamActor::start_in_arbiter(&arbiter.handle(), move |_| actor)
+        };
+        let handle = StreamHandle { addr, state };
+        if self.registry.write().insert(name, handle.clone()).is_none() {
+            self.counters.streams.fetch_add(1, Ordering::AcqRel);
+        }
+        Ok(handle)
+    }
+}
+
+impl Handler<RemoveStream> for ServerActor {
+    type Result = ResponseFuture<bool>;
+
+    fn handle(
+        &mut self,
+        RemoveStream(name): RemoveStream,
+        _ctx: &mut Self::Context,
+    ) -> Self::Result {
+        let removed = self.registry.write().remove(name.as_str());
+        match removed {
+            None => Box::pin(async { false }),
+            Some(stream) => {
+                self.counters.streams.fetch_sub(1, Ordering::AcqRel);
+                stream.state.close();
+                Box::pin(async move {
+                    // An error means the actor already stopped: nothing left to end.
+                    let _ = stream.addr.send(Shutdown(EndReason::StreamRemoved)).await;
+                    true
+                })
+            }
+        }
+    }
+}
+
+impl Handler<StreamIdle> for ServerActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: StreamIdle, _ctx: &mut Self::Context) {
+        let mut streams = self.registry.write();
+        let same = streams
+            .get(&msg.name)
+            .is_some_and(|s| s.state.instance == msg.instance);
+        if same {
+            streams.remove(&msg.name);
+            self.counters.streams.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+impl Handler<Close> for ServerActor {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _: Close, _ctx: &mut Self::Context) -> Self::Result {
+        let (streams, arbiters) = self.shutdown_all();
+        Box::pin(async move {
+            join_all(
+                streams
+                    .iter()
+                    .map(|s| s.addr.send(Shutdown(EndReason::ServerClosed))),
+            )
+            .await;
+            for arbiter in arbiters {
+                arbiter.stop();
+            }
+        })
+    }
+}

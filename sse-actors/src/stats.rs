@@ -1,0 +1,127 @@
+//! Live-object counters, so tests and operators can prove nothing leaks.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+/// A snapshot of what a [`Server`](crate::Server) holds right now.
+///
+/// Every count returns to zero once the server is closed and every
+/// [`Subscription`](crate::Subscription) has been dropped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Streams in the registry.
+    pub streams: usize,
+    /// Stream actors alive (a removed stream's actor lives until it has ended
+    /// its subscriptions).
+    pub stream_actors: usize,
+    /// Subscriber actors alive.
+    pub subscriber_actors: usize,
+    /// Subscriber records held by stream actors (one per fan-out target).
+    pub subscriber_records: usize,
+    /// Frame queues alive; a queue is shared by a stream, a subscriber actor
+    /// and the consumer's [`Subscription`](crate::Subscription), and freed
+    /// when all three let go.
+    pub queues: usize,
+    /// Events accepted for publication since the server started.
+    pub published: u64,
+    /// Subscribers disconnected because they fell behind.
+    pub lagged: u64,
+}
+
+impl Stats {
+    /// Streams, actors, records and queues still alive: zero once the server
+    /// is closed and every subscription dropped.
+    pub fn live_objects(&self) -> usize {
+        self.streams
+            + self.stream_actors
+            + self.subscriber_actors
+            + self.subscriber_records
+            + self.queues
+    }
+}
+
+/// Reads a server's [`Stats`] without keeping the server alive, so the
+/// counters can be checked after the last [`Server`](crate::Server) handle is
+/// dropped.
+#[derive(Clone, Debug)]
+pub struct StatsProbe(pub(crate) Arc<Counters>);
+
+impl StatsProbe {
+    /// The current counts.
+    pub fn stats(&self) -> Stats {
+        self.0.snapshot()
+    }
+}
+
+/// The shared counters behind [`Stats`].
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) streams: AtomicUsize,
+    pub(crate) stream_actors: AtomicUsize,
+    pub(crate) subscriber_actors: AtomicUsize,
+    pub(crate) subscriber_records: AtomicUsize,
+    pub(crate) queues: AtomicUsize,
+    pub(crate) published: AtomicU64,
+    pub(crate) lagged: AtomicU64,
+    pub(crate) next_subscriber_id: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn snapshot(&self) -> Stats {
+        Stats {
+            streams: self.streams.load(Ordering::Acquire),
+            stream_actors: self.stream_actors.load(Ordering::Acquire),
+            subscriber_actors: self.subscriber_actors.load(Ordering::Acquire),
+            subscriber_records: self.subscriber_records.load(Ordering::Acquire),
+            queues: self.queues.load(Ordering::Acquire),
+            published: self.published.load(Ordering::Relaxed),
+            lagged: self.lagged.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(crate) fn next_subscriber_id(&self) -> u64 {
+        self.next_subscriber_id.fetch_add(1, Ordering::Relaxed) + 1
+    }
+}
+
+/// Which counter a [`Live`] guard keeps up.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Kind {
+    StreamActor,
+    SubscriberActor,
+    SubscriberRecord,
+    Queue,
+}
+
+/// Counts one live object from creation to drop, whatever path frees it.
+#[derive(Debug)]
+pub(crate) struct Live {
+    counters: Arc<Counters>,
+    kind: Kind,
+}
+
+impl Live {
+    pub(crate) fn new(counters: &Arc<Counters>, kind: Kind) -> Self {
+        counter(counters, kind).fetch_add(1, Ordering::AcqRel);
+        Live {
+            counters: Arc::clone(counters),
+            kind,
+        }
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        counter(&self.counters, self.kind).fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+fn counter(counters: &Counters, kind: Kind) -> &AtomicUsize {
+    match kind {
+        Kind::StreamActor => &counters.stream_actors,
+        Kind::SubscriberActor => &counters.subscriber_actors,
+        Kind::SubscriberRecord => &counters.subscriber_records,
+        Kind::Queue => &counters.queues,
+    }
+}

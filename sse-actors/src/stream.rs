@@ -1,0 +1,234 @@
+//! A handle on one stream: publish and subscribe without a name lookup.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use actix::Addr;
+use bytestring::ByteString;
+use sse_proto::{Encoder, Event};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
+
+use crate::error::{PublishError, SubscribeError, TryPublishError};
+use crate::stats::Counters;
+use crate::stream_actor::{Publish, StreamActor, Subscribe};
+use crate::subscription::{SubscribeRequest, Subscription};
+
+/// An event the stream accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Published {
+    /// Its wire id: the event's own id if it had one, else `seq` in decimal.
+    pub id: ByteString,
+    /// Its position in the stream: 1 for the first event, then one more for
+    /// each event, never reused.
+    pub seq: u64,
+}
+
+/// What [`Server::streams`](crate::Server::streams) reports about a stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StreamInfo {
+    /// The stream's name.
+    pub name: String,
+    /// Subscribers right now.
+    pub subscribers: usize,
+    /// Events accepted so far (the last sequence number).
+    pub published: u64,
+    /// Events accepted but not yet fanned out.
+    pub buffered: usize,
+    /// Events in the replay log.
+    pub logged_events: usize,
+    /// Encoded bytes in the replay log.
+    pub logged_bytes: usize,
+    /// Whether auto-stream created it (it goes away with its last subscriber
+    /// unless it keeps a replay log).
+    pub auto_created: bool,
+}
+
+/// State shared by a stream's handles and its actor.
+pub(crate) struct StreamState {
+    pub(crate) name: Arc<str>,
+    /// One permit per event the stream may hold before publishers wait: the
+    /// real backpressure, since actix's `do_send` ignores mailbox capacity.
+    pub(crate) permits: Arc<Semaphore>,
+    pub(crate) capacity: usize,
+    /// Sequence numbers are taken and the event is enqueued under this lock,
+    /// so the mailbox order is the sequence order whatever the publishers.
+    pub(crate) seq: Mutex<SeqState>,
+    pub(crate) subscribers: AtomicUsize,
+    /// The log's size, mirrored for [`StreamHandle::info`].
+    pub(crate) logged_events: AtomicUsize,
+    pub(crate) logged_bytes: AtomicUsize,
+    pub(crate) encoder: Encoder,
+    pub(crate) auto_created: bool,
+    pub(crate) instance: u64,
+    pub(crate) counters: Arc<Counters>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct SeqState {
+    pub(crate) last: u64,
+    pub(crate) closed: bool,
+}
+
+impl StreamState {
+    fn lock_seq(&self) -> std::sync::MutexGuard<'_, SeqState> {
+        self.seq.lock().unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// Refuses every later publication and wakes publishers waiting for space.
+    pub(crate) fn close(&self) {
+        self.lock_seq().closed = true;
+        self.permits.close();
+    }
+
+    pub(crate) fn mirror_log(&self, log: &crate::log::EventLog) {
+        self.logged_events.store(log.len(), Ordering::Relaxed);
+        self.logged_bytes.store(log.bytes(), Ordering::Relaxed);
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lock_seq().closed
+    }
+}
+
+/// A cheap, cloneable handle on one stream, from
+/// [`Server::create_stream`](crate::Server::create_stream) or
+/// [`Server::stream`](crate::Server::stream).
+///
+/// It outlives nothing: once the stream is removed, its methods fail with
+/// `StreamRemoved`.
+#[derive(Clone)]
+pub struct StreamHandle {
+    pub(crate) addr: Addr<StreamActor>,
+    pub(crate) state: Arc<StreamState>,
+}
+
+impl StreamHandle {
+    /// The stream's name.
+    pub fn name(&self) -> &str {
+        &self.state.name
+    }
+
+    /// Whether the stream was removed (or its server closed).
+    pub fn is_removed(&self) -> bool {
+        self.state.is_closed() || !self.addr.connected()
+    }
+
+    /// A snapshot of the stream's counters.
+    pub fn info(&self) -> StreamInfo {
+        StreamInfo {
+            name: self.state.name.to_string(),
+            subscribers: self.state.subscribers.load(Ordering::Acquire),
+            published: self.state.lock_seq().last,
+            buffered: self.state.capacity
+                - self
+                    .state
+                    .permits
+                    .available_permits()
+                    .min(self.state.capacity),
+            logged_events: self.state.logged_events.load(Ordering::Relaxed),
+            logged_bytes: self.state.logged_bytes.load(Ordering::Relaxed),
+            auto_created: self.state.auto_created,
+        }
+    }
+
+    /// Publishes `event`, waiting while the stream's buffer is full. The
+    /// event is encoded here, once, and shared by every subscriber.
+    pub async fn publish(&self, event: Event) -> Result<Published, PublishError> {
+        let (user_id, frame) = encode(&self.state.encoder, event)?;
+        let removed = || PublishError::StreamRemoved {
+            stream: self.state.name.to_string(),
+        };
+        let permit = Arc::clone(&self.state.permits)
+            .acquire_owned()
+            .await
+            .map_err(|_| removed())?;
+        self.enqueue(user_id, frame, permit).ok_or_else(removed)
+    }
+
+    /// Publishes `event` if the stream's buffer has room; never waits.
+    pub fn try_publish(&self, event: Event) -> Result<Published, TryPublishError> {
+        let (user_id, frame) = encode(&self.state.encoder, event)?;
+        let removed = || TryPublishError::StreamRemoved {
+            stream: self.state.name.to_string(),
+        };
+        let permit = match Arc::clone(&self.state.permits).try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(TryAcquireError::NoPermits) => {
+                return Err(TryPublishError::Full {
+                    stream: self.state.name.to_string(),
+                    capacity: self.state.capacity,
+                });
+            }
+            Err(TryAcquireError::Closed) => return Err(removed()),
+        };
+        self.enqueue(user_id, frame, permit).ok_or_else(removed)
+    }
+
+    /// Subscribes to this stream.
+    pub async fn subscribe(
+        &self,
+        request: SubscribeRequest,
+    ) -> Result<Subscription, SubscribeError> {
+        let removed = || SubscribeError::StreamRemoved {
+            stream: self.state.name.to_string(),
+        };
+        if self.state.is_closed() {
+            return Err(removed());
+        }
+        self.addr
+            .send(Subscribe { request })
+            .await
+            .unwrap_or_else(|_| Err(removed()))
+    }
+
+    fn enqueue(
+        &self,
+        user_id: Option<ByteString>,
+        frame: bytes::Bytes,
+        permit: OwnedSemaphorePermit,
+    ) -> Option<Published> {
+        let seq = {
+            let mut seq = self.state.lock_seq();
+            if seq.closed || !self.addr.connected() {
+                return None;
+            }
+            seq.last += 1;
+            self.addr.do_send(Publish {
+                seq: seq.last,
+                user_id: user_id.clone(),
+                frame,
+                published: Instant::now(),
+                _permit: permit,
+            });
+            seq.last
+        };
+        self.state
+            .counters
+            .published
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = user_id.unwrap_or_else(|| ByteString::from(itoa::Buffer::new().format(seq)));
+        Some(Published { id, seq })
+    }
+}
+
+/// Encodes outside any lock and actor, so publishers share the encoding work
+/// and invalid events fail at the caller. Events without an id are encoded
+/// without one; the stream actor prefixes their sequence number.
+fn encode(
+    encoder: &Encoder,
+    event: Event,
+) -> Result<(Option<ByteString>, bytes::Bytes), sse_proto::EncodeError> {
+    let frame = encoder.encode(&event)?;
+    Ok((event.id, frame))
+}
+
+impl std::fmt::Debug for StreamHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamHandle")
+            .field("name", &self.state.name)
+            .field("removed", &self.is_removed())
+            .finish_non_exhaustive()
+    }
+}

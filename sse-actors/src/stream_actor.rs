@@ -1,0 +1,325 @@
+//! The Stream actor: one stream's subscribers, event log, ids and fan-out.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use actix::{
+    Actor, ActorContext, AsyncContext, Context, Handler, Message, ResponseFuture, WeakAddr,
+};
+use bytes::{BufMut, Bytes, BytesMut};
+use bytestring::ByteString;
+use futures_util::future::join_all;
+use sse_proto::Encoder;
+use tokio::sync::OwnedSemaphorePermit;
+
+use crate::config::Resolved;
+use crate::error::SubscribeError;
+use crate::log::EventLog;
+use crate::queue::{Item, Pushed, Queue};
+use crate::server_actor::{ServerActor, StreamIdle};
+use crate::stats::{Kind, Live};
+use crate::stream::StreamState;
+use crate::subscriber_actor::{Membership, Stop, SubscriberActor};
+use crate::subscription::{EndReason, SubscribeRequest, SubscriberInfo, Subscription};
+
+/// One accepted event, encoded, holding its buffer slot until fanned out.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Publish {
+    pub(crate) seq: u64,
+    pub(crate) user_id: Option<ByteString>,
+    pub(crate) frame: Bytes,
+    pub(crate) published: Instant,
+    pub(crate) _permit: OwnedSemaphorePermit,
+}
+
+/// Adds a subscriber.
+#[derive(Message)]
+#[rtype(result = "Result<Subscription, SubscribeError>")]
+pub(crate) struct Subscribe {
+    pub(crate) request: SubscribeRequest,
+}
+
+/// A subscriber actor stopped: forget its record.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Detach(pub(crate) u64);
+
+/// Ends every subscription and stops the stream; answers once every
+/// subscriber actor has handled its stop.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Shutdown(pub(crate) EndReason);
+
+/// The stream's view of one subscriber.
+struct Record {
+    queue: Arc<Queue>,
+    actor: actix::Addr<SubscriberActor>,
+    _live: Live,
+}
+
+pub(crate) struct StreamActor {
+    state: Arc<StreamState>,
+    options: Resolved,
+    subscribers: HashMap<u64, Record>,
+    log: Option<EventLog>,
+    keep_alive: Bytes,
+    server: WeakAddr<ServerActor>,
+    /// Why subscriptions end if the actor is dropped without a `Shutdown`
+    /// (its arbiter stopped).
+    ending: Option<EndReason>,
+    _live: Live,
+}
+
+impl StreamActor {
+    pub(crate) fn new(
+        state: Arc<StreamState>,
+        options: Resolved,
+        server: WeakAddr<ServerActor>,
+    ) -> Self {
+        let log = options
+            .auto_replay
+            .then(|| EventLog::new(options.log_limits));
+        let _live = Live::new(&state.counters, Kind::StreamActor);
+        StreamActor {
+            state,
+            options,
+            subscribers: HashMap::new(),
+            log,
+            keep_alive: Encoder::comment("keep-alive"),
+            server,
+            ending: None,
+            _live,
+        }
+    }
+
+    fn remove(&mut self, id: u64, reason: EndReason, ctx: &mut Context<Self>) {
+        if let Some(record) = self.subscribers.remove(&id) {
+            record.queue.close(reason);
+            record.actor.do_send(Stop(reason));
+            self.after_removal(ctx);
+        }
+    }
+
+    /// Publishes the subscriber count; retires an idle auto-created stream
+    /// that keeps no log (nothing would be lost by removing it).
+    fn after_removal(&mut self, ctx: &mut Context<Self>) {
+        self.state
+            .subscribers
+            .store(self.subscribers.len(), Ordering::Release);
+        if self.subscribers.is_empty() && self.state.auto_created && self.log.is_none() {
+            self.state.close();
+            self.ending = Some(EndReason::StreamRemoved);
+            if let Some(server) = self.server.upgrade() {
+                server.do_send(StreamIdle {
+                    name: Arc::clone(&self.state.name),
+                    instance: self.state.instance,
+                });
+            }
+            ctx.stop();
+        }
+    }
+
+    /// Pushes `item` to every subscriber; records the ones that are gone.
+    fn fan_out(&mut self, item: &Item, ctx: &mut Context<Self>) {
+        let before = self.subscribers.len();
+        let counters = &self.state.counters;
+        self.subscribers
+            .retain(|_, record| match record.queue.push(item.clone()) {
+                Pushed::Queued | Pushed::DroppedOldest => true,
+                Pushed::Lagged => {
+                    counters.lagged.fetch_add(1, Ordering::Relaxed);
+                    record.actor.do_send(Stop(EndReason::Lagged));
+                    false
+                }
+                Pushed::Closed => {
+                    record.actor.do_send(Stop(EndReason::Unsubscribed));
+                    false
+                }
+            });
+        if self.subscribers.len() != before {
+            self.after_removal(ctx);
+        }
+    }
+
+    fn send_keep_alive(&mut self, ctx: &mut Context<Self>) {
+        let before = self.subscribers.len();
+        let frame = &self.keep_alive;
+        self.subscribers
+            .retain(|_, record| match record.queue.push_keep_alive(frame) {
+                Pushed::Closed => {
+                    record.actor.do_send(Stop(EndReason::Unsubscribed));
+                    false
+                }
+                _ => true,
+            });
+        if self.subscribers.len() != before {
+            self.after_removal(ctx);
+        }
+        if let Some(log) = &mut self.log {
+            log.evict(Instant::now());
+            self.state.mirror_log(log);
+        }
+    }
+}
+
+impl Actor for StreamActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        if let Some(every) = self.options.keep_alive {
+            ctx.run_interval(every, |actor, ctx| actor.send_keep_alive(ctx));
+        }
+    }
+}
+
+impl Drop for StreamActor {
+    fn drop(&mut self) {
+        let reason = self.ending.unwrap_or(EndReason::ServerClosed);
+        self.state.close();
+        for record in self.subscribers.values() {
+            record.queue.close(reason);
+        }
+    }
+}
+
+impl Handler<Publish> for StreamActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Publish, ctx: &mut Self::Context) {
+        let (id, frame) = match msg.user_id {
+            Some(id) => (id, msg.frame),
+            None => with_seq_id(msg.seq, &msg.frame),
+        };
+        if let Some(log) = &mut self.log {
+            log.add(msg.seq, id, frame.clone(), msg.published);
+            self.state.mirror_log(log);
+        }
+        let item = Item {
+            frame,
+            published: msg.published,
+        };
+        self.fan_out(&item, ctx);
+        // `msg._permit` drops here: the buffer slot frees once fanned out.
+    }
+}
+
+/// `id: <seq>` followed by the event's encoding (field order within an
+/// event does not matter to receivers).
+fn with_seq_id(seq: u64, frame: &Bytes) -> (ByteString, Bytes) {
+    let mut digits = itoa::Buffer::new();
+    let digits = digits.format(seq);
+    let mut out = BytesMut::with_capacity(frame.len() + digits.len() + 5);
+    out.put_slice(b"id: ");
+    out.put_slice(digits.as_bytes());
+    out.put_u8(b'\n');
+    out.put_slice(frame);
+    (ByteString::from(digits), out.freeze())
+}
+
+impl Handler<Subscribe> for StreamActor {
+    type Result = Result<Subscription, SubscribeError>;
+
+    fn handle(&mut self, msg: Subscribe, ctx: &mut Self::Context) -> Self::Result {
+        let name = &self.state.name;
+        if self.ending.is_some() || self.state.is_closed() {
+            return Err(SubscribeError::StreamRemoved {
+                stream: name.to_string(),
+            });
+        }
+        if let Some(limit) = self.options.max_subscribers
+            && self.subscribers.len() >= limit
+        {
+            return Err(SubscribeError::TooManySubscribers {
+                stream: name.to_string(),
+                limit,
+            });
+        }
+        let counters = &self.state.counters;
+        let SubscribeRequest {
+            last_event_id,
+            label,
+        } = msg.request;
+        let info = Arc::new(SubscriberInfo {
+            id: counters.next_subscriber_id(),
+            stream: Arc::clone(name),
+            last_event_id,
+            label,
+        });
+        let queue = Arc::new(Queue::new(
+            self.options.subscriber_queue,
+            self.options.slow_subscriber,
+            counters,
+        ));
+        if let Some(log) = &mut self.log {
+            let now = Instant::now();
+            log.evict(now);
+            queue.push_replay(log.replay(
+                info.last_event_id.as_deref(),
+                self.options.event_ttl,
+                now,
+            ));
+        }
+        let membership = Membership::join(Arc::clone(&info), Arc::clone(&self.options.callbacks));
+        let actor = SubscriberActor {
+            queue: Arc::clone(&queue),
+            stream: ctx.address().downgrade(),
+            membership,
+            _live: Live::new(counters, Kind::SubscriberActor),
+        }
+        .start();
+        self.subscribers.insert(
+            info.id,
+            Record {
+                queue: Arc::clone(&queue),
+                actor: actor.clone(),
+                _live: Live::new(counters, Kind::SubscriberRecord),
+            },
+        );
+        self.state
+            .subscribers
+            .store(self.subscribers.len(), Ordering::Release);
+        Ok(Subscription {
+            queue,
+            actor,
+            info,
+            ttl: self.options.event_ttl,
+        })
+    }
+}
+
+impl Handler<Detach> for StreamActor {
+    type Result = ();
+
+    fn handle(&mut self, Detach(id): Detach, ctx: &mut Self::Context) {
+        self.remove(id, EndReason::Unsubscribed, ctx);
+    }
+}
+
+impl Handler<Shutdown> for StreamActor {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, Shutdown(reason): Shutdown, ctx: &mut Self::Context) -> Self::Result {
+        self.state.close();
+        self.ending.get_or_insert(reason);
+        let stops: Vec<_> = self
+            .subscribers
+            .drain()
+            .map(|(_, record)| {
+                record.queue.close(reason);
+                record.actor.send(Stop(reason))
+            })
+            .collect();
+        self.state.subscribers.store(0, Ordering::Release);
+        if let Some(log) = &mut self.log {
+            log.clear();
+            self.state.mirror_log(log);
+        }
+        ctx.stop();
+        Box::pin(async move {
+            join_all(stops).await;
+        })
+    }
+}

@@ -1,0 +1,156 @@
+//! The consumer's end of a subscriber: a `futures::Stream` of encoded frames.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use actix::Addr;
+use bytes::Bytes;
+use futures_util::Stream;
+
+use crate::queue::Queue;
+use crate::subscriber_actor::{Stop, SubscriberActor};
+
+/// What a transport tells the server about a new subscriber.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SubscribeRequest {
+    /// The client's `Last-Event-ID`: replay resumes after the newest logged
+    /// event with this id (any string; unknown ids replay the whole log).
+    pub last_event_id: Option<String>,
+    /// Free text for callbacks and logs, such as the peer address or URL.
+    pub label: Option<String>,
+}
+
+impl SubscribeRequest {
+    /// A request with no Last-Event-ID and no label.
+    pub fn new() -> Self {
+        SubscribeRequest::default()
+    }
+
+    /// Sets the Last-Event-ID.
+    #[must_use]
+    pub fn last_event_id(mut self, id: impl Into<String>) -> Self {
+        self.last_event_id = Some(id.into());
+        self
+    }
+
+    /// Sets the label.
+    #[must_use]
+    pub fn label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+}
+
+/// Who a subscriber is, as callbacks see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SubscriberInfo {
+    /// Unique among the server's subscribers, never reused.
+    pub id: u64,
+    /// The stream it subscribed to.
+    pub stream: Arc<str>,
+    /// The Last-Event-ID it presented.
+    pub last_event_id: Option<String>,
+    /// The label it presented.
+    pub label: Option<String>,
+}
+
+/// Why a subscription ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EndReason {
+    /// The consumer dropped its [`Subscription`].
+    Unsubscribed,
+    /// The stream was removed (explicitly, or as an idle auto-stream).
+    StreamRemoved,
+    /// The server was closed or dropped.
+    ServerClosed,
+    /// The subscriber fell a whole queue behind and was disconnected so it
+    /// reconnects and replays from its Last-Event-ID.
+    Lagged,
+}
+
+impl std::fmt::Display for EndReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            EndReason::Unsubscribed => "the subscriber unsubscribed",
+            EndReason::StreamRemoved => "the stream was removed",
+            EndReason::ServerClosed => "the server was closed",
+            EndReason::Lagged => "the subscriber fell behind and was disconnected",
+        })
+    }
+}
+
+/// One subscriber's frames: replayed events, live events and keep-alive
+/// comments, each an encoded `text/event-stream` chunk ready to write.
+///
+/// Poll it from any thread. It ends (yields `None`) when the stream is
+/// removed, the server closes, or the subscriber lagged;
+/// [`end_reason`](Self::end_reason) says which. Dropping it unsubscribes.
+#[must_use = "a subscription delivers nothing unless polled, and unsubscribes when dropped"]
+pub struct Subscription {
+    pub(crate) queue: Arc<Queue>,
+    pub(crate) actor: Addr<SubscriberActor>,
+    pub(crate) info: Arc<SubscriberInfo>,
+    pub(crate) ttl: Option<Duration>,
+}
+
+impl Subscription {
+    /// Who this subscriber is.
+    pub fn info(&self) -> &SubscriberInfo {
+        &self.info
+    }
+
+    /// The subscriber's id (see [`SubscriberInfo::id`]).
+    pub fn id(&self) -> u64 {
+        self.info.id
+    }
+
+    /// The stream's name.
+    pub fn stream(&self) -> &str {
+        &self.info.stream
+    }
+
+    /// Why the subscription ended or is ending; `None` while it is live.
+    /// Set as soon as the end is decided, possibly while queued frames of a
+    /// lagged subscriber are still being drained.
+    pub fn end_reason(&self) -> Option<EndReason> {
+        self.queue.end_reason()
+    }
+
+    /// Frames dropped under [`SlowSubscriberPolicy::DropOldest`](crate::SlowSubscriberPolicy::DropOldest).
+    pub fn dropped(&self) -> u64 {
+        self.queue.dropped()
+    }
+
+    /// Frames waiting to be read.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+}
+
+impl Stream for Subscription {
+    type Item = Bytes;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        self.queue.poll_pop(cx, self.ttl)
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.queue.close(EndReason::Unsubscribed);
+        self.actor.do_send(Stop(EndReason::Unsubscribed));
+    }
+}
+
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription")
+            .field("info", &self.info)
+            .field("end_reason", &self.end_reason())
+            .finish_non_exhaustive()
+    }
+}

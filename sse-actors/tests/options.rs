@@ -1,0 +1,224 @@
+//! The r3labs server options: auto-stream, callbacks, base64, headers, limits.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use common::*;
+use sse_actors::{EndReason, Event, StreamOptions, SubscribeError, SubscribeRequest};
+
+#[actix_rt::test]
+async fn auto_stream_creates_on_subscribe_and_removes_when_idle() {
+    let server = server().auto_stream(true).auto_replay(false).build();
+    let sub = server
+        .subscribe("auto", SubscribeRequest::new())
+        .await
+        .unwrap();
+    let info = server.streams().await;
+    assert_eq!(info.len(), 1);
+    assert!(info[0].auto_created);
+    assert_eq!(info[0].subscribers, 1);
+    drop(sub);
+    eventually("the idle auto-stream to go", || server.stats().streams == 0).await;
+    assert!(!server.stream_exists("auto").await);
+    // And it comes back on the next subscription.
+    let sub = server
+        .subscribe("auto", SubscribeRequest::new())
+        .await
+        .unwrap();
+    assert!(server.stream_exists("auto").await);
+    server.close().await;
+    drop(sub);
+    all_freed(&server).await;
+}
+
+#[actix_rt::test]
+async fn auto_stream_with_replay_keeps_the_stream() {
+    let server = server().auto_stream(true).auto_replay(true).build();
+    let sub = server
+        .subscribe("auto", SubscribeRequest::new())
+        .await
+        .unwrap();
+    server.publish("auto", Event::data("kept")).await.unwrap();
+    drop(sub);
+    let stream = server.stream("auto").unwrap();
+    eventually("the subscriber to leave", || stream.info().subscribers == 0).await;
+    let mut sub = server
+        .subscribe("auto", SubscribeRequest::new())
+        .await
+        .unwrap();
+    assert_eq!(next_str(&mut sub).await, "id: 1\ndata: kept\n\n");
+    server.close().await;
+}
+
+#[actix_rt::test]
+async fn explicit_streams_survive_their_last_subscriber_under_auto_stream() {
+    let server = server().auto_stream(true).auto_replay(false).build();
+    let stream = server.create_stream("manual").await.unwrap();
+    drop(stream.subscribe(SubscribeRequest::new()).await.unwrap());
+    eventually("the subscriber to leave", || stream.info().subscribers == 0).await;
+    assert!(server.stream_exists("manual").await);
+    server.close().await;
+}
+
+#[actix_rt::test]
+async fn unknown_stream_without_auto_stream() {
+    let server = server().build();
+    let err = server
+        .subscribe("nope", SubscribeRequest::new())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        SubscribeError::UnknownStream {
+            stream: "nope".into()
+        }
+    );
+    assert_eq!(err.to_string(), "no stream named \"nope\"");
+    server.close().await;
+}
+
+type Log = Arc<Mutex<Vec<(String, u64, Option<String>)>>>;
+
+fn recorder(
+    log: &Log,
+    tag: &'static str,
+) -> impl Fn(&str, &sse_actors::SubscriberInfo) + Send + Sync + 'static {
+    let log = Arc::clone(log);
+    move |stream, info| {
+        log.lock()
+            .unwrap()
+            .push((format!("{tag}:{stream}"), info.id, info.label.clone()));
+    }
+}
+
+/// Each callback fires exactly once per subscriber, whichever way it ends:
+/// dropped, lagged, stream removed, server closed.
+#[actix_rt::test]
+async fn callbacks_fire_exactly_once_per_subscriber() {
+    let log: Log = Arc::default();
+    let server = server()
+        .subscriber_queue(1)
+        .on_subscribe(recorder(&log, "server+"))
+        .on_unsubscribe(recorder(&log, "server-"))
+        .build();
+    let options = StreamOptions::new()
+        .on_subscribe(recorder(&log, "stream+"))
+        .on_unsubscribe(recorder(&log, "stream-"));
+    let a = server
+        .create_stream_with("a", options.clone())
+        .await
+        .unwrap();
+    let b = server.create_stream_with("b", options).await.unwrap();
+    let label = |l: &str| SubscribeRequest::new().label(l);
+    let dropped = a.subscribe(label("dropped")).await.unwrap();
+    let mut lagged = a.subscribe(label("lagged")).await.unwrap();
+    let mut removed = b.subscribe(label("removed")).await.unwrap();
+    assert_eq!(
+        log.lock().unwrap().len(),
+        6,
+        "on_subscribe runs before subscribe returns"
+    );
+
+    drop(dropped);
+    a.publish(Event::data("1")).await.unwrap();
+    a.publish(Event::data("2")).await.unwrap();
+    // `lagged` never reads: it overflows its one-frame queue.
+    eventually("both events fanned out", || a.info().buffered == 0).await;
+    drain(&mut lagged).await;
+    assert_eq!(lagged.end_reason(), Some(EndReason::Lagged));
+    server.remove_stream("b").await;
+    assert_eq!(removed.end_reason(), Some(EndReason::StreamRemoved));
+    drain(&mut removed).await;
+    let mut closed = a.subscribe(label("closed")).await.unwrap();
+    server.close().await;
+    assert_eq!(closed.end_reason(), Some(EndReason::ServerClosed));
+    drain(&mut closed).await;
+    drop((lagged, removed, closed));
+    all_freed(&server).await;
+
+    let log = log.lock().unwrap();
+    for label in ["dropped", "lagged", "removed", "closed"] {
+        let events: Vec<_> = log
+            .iter()
+            .filter(|(_, _, l)| l.as_deref() == Some(label))
+            .map(|(tag, _, _)| tag.split(':').next().unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            events,
+            ["server+", "stream+", "server-", "stream-"],
+            "callbacks of {label}"
+        );
+    }
+    assert_eq!(log.len(), 16);
+}
+
+#[actix_rt::test]
+async fn base64_data() {
+    let server = server().base64(true).build();
+    server.create_stream("s").await.unwrap();
+    let mut sub = server
+        .subscribe("s", SubscribeRequest::new())
+        .await
+        .unwrap();
+    server.publish("s", Event::data("hi\nthere")).await.unwrap();
+    assert_eq!(next_str(&mut sub).await, "id: 1\ndata: aGkKdGhlcmU=\n\n");
+    server.close().await;
+}
+
+#[actix_rt::test]
+async fn extra_headers_are_carried() {
+    let server = server()
+        .header("X-Foo", "bar")
+        .header("X-Baz", "qux")
+        .build();
+    assert_eq!(
+        server.headers(),
+        [
+            ("X-Foo".to_owned(), "bar".to_owned()),
+            ("X-Baz".to_owned(), "qux".to_owned())
+        ]
+    );
+    server.close().await;
+}
+
+#[actix_rt::test]
+async fn max_subscribers_per_stream() {
+    let server = server().max_subscribers_per_stream(Some(2)).build();
+    server.create_stream("s").await.unwrap();
+    let one = server
+        .subscribe("s", SubscribeRequest::new())
+        .await
+        .unwrap();
+    let _two = server
+        .subscribe("s", SubscribeRequest::new())
+        .await
+        .unwrap();
+    let err = server
+        .subscribe("s", SubscribeRequest::new())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        SubscribeError::TooManySubscribers {
+            stream: "s".into(),
+            limit: 2
+        }
+    );
+    drop(one);
+    let stream = server.stream("s").unwrap();
+    eventually("a slot to free", || stream.info().subscribers == 1).await;
+    let _three = server
+        .subscribe("s", SubscribeRequest::new())
+        .await
+        .unwrap();
+    server.close().await;
+}
+
+#[actix_rt::test]
+async fn build_outside_a_system_is_an_error() {
+    let result = std::thread::spawn(|| sse_actors::Server::builder().try_build().map(|_| ()))
+        .join()
+        .unwrap();
+    assert_eq!(result, Err(sse_actors::BuildError::NoSystem));
+}

@@ -1,0 +1,330 @@
+//! One test per r3labs bug of DESIGN.md §3, named after the bug.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use futures_util::FutureExt as _;
+use sse_actors::{
+    EndReason, Event, LogLimits, SlowSubscriberPolicy, StreamOptions, SubscribeError,
+    SubscribeRequest,
+};
+
+#[actix_rt::test]
+async fn event_log_grows_without_bound() {
+    let limits = LogLimits {
+        max_events: 10,
+        max_bytes: 1024,
+        max_age: None,
+    };
+    let server = server().log_limits(limits).build();
+    let stream = server.create_stream("s").await.unwrap();
+    for i in 0..1000 {
+        stream
+            .publish(Event::data(format!("event {i}")))
+            .await
+            .unwrap();
+    }
+    let mut sub = stream.subscribe(SubscribeRequest::new()).await.unwrap();
+    let info = stream.info();
+    assert_eq!(info.logged_events, 10);
+    assert!(info.logged_bytes <= 1024);
+    assert_eq!(sub.queued(), 10);
+    assert_eq!(
+        next_str(&mut sub).await,
+        "id: 991\ndata: event 990\n\n",
+        "oldest evicted"
+    );
+    server.close().await;
+}
+
+#[actix_rt::test]
+async fn event_log_bounded_by_bytes_and_age() {
+    let limits = LogLimits {
+        max_events: usize::MAX,
+        max_bytes: 60,
+        max_age: None,
+    };
+    let server = server().log_limits(limits).build();
+    let stream = server.create_stream("s").await.unwrap();
+    for _ in 0..10 {
+        // "id: N\ndata: 0123456789\n\n" is 25 bytes for one digit.
+        stream.publish(Event::data("0123456789")).await.unwrap();
+    }
+    let sub = stream.subscribe(SubscribeRequest::new()).await.unwrap();
+    assert_eq!(sub.queued(), 2);
+    assert!(stream.info().logged_bytes <= 60);
+    drop(sub);
+
+    let aged = LogLimits {
+        max_age: Some(Duration::from_millis(50)),
+        ..LogLimits::default()
+    };
+    let stream = server
+        .create_stream_with("aged", StreamOptions::new().log_limits(aged))
+        .await
+        .unwrap();
+    stream.publish(Event::data("old")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    stream.publish(Event::data("new")).await.unwrap();
+    let mut sub = stream.subscribe(SubscribeRequest::new()).await.unwrap();
+    assert_eq!(next_str(&mut sub).await, "id: 2\ndata: new\n\n");
+    assert_eq!(sub.queued(), 0);
+    server.close().await;
+}
+
+#[actix_rt::test]
+async fn user_ids_overwritten_by_log_index() {
+    let server = server().build();
+    let stream = server.create_stream("s").await.unwrap();
+    let a = stream.publish(Event::data("a").id("user-7")).await.unwrap();
+    let b = stream.publish(Event::data("b")).await.unwrap();
+    assert_eq!((&*a.id, a.seq), ("user-7", 1));
+    assert_eq!((&*b.id, b.seq), ("2", 2));
+    let mut sub = stream.subscribe(SubscribeRequest::new()).await.unwrap();
+    assert_eq!(next_str(&mut sub).await, "id: user-7\ndata: a\n\n");
+    assert_eq!(next_str(&mut sub).await, "id: 2\ndata: b\n\n");
+    server.close().await;
+}
+
+#[actix_rt::test]
+async fn publishing_one_event_twice_duplicates_ids() {
+    let server = server().build();
+    let stream = server.create_stream("s").await.unwrap();
+    let event = Event::data("same");
+    let first = stream.publish(event.clone()).await.unwrap();
+    let second = stream.publish(event).await.unwrap();
+    assert_eq!((first.seq, second.seq), (1, 2));
+    assert_ne!(first.id, second.id);
+    let mut sub = stream.subscribe(SubscribeRequest::new()).await.unwrap();
+    assert_eq!(next_str(&mut sub).await, "id: 1\ndata: same\n\n");
+    assert_eq!(next_str(&mut sub).await, "id: 2\ndata: same\n\n");
+    server.close().await;
+}
+
+#[actix_rt::test]
+async fn last_event_id_replay_is_inclusive() {
+    let server = server().build();
+    let stream = server.create_stream("s").await.unwrap();
+    for data in ["a", "b", "c"] {
+        stream.publish(Event::data(data)).await.unwrap();
+    }
+    let mut sub = stream
+        .subscribe(SubscribeRequest::new().last_event_id("2"))
+        .await
+        .unwrap();
+    assert_eq!(sub.queued(), 1, "only what follows id 2");
+    assert_eq!(next_str(&mut sub).await, "id: 3\ndata: c\n\n");
+    let caught_up = stream
+        .subscribe(SubscribeRequest::new().last_event_id("3"))
+        .await
+        .unwrap();
+    assert_eq!(caught_up.queued(), 0);
+    server.close().await;
+}
+
+#[actix_rt::test]
+async fn non_numeric_last_event_id_is_rejected() {
+    let server = server().build();
+    let stream = server.create_stream("s").await.unwrap();
+    stream.publish(Event::data("a").id("alpha")).await.unwrap();
+    stream.publish(Event::data("b").id("beta")).await.unwrap();
+    stream.publish(Event::data("c").id("gamma")).await.unwrap();
+    let mut sub = stream
+        .subscribe(SubscribeRequest::new().last_event_id("beta"))
+        .await
+        .unwrap();
+    assert_eq!(next_str(&mut sub).await, "id: gamma\ndata: c\n\n");
+    // An id the log never held (or evicted) replays what it holds, in order.
+    let mut sub = stream
+        .subscribe(SubscribeRequest::new().last_event_id("no such id"))
+        .await
+        .unwrap();
+    assert_eq!(next_str(&mut sub).await, "id: alpha\ndata: a\n\n");
+    assert_eq!(next_str(&mut sub).await, "id: beta\ndata: b\n\n");
+    assert_eq!(next_str(&mut sub).await, "id: gamma\ndata: c\n\n");
+    server.close().await;
+}
+
+#[actix_rt::test]
+async fn one_slow_client_blocks_the_stream() {
+    let server = server().subscriber_queue(4).build();
+    let stream = server.create_stream("s").await.unwrap();
+    let mut slow = stream.subscribe(SubscribeRequest::new()).await.unwrap();
+    let mut fast = stream.subscribe(SubscribeRequest::new()).await.unwrap();
+    // The slow one never reads while 100 events are published; neither the
+    // publisher nor `fast` waits on it (the guard would fire if they did).
+    guarded("publisher and fast reader", async {
+        for i in 0..100 {
+            stream.publish(Event::data(i.to_string())).await.unwrap();
+            let frame = next(&mut fast).await.expect("fast subscriber ended");
+            assert_eq!(frame, format!("id: {}\ndata: {i}\n\n", i + 1));
+        }
+    })
+    .await;
+    // The slow one was told: it drains its queue, then ends as Lagged.
+    assert_eq!(slow.end_reason(), Some(EndReason::Lagged));
+    let drained = drain(&mut slow).await;
+    assert_eq!(drained.len(), 4);
+    assert_eq!(drained[0], "id: 1\ndata: 0\n\n");
+    assert_eq!(server.stats().lagged, 1);
+    // It reconnects with its Last-Event-ID and replays the rest.
+    let mut again = stream
+        .subscribe(SubscribeRequest::new().last_event_id("4"))
+        .await
+        .unwrap();
+    assert_eq!(next_str(&mut again).await, "id: 5\ndata: 4\n\n");
+    assert_eq!(
+        again.queued(),
+        95,
+        "replay is not limited by the queue size"
+    );
+    server.close().await;
+}
+
+#[actix_rt::test]
+async fn slow_subscriber_drop_oldest_policy() {
+    let server = server()
+        .subscriber_queue(3)
+        .slow_subscriber(SlowSubscriberPolicy::DropOldest)
+        .auto_replay(false)
+        .build();
+    let stream = server.create_stream("s").await.unwrap();
+    let mut sub = stream.subscribe(SubscribeRequest::new()).await.unwrap();
+    for i in 1..=10 {
+        stream.publish(Event::data(i.to_string())).await.unwrap();
+    }
+    eventually("all events fanned out", || stream.info().buffered == 0).await;
+    assert_eq!(sub.dropped(), 7);
+    assert_eq!(next_str(&mut sub).await, "id: 8\ndata: 8\n\n");
+    assert_eq!(sub.end_reason(), None);
+    server.close().await;
+}
+
+#[actix_rt::test]
+async fn empty_data_ends_every_response() {
+    let server = server().build();
+    let stream = server.create_stream("s").await.unwrap();
+    let mut sub = stream.subscribe(SubscribeRequest::new()).await.unwrap();
+    stream.publish(Event::data("")).await.unwrap();
+    stream
+        .publish(Event::default().comment("just a comment"))
+        .await
+        .unwrap();
+    stream.publish(Event::data("after")).await.unwrap();
+    assert_eq!(next_str(&mut sub).await, "id: 1\ndata:\n\n");
+    assert_eq!(
+        next_str(&mut sub).await,
+        "id: 2\n: just a comment\ndata:\n\n"
+    );
+    assert_eq!(next_str(&mut sub).await, "id: 3\ndata: after\n\n");
+    assert_eq!(sub.end_reason(), None);
+    server.close().await;
+}
+
+#[actix_rt::test]
+async fn ttl_drops_every_event_when_replay_is_off() {
+    let server = server()
+        .auto_replay(false)
+        .event_ttl(Duration::from_millis(500))
+        .build();
+    let stream = server.create_stream("s").await.unwrap();
+    let mut sub = stream.subscribe(SubscribeRequest::new()).await.unwrap();
+    stream.publish(Event::data("stale")).await.unwrap();
+    eventually("the event to be queued", || sub.queued() == 1).await;
+    // Older than the TTL by the time it is read: never delivered.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    stream.publish(Event::data("fresh")).await.unwrap();
+    assert_eq!(next_str(&mut sub).await, "id: 2\ndata: fresh\n\n");
+    server.close().await;
+}
+
+#[actix_rt::test]
+async fn ttl_applies_to_replay() {
+    let server = server().event_ttl(Duration::from_millis(300)).build();
+    let stream = server.create_stream("s").await.unwrap();
+    stream.publish(Event::data("stale")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    stream.publish(Event::data("fresh")).await.unwrap();
+    let mut sub = stream.subscribe(SubscribeRequest::new()).await.unwrap();
+    assert_eq!(next_str(&mut sub).await, "id: 2\ndata: fresh\n\n");
+    server.close().await;
+}
+
+#[actix_rt::test]
+async fn goroutine_leak_after_remove_or_close() {
+    let server = server().build();
+    let stream = server.create_stream("s").await.unwrap();
+    let mut subs = Vec::new();
+    for _ in 0..20 {
+        subs.push(stream.subscribe(SubscribeRequest::new()).await.unwrap());
+    }
+    stream.publish(Event::data("x")).await.unwrap();
+    server.remove_stream("s").await;
+    // Ended before remove_stream returned: no frame, no wait.
+    for sub in &mut subs {
+        assert_eq!(sub.end_reason(), Some(EndReason::StreamRemoved));
+        assert_eq!(sub.next_now(), Some(None));
+    }
+    assert_eq!(server.stats().subscriber_records, 0);
+    assert_eq!(server.stats().streams, 0);
+    drop(subs);
+    all_freed(&server).await;
+    server.close().await;
+}
+
+#[actix_rt::test]
+async fn subscribe_to_removed_stream_hangs() {
+    let server = server().build();
+    let stream = server.create_stream("s").await.unwrap();
+    server.remove_stream("s").await;
+    let err = guarded(
+        "subscribe to fail",
+        stream.subscribe(SubscribeRequest::new()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err, SubscribeError::StreamRemoved { stream: "s".into() });
+    let err = guarded(
+        "subscribe to fail",
+        server.subscribe("s", SubscribeRequest::new()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err, SubscribeError::UnknownStream { stream: "s".into() });
+    server.close().await;
+    let err = server
+        .subscribe("s", SubscribeRequest::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err, SubscribeError::ServerClosed);
+}
+
+#[actix_rt::test]
+async fn no_keep_alive() {
+    let server = Server::builder()
+        .arbiters(1)
+        .keep_alive(Some(Duration::from_millis(20)))
+        .build();
+    let stream = server.create_stream("s").await.unwrap();
+    let mut a = stream.subscribe(SubscribeRequest::new()).await.unwrap();
+    let mut b = stream.subscribe(SubscribeRequest::new()).await.unwrap();
+    assert_eq!(next_str(&mut a).await, ": keep-alive\n");
+    assert_eq!(next_str(&mut b).await, ": keep-alive\n");
+    assert_eq!(next_str(&mut a).await, ": keep-alive\n");
+    server.close().await;
+}
+
+use sse_actors::Server;
+
+/// Polls once without waiting: `Some(item)` if ready.
+trait NextNow {
+    fn next_now(&mut self) -> Option<Option<bytes::Bytes>>;
+}
+
+impl NextNow for sse_actors::Subscription {
+    fn next_now(&mut self) -> Option<Option<bytes::Bytes>> {
+        futures_util::StreamExt::next(self).now_or_never()
+    }
+}

@@ -1,0 +1,224 @@
+//! A real browser's EventSource against the server: headless Chromium opens
+//! test pages whose JavaScript reports what it received to the test server.
+
+mod interop_support;
+
+use std::process::{Child, Command, Stdio};
+
+use interop_support::{CUSTOM_TYPE, Harness, assert_same_events, expected, hard_events, numbered};
+use serde_json::Value;
+use sse_tests::{Peer, peer};
+
+/// Subscribes to `?stream=` with EventSource (listening to the `message`
+/// type and the `types` given), reports `open` on every connection, `event`
+/// for each event and `done` with everything once `count` events arrived.
+const EVENTS_PAGE: &str = r#"<!doctype html>
+<meta charset="utf-8">
+<title>EventSource test</title>
+<script>
+"use strict";
+const params = new URLSearchParams(location.search);
+const expected = Number(params.get("count"));
+const received = [];
+let opens = 0;
+function report(kind, body) {
+  return fetch("/test/report?kind=" + kind, { method: "POST", body: JSON.stringify(body) });
+}
+const source = new EventSource("/events?stream=" + encodeURIComponent(params.get("stream")));
+source.onopen = () => report("open", { opens: ++opens });
+function onEvent(event) {
+  const seen = { type: event.type, data: event.data, lastEventId: event.lastEventId };
+  received.push(seen);
+  report("event", seen);
+  if (received.length === expected) {
+    source.close();
+    report("done", { opens, events: received });
+  }
+}
+source.onmessage = onEvent;
+for (const type of (params.get("types") || "").split(",").filter(Boolean)) {
+  source.addEventListener(type, onEvent);
+}
+</script>"#;
+
+/// Loads the hub's demo page in a same-origin frame and drives it like a
+/// person: waits until it is connected, waits for an event the test
+/// publishes, then publishes through the page's own form and waits for that
+/// event to show up. Reports what the page displayed.
+const DEMO_CHECK_PAGE: &str = r##"<!doctype html>
+<meta charset="utf-8">
+<title>demo page check</title>
+<iframe id="demo" src="/" width="800" height="600"></iframe>
+<script>
+"use strict";
+function report(kind, body) {
+  return fetch("/test/report?kind=" + kind, { method: "POST", body: JSON.stringify(body) });
+}
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+async function until(condition) {
+  for (;;) {
+    try { const value = condition(); if (value) return value; } catch (_) {}
+    await sleep(20);
+  }
+}
+const shown = (doc) => [...doc.querySelectorAll("#events li .data")].map((e) => e.textContent);
+document.getElementById("demo").addEventListener("load", async () => {
+  const doc = document.getElementById("demo").contentDocument;
+  await until(() => doc.getElementById("state").textContent === "open");
+  await report("demo-open", {});
+  await until(() => shown(doc).includes("published by the test"));
+  doc.getElementById("data").value = "typed into\nthe form";
+  doc.getElementById("event").value = "form-event";
+  doc.querySelector("#publish button").click();
+  await until(() => shown(doc).includes("typed into\nthe form"));
+  await until(() => doc.getElementById("result").textContent.startsWith("published"));
+  await report("demo-done", {
+    shown: shown(doc),
+    types: [...doc.querySelectorAll("#events li")].map((e) => e.dataset.type),
+    state: doc.getElementById("state").textContent,
+    result: doc.getElementById("result").textContent,
+    count: doc.getElementById("count").textContent,
+  });
+});
+</script>"##;
+
+/// Headless Chromium showing `url`, killed when dropped.
+struct Browser {
+    child: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    fn open(chromium: &std::path::Path, url: &str) -> Browser {
+        let profile = tempfile::tempdir().unwrap();
+        let child = Command::new(chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+                "--disable-sync",
+                "--disable-dev-shm-usage",
+                "--disable-extensions",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg(url)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting chromium");
+        Browser {
+            child,
+            _profile: profile,
+        }
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // SIGTERM lets Chromium end its helper processes; SIGKILL would
+        // orphan them. SIGKILL only if it does not exit in time.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        for _ in 0..100 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn events_of(report: &Value) -> Vec<Value> {
+    report["events"].as_array().cloned().unwrap_or_default()
+}
+
+#[actix_web::test]
+async fn browser_receives_hard_payloads_exactly() {
+    let Some(chromium) = peer(Peer::Chromium) else {
+        return;
+    };
+    let mut harness = Harness::start(vec![("/test/events.html", EVENTS_PAGE)]).await;
+    harness.server.create_stream("hard").await.unwrap();
+    let events = hard_events();
+    let url = harness.url(&format!(
+        "/test/events.html?stream=hard&count={}&types={CUSTOM_TYPE}",
+        events.len()
+    ));
+    let _browser = Browser::open(&chromium, &url);
+    harness.report("open").await;
+
+    harness.publish_all("hard", &events).await;
+    let done = harness.report("done").await;
+    assert_same_events(&events_of(&done), &expected(&events));
+    assert_eq!(done["opens"], 1, "one connection, no reconnect");
+}
+
+#[actix_web::test]
+async fn browser_reconnects_and_receives_exactly_the_missed_events() {
+    let Some(chromium) = peer(Peer::Chromium) else {
+        return;
+    };
+    let mut harness = Harness::start(vec![("/test/events.html", EVENTS_PAGE)]).await;
+    harness.server.create_stream("resume").await.unwrap();
+    let _browser = Browser::open(
+        &chromium,
+        &harness.url("/test/events.html?stream=resume&count=6"),
+    );
+    harness.report("open").await;
+
+    harness.publish_all("resume", &numbered(1..=3)).await;
+    for _ in 0..3 {
+        harness.report("event").await;
+    }
+    // The server goes away with the connection; events keep being published.
+    harness.kill().await;
+    harness.subscribers("resume", 0).await;
+    harness.publish_all("resume", &numbered(4..=6)).await;
+    harness.restart();
+
+    let done = harness.report("done").await;
+    assert_same_events(&events_of(&done), &expected(&numbered(1..=6)));
+    assert_eq!(done["opens"], 2, "the browser reconnected once");
+    let ids = harness.last_event_ids.lock().unwrap().clone();
+    assert_eq!(
+        ids,
+        [None, Some("3".to_owned())],
+        "the reconnect sent Last-Event-ID: 3"
+    );
+}
+
+#[actix_web::test]
+async fn demo_page_shows_events_and_publishes_from_its_form() {
+    let Some(chromium) = peer(Peer::Chromium) else {
+        return;
+    };
+    let mut harness = Harness::start(vec![("/test/demo-check.html", DEMO_CHECK_PAGE)]).await;
+    let _browser = Browser::open(&chromium, &harness.url("/test/demo-check.html"));
+    harness.report("demo-open").await;
+
+    // Published over HTTP like `curl -d` would.
+    let mut response = awc::Client::default()
+        .post(harness.url("/events?stream=demo"))
+        .send_body("published by the test")
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{:?}", response.body().await);
+
+    let done = harness.report("demo-done").await;
+    assert_eq!(done["state"], "open");
+    assert_eq!(done["count"], "2");
+    // Newest first, as the page lists them.
+    assert_eq!(
+        done["shown"],
+        serde_json::json!(["typed into\nthe form", "published by the test"])
+    );
+    assert_eq!(done["types"], serde_json::json!(["form-event", "message"]));
+    assert_eq!(done["result"], "published, id 2");
+}
