@@ -5,9 +5,8 @@
 #
 # Peers (each on its own free port on 127.0.0.1, started fresh for every
 # scenario, stopped afterwards):
-#   hub       our `sse hub` (sse-actix). Set HUB_CMD to its command line with
-#             {port} for the port, e.g. HUB_CMD='target/release/sse hub --bind 127.0.0.1:{port}'.
-#             TODO: default it once the server branch has `sse hub`.
+#   hub       our `sse hub` (sse-actix), logs at warn; HUB_CMD overrides its
+#             command line ({port} is replaced by the port).
 #   baseline  actix-web-lab `sse` + tokio broadcast (bench/src/baseline.rs)
 #   nchan     nginx with the nchan module, one worker
 #
@@ -66,6 +65,9 @@ ulimit -n "$(ulimit -Hn)"
 
 echo "building (release)..." >&2
 cargo build --release --quiet -p sse-bench --manifest-path "$ROOT/Cargo.toml"
+if [[ " $PEERS " == *" hub "* && -z "${HUB_CMD:-}" ]]; then
+    cargo build --release --quiet -p sse-actix --bin sse --manifest-path "$ROOT/Cargo.toml"
+fi
 BIN="$ROOT/target/release"
 
 free_port() {
@@ -116,6 +118,8 @@ error_log $dir/error.log warn;
 events { worker_connections 20000; }
 http {
   access_log off;
+  # The tool pipelines its publish requests on one connection.
+  keepalive_requests 100000000;
   client_body_temp_path $dir/body;
   proxy_temp_path $dir/proxy;
   fastcgi_temp_path $dir/fastcgi;
@@ -147,13 +151,10 @@ EOF
 }
 
 start_hub() {
-    if [[ -z "${HUB_CMD:-}" ]]; then
-        # TODO(issue 6): start `sse hub` by default once the server branch has it.
-        echo "hub: skipped (set HUB_CMD, e.g. HUB_CMD='$BIN/sse hub --bind 127.0.0.1:{port}')" >&2
-        return 1
-    fi
-    local port; port=$(free_port)
-    ${HUB_CMD//\{port\}/$port} >"$WORK/hub.log" 2>&1 &
+    local port cmd; port=$(free_port)
+    # Per-connection info logs off, as nginx's access_log is off.
+    cmd=${HUB_CMD:-"$BIN/sse hub --bind 127.0.0.1:{port} --max-connections 20000 --no-demo"}
+    RUST_LOG=${RUST_LOG:-warn} ${cmd//\{port\}/$port} >"$WORK/hub.log" 2>&1 &
     PIDS+=($!); SERVER_PIDS=$!
     SUB_URL="http://127.0.0.1:$port/events?stream={stream}"
     PUB_URL=$SUB_URL

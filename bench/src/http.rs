@@ -247,12 +247,27 @@ impl BodyDecoder {
         }
     }
 
-    /// Decodes `input`, passing payload slices to `out` in order.
-    pub fn feed(&mut self, mut input: &[u8], mut out: impl FnMut(&[u8])) -> Result<(), HttpError> {
+    /// Decodes `input`, passing payload slices to `out` in order; bytes past
+    /// the end of the body are an error.
+    pub fn feed(&mut self, input: &[u8], out: impl FnMut(&[u8])) -> Result<(), HttpError> {
+        if self.feed_some(input, out)? < input.len() {
+            return err("bytes after the end of the body");
+        }
+        Ok(())
+    }
+
+    /// Decodes `input` up to the end of the body at most, returning how many
+    /// bytes were consumed: the rest belongs to the next (pipelined) response.
+    pub fn feed_some(
+        &mut self,
+        mut input: &[u8],
+        mut out: impl FnMut(&[u8]),
+    ) -> Result<usize, HttpError> {
+        let total = input.len();
         match self.kind {
             BodyKind::UntilClose => {
                 out(input);
-                return Ok(());
+                return Ok(total);
             }
             BodyKind::Length(_) => {
                 let take = input
@@ -260,10 +275,7 @@ impl BodyDecoder {
                     .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
                 out(&input[..take]);
                 self.remaining -= take as u64;
-                if take < input.len() {
-                    return err("bytes after the end of the body");
-                }
-                return Ok(());
+                return Ok(take);
             }
             BodyKind::Chunked => {}
         }
@@ -281,7 +293,7 @@ impl BodyDecoder {
                     }
                     continue;
                 }
-                ChunkState::Done => return err("bytes after the last chunk"),
+                ChunkState::Done => return Ok(total - input.len()),
                 _ => {}
             }
             let byte = input[0];
@@ -343,7 +355,7 @@ impl BodyDecoder {
                 }
             };
         }
-        Ok(())
+        Ok(total)
     }
 
     fn after_size(size: u64) -> ChunkState {
@@ -376,6 +388,15 @@ mod tests {
             assert_eq!(out, b"hello world\nagain", "step {step}");
             assert!(done);
         }
+    }
+
+    #[test]
+    fn pipelined_bodies_split_where_they_end() {
+        let mut d = BodyDecoder::new(BodyKind::Chunked);
+        assert_eq!(d.feed_some(b"2\r\nok\r\n0\r\n\r\nHTTP/1.1", |_| {}), Ok(12));
+        let mut d = BodyDecoder::new(BodyKind::Length(2));
+        assert_eq!(d.feed_some(b"okHTTP", |_| {}), Ok(2));
+        assert!(d.is_done());
     }
 
     #[test]

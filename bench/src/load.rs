@@ -18,7 +18,7 @@ use serde::Serialize;
 use sse_proto::{Decoder, Frame};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::http::{BodyDecoder, BodyKind, HttpError, UrlTemplate, parse_head};
@@ -364,10 +364,11 @@ pub struct SeqTracker {
 }
 
 impl SeqTracker {
-    /// Accounts for one received sequence number. With `from_first`, the
+    /// Accounts for one received sequence number, returning whether it is a
+    /// new event (not a duplicate). With `from_first`, the
     /// first number seen sets the start (a shard that does not publish
     /// cannot know what was published before it connected).
-    pub fn observe(&mut self, seq: u64, from_first: bool) {
+    pub fn observe(&mut self, seq: u64, from_first: bool) -> bool {
         if !self.started {
             self.started = true;
             if from_first {
@@ -378,8 +379,10 @@ impl SeqTracker {
             self.gaps += seq - self.next;
             self.next = seq + 1;
             self.received += 1;
+            true
         } else {
             self.dups += 1;
+            false
         }
     }
 }
@@ -552,10 +555,12 @@ async fn subscriber(
             for frame in decoder.by_ref() {
                 match frame {
                     Ok(Frame::Event(event)) => match parse_payload(&event.data) {
-                        Some((_, seq, sent)) => {
+                        // Duplicates are counted apart: counting them as
+                        // deliveries would end the drain one event early.
+                        Some((_, seq, sent)) if tracker.observe(seq, spec.from_first) => {
                             latencies.push(now.saturating_sub(sent) / 1000);
-                            tracker.observe(seq, spec.from_first);
                         }
+                        Some(_) => {}
                         None => {
                             shared.foreign.fetch_add(1, Relaxed);
                         }
@@ -595,68 +600,131 @@ async fn subscriber(
     })
 }
 
-/// A keep-alive HTTP/1.1 connection for publishing.
-struct Poster {
-    addr: SocketAddr,
-    sock: Option<TcpStream>,
-    buf: Vec<u8>,
+/// Publish requests in flight on one connection at a fixed rate: enough that
+/// the schedule never waits for the server (open loop, so a slow server shows
+/// as latency instead of slowing the publisher down and hiding it).
+const OPEN_LOOP_DEPTH: usize = 4096;
+/// Publish requests in flight when publishing as fast as possible.
+const UNTHROTTLED_DEPTH: usize = 16;
+
+/// One pipelined HTTP/1.1 publish connection: requests are written without
+/// waiting, and a reader task matches responses to them in order.
+struct Pipe {
+    writer: tokio::net::tcp::OwnedWriteHalf,
+    sent: mpsc::UnboundedSender<u32>,
+    reader: JoinHandle<()>,
 }
 
-impl Poster {
-    async fn post(&mut self, request: &[u8]) -> Result<u16, BoxError> {
-        let reused = self.sock.is_some();
-        match self.try_post(request).await {
-            Err(_) if reused => {
-                // The server may close an idle keep-alive connection at any
-                // time: retry once on a fresh one.
-                self.sock = None;
-                self.try_post(request).await
-            }
-            other => other,
-        }
-    }
+async fn open_pipe(
+    addr: SocketAddr,
+    depth: &Arc<Semaphore>,
+    subs: &Arc<Vec<u64>>,
+    failed: &Arc<Vec<AtomicU64>>,
+    shared: &Arc<Shared>,
+) -> Result<Pipe, BoxError> {
+    let (reader, writer) = connect(addr, None).await?.into_split();
+    let (sent, answered) = mpsc::unbounded_channel();
+    let reader = tokio::spawn(read_responses(
+        reader,
+        answered,
+        Arc::clone(depth),
+        Arc::clone(subs),
+        Arc::clone(failed),
+        Arc::clone(shared),
+    ));
+    Ok(Pipe {
+        writer,
+        sent,
+        reader,
+    })
+}
 
-    async fn try_post(&mut self, request: &[u8]) -> Result<u16, BoxError> {
-        if self.sock.is_none() {
-            self.sock = Some(connect(self.addr, None).await?);
-        }
-        let result = self.exchange(request).await;
-        if !matches!(result, Ok((_, false))) {
-            self.sock = None;
-        }
-        result.map(|(status, _)| status)
-    }
-
-    /// Returns the status and whether the connection can be reused.
-    async fn exchange(&mut self, request: &[u8]) -> Result<(u16, bool), BoxError> {
-        let sock = self.sock.as_mut().ok_or("not connected")?;
-        sock.write_all(request).await?;
-        self.buf.clear();
-        let mut chunk = [0u8; 4096];
+/// Reads one response per request sent, in order, and accounts for it.
+async fn read_responses(
+    mut sock: tokio::net::tcp::OwnedReadHalf,
+    mut sent: mpsc::UnboundedReceiver<u32>,
+    depth: Arc<Semaphore>,
+    subs: Arc<Vec<u64>>,
+    failed: Arc<Vec<AtomicU64>>,
+    shared: Arc<Shared>,
+) {
+    let mut buf: Vec<u8> = Vec::with_capacity(8192);
+    let mut chunk = vec![0u8; 8192];
+    let fail = |stream: u32, why: String| {
+        failed[stream as usize].fetch_add(1, Relaxed);
+        shared.error(&shared.publish_errors, why);
+        depth.add_permits(1);
+    };
+    'responses: while let Some(stream) = sent.recv().await {
         let (head, len) = loop {
-            let n = sock.read(&mut chunk).await?;
-            if n == 0 {
-                return Err("connection closed before the response".into());
+            match parse_head(&buf) {
+                Ok(Some(parsed)) => break parsed,
+                Ok(None) => {}
+                Err(e) => {
+                    fail(stream, format!("publish: {e}"));
+                    break 'responses;
+                }
             }
-            self.buf.extend_from_slice(&chunk[..n]);
-            if let Some(parsed) = parse_head(&self.buf)? {
-                break parsed;
+            match sock.read(&mut chunk).await {
+                Ok(n) if n > 0 => buf.extend_from_slice(&chunk[..n]),
+                Ok(_) => {
+                    fail(stream, "publish: server closed the connection".into());
+                    break 'responses;
+                }
+                Err(e) => {
+                    fail(stream, format!("publish: {e}"));
+                    break 'responses;
+                }
             }
         };
-        let mut body = BodyDecoder::new(head.body);
-        body.feed(&self.buf[len..], |_| {})?;
-        while !body.is_done() {
-            let n = sock.read(&mut chunk).await?;
-            if n == 0 {
-                if head.body == BodyKind::UntilClose {
-                    break;
-                }
-                return Err("connection closed inside the response body".into());
-            }
-            body.feed(&chunk[..n], |_| {})?;
+        buf.drain(..len);
+        if head.body == BodyKind::UntilClose {
+            fail(
+                stream,
+                "publish: response without length cannot be pipelined".into(),
+            );
+            break;
         }
-        let reusable = !head.close && head.body != BodyKind::UntilClose;
-        Ok((head.status, reusable))
+        let mut body = BodyDecoder::new(head.body);
+        loop {
+            match body.feed_some(&buf, |_| {}) {
+                Ok(used) => {
+                    buf.drain(..used);
+                }
+                Err(e) => {
+                    fail(stream, format!("publish: {e}"));
+                    break 'responses;
+                }
+            }
+            if body.is_done() {
+                break;
+            }
+            match sock.read(&mut chunk).await {
+                Ok(n) if n > 0 => buf.extend_from_slice(&chunk[..n]),
+                _ => {
+                    fail(stream, "publish: connection lost inside a response".into());
+                    break 'responses;
+                }
+            }
+        }
+        if (200..300).contains(&head.status) {
+            shared.published.fetch_add(1, Relaxed);
+            shared.expected.fetch_add(subs[stream as usize], Relaxed);
+            depth.add_permits(1);
+        } else {
+            fail(stream, format!("publish: HTTP status {}", head.status));
+        }
+        if head.close {
+            break;
+        }
+    }
+    // Whatever was sent on this connection and not answered is lost.
+    sent.close();
+    while let Ok(stream) = sent.try_recv() {
+        fail(
+            stream,
+            "publish: connection closed with requests in flight".into(),
+        );
     }
 }
 
@@ -665,19 +733,20 @@ async fn publisher(
     cfg: FanoutConfig,
     own_streams: Vec<u32>,
     subs_per_stream: Arc<Vec<u64>>,
+    failed: Arc<Vec<AtomicU64>>,
     shared: Arc<Shared>,
     deadline: Instant,
 ) -> Vec<(u32, u64)> {
-    let mut poster = Poster {
-        addr: target.publish.addr,
-        sock: None,
-        buf: Vec::with_capacity(1024),
-    };
     let mut next_seq = vec![0u64; own_streams.len()];
+    let depth = Arc::new(Semaphore::new(if cfg.rate > 0.0 {
+        OPEN_LOOP_DEPTH
+    } else {
+        UNTHROTTLED_DEPTH
+    }));
     let mut ticker = (cfg.rate > 0.0).then(|| {
         let per_publisher = cfg.rate / f64::from(cfg.publishers.max(1));
         let mut t = tokio::time::interval(Duration::from_secs_f64(1.0 / per_publisher));
-        // Catch up after a slow publish, so the average rate holds when it can.
+        // Catch up after a stall, so the average rate holds when it can.
         t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
         t
     });
@@ -687,6 +756,8 @@ async fn publisher(
         BodyFormat::Raw => ("text/plain", false),
         BodyFormat::Json => ("application/json", true),
     };
+    let mut pipe: Option<Pipe> = None;
+    let mut retired = Vec::new();
     while Instant::now() < deadline {
         match &mut ticker {
             Some(t) => {
@@ -704,6 +775,10 @@ async fn publisher(
                 }
             }
         }
+        let Ok(permit) = depth.acquire().await else {
+            break;
+        };
+        permit.forget();
         let slot = if own_streams.len() == 1 {
             0
         } else {
@@ -721,26 +796,56 @@ async fn publisher(
             target
                 .publish
                 .post_request(&target.stream_name(stream), content_type, body.as_bytes());
-        match poster.post(&request).await {
-            Ok(status) if (200..300).contains(&status) => {
-                next_seq[slot] += 1;
-                shared.published.fetch_add(1, Relaxed);
-                shared
-                    .expected
-                    .fetch_add(subs_per_stream[stream as usize], Relaxed);
+        let mut written = false;
+        for _attempt in 0..2 {
+            if pipe.as_ref().is_none_or(|p| p.sent.is_closed()) {
+                if let Some(old) = pipe.take() {
+                    retired.push(old.reader);
+                }
+                match open_pipe(
+                    target.publish.addr,
+                    &depth,
+                    &subs_per_stream,
+                    &failed,
+                    &shared,
+                )
+                .await
+                {
+                    Ok(p) => pipe = Some(p),
+                    Err(e) => {
+                        shared.error(&shared.publish_errors, format!("publish connect: {e}"));
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        continue;
+                    }
+                }
             }
-            Ok(status) => {
-                shared.error(
-                    &shared.publish_errors,
-                    format!("publish: HTTP status {status}"),
-                );
-                tokio::time::sleep(Duration::from_millis(10)).await;
+            let Some(p) = pipe.as_mut() else { continue };
+            if p.sent.send(stream).is_err() {
+                continue;
             }
-            Err(e) => {
-                shared.error(&shared.publish_errors, format!("publish: {e}"));
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
+            // Once queued, a failed write is accounted for by the reader
+            // (it sees the connection end with this request unanswered).
+            let _ = p.writer.write_all(&request).await;
+            written = true;
+            break;
         }
+        if written {
+            next_seq[slot] += 1;
+        } else {
+            depth.add_permits(1);
+        }
+    }
+    if let Some(p) = pipe.take() {
+        drop(p.sent);
+        retired.push(p.reader);
+        // Keep the write half open until every response is in.
+        let _writer = p.writer;
+        for reader in retired.drain(..) {
+            let _ = tokio::time::timeout(Duration::from_secs(10), reader).await;
+        }
+    }
+    for reader in retired {
+        let _ = tokio::time::timeout(Duration::from_secs(10), reader).await;
     }
     own_streams.into_iter().zip(next_seq).collect()
 }
@@ -829,7 +934,9 @@ async fn open_subscribers(
             stream,
             addr: target.subscribe.addr,
             source: target.source_for(idx),
-            request: target.subscribe.subscribe_request(&target.stream_name(stream)),
+            request: target
+                .subscribe
+                .subscribe_request(&target.stream_name(stream)),
             from_first,
         };
         handles.push(tokio::spawn(subscriber(
@@ -928,6 +1035,8 @@ pub async fn fanout(target: Target, cfg: FanoutConfig) -> Report {
     let publish_start = Instant::now();
     let deadline = publish_start + cfg.duration;
     let mut published_per_stream = vec![0u64; cfg.streams.max(1) as usize];
+    let failed: Arc<Vec<AtomicU64>> =
+        Arc::new((0..cfg.streams.max(1)).map(|_| AtomicU64::new(0)).collect());
     if publishes {
         let publishers = cfg.publishers.clamp(1, cfg.streams.max(1));
         let tasks: Vec<_> = (0..publishers)
@@ -943,6 +1052,7 @@ pub async fn fanout(target: Target, cfg: FanoutConfig) -> Report {
                     },
                     own,
                     Arc::clone(&subs),
+                    Arc::clone(&failed),
                     Arc::clone(&shared),
                     deadline,
                 ))
@@ -981,11 +1091,14 @@ pub async fn fanout(target: Target, cfg: FanoutConfig) -> Report {
         }
     }
     for o in &outcomes {
-        let published = published_per_stream[o.stream as usize];
-        report.expected_deliveries += published;
+        // Sent but refused by the server: never meant to be delivered.
+        let refused = failed[o.stream as usize].load(Relaxed);
+        let sent = published_per_stream[o.stream as usize];
+        report.expected_deliveries += sent.saturating_sub(refused);
         report.deliveries += o.tracker.received;
         report.duplicated += o.tracker.dups;
-        report.lost += o.tracker.gaps + published.saturating_sub(o.tracker.next);
+        report.lost +=
+            (o.tracker.gaps + sent.saturating_sub(o.tracker.next)).saturating_sub(refused);
     }
     report.published = shared.published.load(Relaxed);
     report.publish_errors = shared.publish_errors.load(Relaxed);
@@ -1057,7 +1170,9 @@ pub async fn churn(target: Target, cfg: ChurnConfig) -> Report {
         let global = idx * u64::from(target.shard.count) + u64::from(target.shard.index);
         idx += 1;
         let stream = global % u64::from(cfg.streams.max(1));
-        let request = target.subscribe.subscribe_request(&target.stream_name(stream));
+        let request = target
+            .subscribe
+            .subscribe_request(&target.stream_name(stream));
         let (addr, source) = (target.subscribe.addr, target.source_for(global));
         let (shared, gate, hold) = (Arc::clone(&shared), Arc::clone(&gate), cfg.hold);
         handles.push(tokio::spawn(async move {
