@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fan-out over HTTP: the same load against each SSE server, side by side.
 #
-#   bench/fanout.sh [--full] [--peers "hub baseline nchan"] [--scenarios "a b c d e"] [--out DIR]
+#   bench/fanout.sh [--full] [--peers "hub baseline nchan"] [--scenarios "a b c d e"]
+#                   [--duration SECS (publishing time, default 20)] [--out DIR]
 #
 # Peers (each on its own free port on 127.0.0.1, started fresh for every
 # scenario, stopped afterwards):
@@ -35,7 +36,7 @@ while [[ $# -gt 0 ]]; do
         --scenarios) SCENARIOS="$2"; shift ;;
         --out) OUT="$2"; shift ;;
         --duration) DURATION="$2"; shift ;;
-        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
         *) echo "unknown argument $1" >&2; exit 2 ;;
     esac
     shift
