@@ -1,0 +1,269 @@
+#!/usr/bin/env bash
+# Fan-out over HTTP: the same load against each SSE server, side by side.
+#
+#   bench/fanout.sh [--full] [--peers "hub baseline nchan"] [--scenarios "a b c d e"]
+#                   [--duration SECS (publishing time, default 20)] [--out DIR]
+#
+# Peers (each on its own free port on 127.0.0.1, started fresh for every
+# scenario, stopped afterwards):
+#   hub       our `sse hub` (sse-actix), logs at warn; HUB_CMD overrides its
+#             command line ({port} is replaced by the port).
+#   baseline  actix-web-lab `sse` + tokio broadcast (bench/src/baseline.rs)
+#   nchan     nginx with the nchan module, one worker
+#
+# Scenarios (quick sizes by default, the issue's sizes with --full):
+#   a  N subscribers, one stream, fixed rate        (1,000 / 10,000 at 10 ev/s)
+#   b  same N, as fast as possible, bounded window   (rate 0)
+#   c  S streams x K subscribers, random publishing   (100x10 at 100 ev/s / 1,000x10 at 1,000 ev/s)
+#   d  N idle subscribers: memory per connection     (1,000 / 19,000 over 2 tool processes)
+#   e  churn: connects+disconnects per second         (100/s for 10 s / 1,000/s for 30 s)
+#
+# Peers run in a rotated order per scenario so none always goes first. Results:
+# one JSON per run in the output directory, and table.md with every table.
+# Only loopback, bounded time; everything started here is stopped on exit.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+MODE=quick
+PEERS="hub baseline nchan"
+SCENARIOS="a b c d e"
+OUT="$ROOT/target/fanout-$(date -u +%Y%m%dT%H%M%SZ)"
+DURATION=""
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --full) MODE=full ;;
+        --peers) PEERS="$2"; shift ;;
+        --scenarios) SCENARIOS="$2"; shift ;;
+        --out) OUT="$2"; shift ;;
+        --duration) DURATION="$2"; shift ;;
+        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+        *) echo "unknown argument $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+if [[ $MODE == full ]]; then
+    N=10000 RATE=10 DUR=${DURATION:-20} STREAMS=1000 PER_STREAM=10 C_RATE=1000
+    IDLE=19000 IDLE_SHARDS=2 CHURN=1000 CHURN_DUR=30
+else
+    N=1000 RATE=10 DUR=${DURATION:-20} STREAMS=100 PER_STREAM=10 C_RATE=100
+    IDLE=1000 IDLE_SHARDS=1 CHURN=100 CHURN_DUR=10
+fi
+
+mkdir -p "$OUT"
+WORK=$(mktemp -d /tmp/sse-fanout.XXXXXX)
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Servers and tool both need far more than the usual 1,024 open files.
+ulimit -n "$(ulimit -Hn)"
+
+echo "building (release)..." >&2
+cargo build --release --quiet -p sse-bench --manifest-path "$ROOT/Cargo.toml"
+if [[ " $PEERS " == *" hub "* && -z "${HUB_CMD:-}" ]]; then
+    cargo build --release --quiet -p sse-actix --bin sse --manifest-path "$ROOT/Cargo.toml"
+fi
+BIN="$ROOT/target/release"
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_port() {
+    local port=$1
+    for _ in $(seq 100); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    echo "nothing listening on port $port" >&2
+    return 1
+}
+
+# Each start_* sets SUB_URL, PUB_URL, SERVER_PIDS (space-separated) and
+# appends its processes to PIDS.
+start_baseline() {
+    local port; port=$(free_port)
+    "$BIN/sse-bench-baseline" --bind "127.0.0.1:$port" >"$WORK/baseline.log" 2>&1 &
+    PIDS+=($!); SERVER_PIDS=$!
+    SUB_URL="http://127.0.0.1:$port/events?stream={stream}"
+    PUB_URL=$SUB_URL
+    wait_port "$port"
+}
+
+ensure_nchan() {
+    [[ -f /usr/lib/nginx/modules/ngx_nchan_module.so ]] && command -v nginx >/dev/null && return 0
+    if [[ -x "$ROOT/scripts/install-peers.sh" ]]; then
+        "$ROOT/scripts/install-peers.sh"
+    else
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light libnginx-mod-nchan
+    fi
+}
+
+start_nchan() {
+    ensure_nchan
+    local port dir; port=$(free_port); dir="$WORK/nginx-$port"
+    mkdir -p "$dir"
+    cat >"$dir/nginx.conf" <<EOF
+load_module /usr/lib/nginx/modules/ngx_nchan_module.so;
+worker_processes 1;
+worker_rlimit_nofile 20000;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 20000; }
+http {
+  access_log off;
+  # The tool pipelines its publish requests on one connection.
+  keepalive_requests 100000000;
+  client_body_temp_path $dir/body;
+  proxy_temp_path $dir/proxy;
+  fastcgi_temp_path $dir/fastcgi;
+  uwsgi_temp_path $dir/uwsgi;
+  scgi_temp_path $dir/scgi;
+  nchan_shared_memory_size 256m;
+  server {
+    listen 127.0.0.1:$port;
+    location = /events {
+      nchan_subscriber eventsource;
+      nchan_channel_id \$arg_stream;
+      nchan_subscriber_first_message newest;
+    }
+    location = /pub {
+      nchan_publisher;
+      nchan_channel_id \$arg_stream;
+      nchan_message_buffer_length 16;
+    }
+  }
+}
+EOF
+    nginx -c "$dir/nginx.conf" -p "$dir" &
+    local master=$!
+    PIDS+=("$master")
+    wait_port "$port"
+    SERVER_PIDS="$master $(pgrep -P "$master" | tr '\n' ' ')"
+    SUB_URL="http://127.0.0.1:$port/events?stream={stream}"
+    PUB_URL="http://127.0.0.1:$port/pub?stream={stream}"
+}
+
+start_hub() {
+    local port cmd; port=$(free_port)
+    # Per-connection info logs off, as nginx's access_log is off.
+    cmd=${HUB_CMD:-"$BIN/sse hub --bind 127.0.0.1:{port} --max-connections 20000 --no-demo"}
+    RUST_LOG=${RUST_LOG:-warn} ${cmd//\{port\}/$port} >"$WORK/hub.log" 2>&1 &
+    PIDS+=($!); SERVER_PIDS=$!
+    SUB_URL="http://127.0.0.1:$port/events?stream={stream}"
+    PUB_URL=$SUB_URL
+    wait_port "$port"
+}
+
+stop_all() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    PIDS=()
+}
+
+# Runs the tool against the current peer; $1 = scenario id, $2 = peer, rest = tool args.
+RUN=0
+tool() {
+    local id=$1 peer=$2; shift 2
+    RUN=$((RUN + 1))
+    local pid_args=()
+    for p in $SERVER_PIDS; do pid_args+=(--server-pid "$p"); done
+    echo "== $id $peer: $*" >&2
+    "$BIN/sse-bench" --label "$peer" --subscribe-url "$SUB_URL" --publish-url "$PUB_URL" \
+        --stream-prefix "r${RUN}s" "${pid_args[@]}" "$@"
+}
+
+run_scenario() {
+    local id=$1 peer=$2
+    local json="$OUT/$id-$peer.json"
+    case $id in
+        a) tool a "$peer" --out "$json" fanout -n "$N" --rate "$RATE" --duration "$DUR" ;;
+        b) tool b "$peer" --out "$json" fanout -n "$N" --rate 0 --duration "$DUR" ;;
+        c) tool c "$peer" --out "$json" fanout -n $((STREAMS * PER_STREAM)) --streams "$STREAMS" \
+               --rate "$C_RATE" --publishers 4 --duration "$DUR" ;;
+        d)
+            if [[ $IDLE_SHARDS -le 1 ]]; then
+                tool d "$peer" --out "$json" idle -n "$IDLE" --duration 10
+            else
+                local parts=() pids=()
+                for ((i = 0; i < IDLE_SHARDS; i++)); do
+                    tool d "$peer" --shard "$i/$IDLE_SHARDS" --out "$json.$i" idle -n "$IDLE" --duration 10 &
+                    pids+=($!); parts+=("$json.$i")
+                done
+                for p in "${pids[@]}"; do wait "$p"; done
+                merge_shards "$json" "${parts[@]}"
+            fi
+            ;;
+        e) tool e "$peer" --out "$json" churn --rate "$CHURN" --duration "$CHURN_DUR" --hold-ms 100 ;;
+    esac
+}
+
+# Combines the reports of tool processes that shared one idle load.
+merge_shards() {
+    local out=$1; shift
+    python3 - "$out" "$@" <<'EOF'
+import json, sys
+out, parts = sys.argv[1], [json.load(open(p)) for p in sys.argv[2:]]
+r = dict(parts[0])
+for key in ("connections_requested", "connections_held", "connect_errors", "stream_errors"):
+    r[key] = sum(p[key] for p in parts)
+r["connect_seconds"] = max(p["connect_seconds"] for p in parts)
+r["connects_per_second"] = r["connections_held"] / r["connect_seconds"]
+r["tool_cpu_seconds"] = sum(p["tool_cpu_seconds"] for p in parts)
+r["tool_cpu_share"] = sum(p["tool_cpu_share"] for p in parts)
+r["shard"] = f"{len(parts)} processes"
+mem = r["memory"] = dict(parts[0]["memory"])
+# Shards start together and hold for 10 s: each one's end-of-hold reading is
+# taken while the other still holds its connections, so the larger is the
+# reading with every connection open.
+before = [p["memory"]["before_kib"] for p in parts if p["memory"]["before_kib"]]
+end = [p["memory"]["end_kib"] for p in parts if p["memory"]["end_kib"]]
+if before and end and r["connections_held"]:
+    mem["before_kib"], mem["connected_kib"] = min(before), max(end)
+    mem["per_connection_bytes"] = (max(end) - min(before)) * 1024 / r["connections_held"]
+after = [p["memory"]["after_close_kib"] for p in parts if p["memory"]["after_close_kib"]]
+mem["after_close_kib"] = min(after) if after else None
+json.dump(r, open(out, "w"), indent=2)
+EOF
+}
+
+{
+    echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -sr)"
+    echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "mode: $MODE; peers: $PEERS; scenarios: $SCENARIOS"
+} | tee "$OUT/machine.txt" >&2
+
+read -r -a PEER_LIST <<<"$PEERS"
+rotation=0
+for id in $SCENARIOS; do
+    # Start every peer fresh, side by side, so memory readings start clean.
+    declare -A SUB PUB SPIDS
+    started=()
+    for peer in "${PEER_LIST[@]}"; do
+        if "start_$peer"; then
+            SUB[$peer]=$SUB_URL PUB[$peer]=$PUB_URL SPIDS[$peer]=$SERVER_PIDS
+            started+=("$peer")
+        fi
+    done
+    sleep 1
+    count=${#started[@]}
+    for ((k = 0; k < count; k++)); do
+        peer=${started[$(((k + rotation) % count))]}
+        SUB_URL=${SUB[$peer]} PUB_URL=${PUB[$peer]} SERVER_PIDS=${SPIDS[$peer]}
+        run_scenario "$id" "$peer" || echo "$id $peer: run failed" >&2
+    done
+    rotation=$((rotation + 1))
+    stop_all
+    unset SUB PUB SPIDS
+done
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/machine.txt" >&2
+
+python3 "$ROOT/bench/table.py" "$OUT" | tee "$OUT/table.md"
+echo "results in $OUT" >&2
