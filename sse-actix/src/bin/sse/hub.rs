@@ -157,6 +157,12 @@ async fn serve(
     })
     // A closed socket is noticed at once, not at the next keep-alive write.
     .h1_allow_half_closed(false)
+    // actix-http flushes a response once 32 KiB are buffered by default, and
+    // its write buffer keeps whatever capacity it grew to: a subscriber that
+    // reads slowly pinned ~32 KiB of copied frames for the rest of its life.
+    // At 4 KiB the buffer stays at its initial 8 KiB; frames wait in the
+    // subscriber's queue as shared handles instead.
+    .h1_write_buffer_size(4 * 1024)
     // Signals are ours: event streams never end by themselves, so the event
     // server must be closed first for a graceful stop to finish.
     .disable_signals()
