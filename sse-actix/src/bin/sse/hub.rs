@@ -15,7 +15,8 @@ pub struct Args {
     /// Address to listen on; port 0 picks a free port (the address is printed).
     #[arg(long, env = "SSE_HUB_BIND", default_value = "127.0.0.1:8080")]
     bind: String,
-    /// HTTP worker threads (default: one per core).
+    /// HTTP worker threads (default: half the cores, at least one; the
+    /// stream arbiters and the kernel's TCP work need the rest).
     #[arg(long, env = "SSE_HUB_WORKERS")]
     workers: Option<usize>,
 
@@ -168,9 +169,16 @@ async fn serve(
     .disable_signals()
     .shutdown_timeout(5)
     .listen(listener)?;
-    if let Some(workers) = args.workers {
-        http = http.workers(workers);
-    }
+    // Fan-out is mostly send() calls on the workers plus pushes and wake-ups
+    // from the stream arbiters: with a worker per core as well, four busy
+    // threads share two cores and every event's wake-ups cross threads that
+    // are descheduled. One worker on 2 cores halved scenario (a)'s p99
+    // (730 -> 360 ms) and raised (b) from 441k to 589k deliveries/s under
+    // load 4-5 (BENCHMARKS.md, Fan-out over HTTP).
+    let workers = args.workers.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, |cores| (cores.get() / 2).max(1))
+    });
+    http = http.workers(workers);
     let http = http.run();
     let handle = http.handle();
     println!("sse hub listening on http://{address}");
