@@ -15,7 +15,8 @@ pub struct Args {
     /// Address to listen on; port 0 picks a free port (the address is printed).
     #[arg(long, env = "SSE_HUB_BIND", default_value = "127.0.0.1:8080")]
     bind: String,
-    /// HTTP worker threads (default: one per core).
+    /// HTTP worker threads (default: half the cores, at least one; the
+    /// stream arbiters and the kernel's TCP work need the rest).
     #[arg(long, env = "SSE_HUB_WORKERS")]
     workers: Option<usize>,
 
@@ -157,14 +158,27 @@ async fn serve(
     })
     // A closed socket is noticed at once, not at the next keep-alive write.
     .h1_allow_half_closed(false)
+    // actix-http flushes a response once 32 KiB are buffered by default, and
+    // its write buffer keeps whatever capacity it grew to: a subscriber that
+    // reads slowly pinned ~32 KiB of copied frames for the rest of its life.
+    // At 4 KiB the buffer stays at its initial 8 KiB; frames wait in the
+    // subscriber's queue as shared handles instead.
+    .h1_write_buffer_size(4 * 1024)
     // Signals are ours: event streams never end by themselves, so the event
     // server must be closed first for a graceful stop to finish.
     .disable_signals()
     .shutdown_timeout(5)
     .listen(listener)?;
-    if let Some(workers) = args.workers {
-        http = http.workers(workers);
-    }
+    // Fan-out is mostly send() calls on the workers plus pushes and wake-ups
+    // from the stream arbiters: with a worker per core as well, four busy
+    // threads share two cores and every event's wake-ups cross threads that
+    // are descheduled. One worker on 2 cores halved scenario (a)'s p99
+    // (730 -> 360 ms) and raised (b) from 441k to 589k deliveries/s under
+    // load 4-5 (BENCHMARKS.md, Fan-out over HTTP).
+    let workers = args.workers.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, |cores| (cores.get() / 2).max(1))
+    });
+    http = http.workers(workers);
     let http = http.run();
     let handle = http.handle();
     println!("sse hub listening on http://{address}");
