@@ -299,8 +299,16 @@ impl Decoder {
 
     /// Appends received bytes. Pull frames with [`next`](Iterator::next)
     /// afterwards.
+    #[inline]
     pub fn feed(&mut self, chunk: &[u8]) {
+        // While the buffer holds only part of a line, a chunk with no
+        // terminator only extends it: scan it here, while it is hot, so the
+        // next pull knows at once that there is nothing to decode.
+        let clean = self.scanned == self.buf.len() && !self.at_stream_start && !self.skip_lf;
         self.buf.extend_from_slice(chunk);
+        if clean && !has_break(chunk, false) {
+            self.scanned = self.buf.len();
+        }
     }
 
     /// The stream ended (or the connection was lost): discards any incomplete
@@ -574,7 +582,16 @@ impl Iterator for Decoder {
 
     /// The next frame, or `None` when all fed input has been decoded. Unlike
     /// most iterators, it yields again after more [`feed`](Decoder::feed).
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
+        // A pull after feeds that only extended a line has nothing to do.
+        if self.ready_pos == self.ready.as_bytes().len()
+            && self.scanned == self.buf.len()
+            && !self.discarding_line
+            && self.buf.len() <= self.max_line_length
+        {
+            return None;
+        }
         self.decode_next()
     }
 }
