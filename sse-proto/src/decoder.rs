@@ -299,8 +299,16 @@ impl Decoder {
 
     /// Appends received bytes. Pull frames with [`next`](Iterator::next)
     /// afterwards.
+    #[inline]
     pub fn feed(&mut self, chunk: &[u8]) {
+        // While the buffer holds only part of a line, a chunk with no
+        // terminator only extends it: scan it here, while it is hot, so the
+        // next pull knows at once that there is nothing to decode.
+        let clean = self.scanned == self.buf.len() && !self.at_stream_start && !self.skip_lf;
         self.buf.extend_from_slice(chunk);
+        if clean && !has_break(chunk, false) {
+            self.scanned = self.buf.len();
+        }
     }
 
     /// The stream ended (or the connection was lost): discards any incomplete
@@ -574,7 +582,16 @@ impl Iterator for Decoder {
 
     /// The next frame, or `None` when all fed input has been decoded. Unlike
     /// most iterators, it yields again after more [`feed`](Decoder::feed).
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
+        // A pull after feeds that only extended a line has nothing to do.
+        if self.ready_pos == self.ready.as_bytes().len()
+            && self.scanned == self.buf.len()
+            && !self.discarding_line
+            && self.buf.len() <= self.max_line_length
+        {
+            return None;
+        }
         self.decode_next()
     }
 }
@@ -601,5 +618,55 @@ fn text(bytes: Bytes) -> ByteString {
     match ByteString::try_from(bytes.clone()) {
         Ok(text) => text,
         Err(_) => ByteString::from(String::from_utf8_lossy(&bytes).into_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(chunks: &[&[u8]], max_line: usize) -> Vec<Result<Frame, DecodeError>> {
+        let mut decoder = Decoder::new().with_max_line_length(max_line);
+        let mut out = Vec::new();
+        for chunk in chunks {
+            decoder.feed(chunk);
+            out.extend(decoder.by_ref());
+        }
+        out
+    }
+
+    /// Long lines arriving in pieces (the `feed` fast path marks them
+    /// scanned): the output must not depend on where chunks split
+    /// characters, invalid sequences or CRLF, nor on how limits count bytes.
+    #[test]
+    fn long_lines_decode_the_same_however_split() {
+        const LONG: usize = 16 << 10;
+        let mut line = b"data: ".to_vec();
+        while line.len() < LONG + 100 {
+            line.extend_from_slice("aé€😀".as_bytes());
+        }
+        let mut invalid_mid = line.clone();
+        invalid_mid.extend_from_slice(b"\xFF\xE2\x82x");
+        invalid_mid.extend_from_slice(&line[6..]);
+        let mut invalid_end = line.clone();
+        invalid_end.extend_from_slice(b"\xE2\x82");
+        let mut inputs = Vec::new();
+        for body in [&line, &invalid_mid, &invalid_end] {
+            for end in [&b"\n\n"[..], b"\r\n\r\n", b"\r\r", b"\rdata: x\n\n"] {
+                let mut input = body.clone();
+                input.extend_from_slice(end);
+                input.extend_from_slice(b"data: next\n\n");
+                inputs.push(input);
+            }
+        }
+        for input in &inputs {
+            for max_line in [usize::MAX, input.len() - 30, LONG + 50] {
+                let whole = decode(&[input], max_line);
+                for size in [1, 2, 3, 5, 7, 1000, 1460, LONG, LONG + 1] {
+                    let chunks: Vec<&[u8]> = input.chunks(size).collect();
+                    assert_eq!(decode(&chunks, max_line), whole, "chunks of {size}");
+                }
+            }
+        }
     }
 }

@@ -146,6 +146,7 @@ impl<'a> Iterator for Lines<'a> {
 /// Whether `text` holds CR or LF, or NUL too when `nul`. Most values are
 /// short (IDs, event types, small payloads): below a vector's width, eight
 /// bytes at a time with no setup beat memchr and a byte loop alike.
+#[inline]
 pub(crate) fn has_break(text: &[u8], nul: bool) -> bool {
     if text.len() >= 32 {
         return if nul {
