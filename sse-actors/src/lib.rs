@@ -66,6 +66,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod backplane;
 mod config;
 mod error;
 mod log;
@@ -78,6 +79,9 @@ mod stream_actor;
 mod subscriber_actor;
 mod subscription;
 
+pub use backplane::{
+    Backplane, BackplaneError, BackplaneEvent, GlobalId, Inbound, InvalidGlobalId,
+};
 pub use config::{Callback, LogLimits, ServerBuilder, SlowSubscriberPolicy, StreamOptions};
 pub use error::{BuildError, PublishError, ServerClosed, SubscribeError, TryPublishError};
 pub use server::Server;
