@@ -130,8 +130,8 @@ impl Node {
         let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
         let thread = std::thread::spawn(move || {
             actix_rt::System::new().block_on(async move {
-                let backplane = RedisBackplane::new(&url, RedisOptions::default())
-                    .expect("valid Redis URL");
+                let backplane =
+                    RedisBackplane::new(&url, RedisOptions::default()).expect("valid Redis URL");
                 let server = Server::builder()
                     .auto_stream(true)
                     .arbiters(1)
@@ -232,11 +232,7 @@ pub struct Listener {
 impl Listener {
     /// Subscribes; returns once the response head arrived, so the node
     /// already reads the stream.
-    pub async fn open(
-        client: &awc::Client,
-        url: &str,
-        last_event_id: Option<&str>,
-    ) -> Listener {
+    pub async fn open(client: &awc::Client, url: &str, last_event_id: Option<&str>) -> Listener {
         let mut request = client.get(url);
         if let Some(id) = last_event_id {
             request = request.insert_header(("Last-Event-ID", id));
