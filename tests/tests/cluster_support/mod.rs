@@ -250,7 +250,7 @@ impl Listener {
     pub async fn next(&mut self) -> Event {
         let deadline = tokio::time::Instant::now() + GUARD;
         loop {
-            while let Some(frame) = self.decoder.next() {
+            for frame in self.decoder.by_ref() {
                 if let Ok(Frame::Event(event)) = frame {
                     return event;
                 }
