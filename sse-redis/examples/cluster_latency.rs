@@ -2,7 +2,10 @@
 //! nodes sharing a Redis (subscribers on one, the publisher on the other).
 //! Both nodes run in this process, so one clock times both ends.
 //!
-//! Run: `cargo run --release -p sse-redis --example cluster_latency -- [local|redis://HOST:PORT] [EVENTS] [SUBSCRIBERS]`
+//! Run: `cargo run --release -p sse-redis --example cluster_latency -- [local|redis://HOST:PORT] [EVENTS] [SUBSCRIBERS] [RATE]`
+//!
+//! `RATE` is events per second, paced (default 0: as fast as publishing
+//! goes, which measures throughput; latency then includes queueing).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,6 +33,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let target = args.next().unwrap_or_else(|| "local".to_owned());
     let events: usize = args.next().map_or(Ok(10_000), |a| a.parse())?;
     let subscribers: usize = args.next().map_or(Ok(100), |a| a.parse())?;
+    let rate: u64 = args.next().map_or(Ok(0), |a| a.parse())?;
 
     actix_rt::System::new().block_on(async move {
         let (publisher, subscriber_node) = if target == "local" {
@@ -67,6 +71,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
         let start = Instant::now();
         futures_util::stream::iter(0..events)
+            .then(|i| async move {
+                if rate > 0 {
+                    let due = start + Duration::from_nanos(i as u64 * 1_000_000_000 / rate);
+                    actix_rt::time::sleep_until(due.into()).await;
+                }
+                i
+            })
             .map(|_| {
                 let publisher = publisher.clone();
                 let stream = stream.clone();
@@ -95,7 +106,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Duration::from_nanos(latencies.get(at).copied().unwrap_or_default())
         };
         println!(
-            "{target}: {events} events x {subscribers} subscribers: {} deliveries in {elapsed:.2?}, {:.2} M deliveries/s; publish->deliver p50 {:.2?} p90 {:.2?} p99 {:.2?} max {:.2?}",
+            "{target}: {events} events x {subscribers} subscribers at {}: {} deliveries in {elapsed:.2?}, {:.2} M deliveries/s; publish->deliver p50 {:.2?} p90 {:.2?} p99 {:.2?} max {:.2?}",
+            if rate > 0 { format!("{rate} events/s") } else { "full speed".to_owned() },
             latencies.len(),
             latencies.len() as f64 / elapsed.as_secs_f64() / 1e6,
             pct(0.5),
