@@ -72,8 +72,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let start = Instant::now();
         futures_util::stream::iter(0..events)
             .then(|i| async move {
-                if rate > 0 {
-                    let due = start + Duration::from_nanos(i as u64 * 1_000_000_000 / rate);
+                if let Some(offset) = (i as u64 * 1_000_000_000).checked_div(rate) {
+                    let due = start + Duration::from_nanos(offset);
                     actix_rt::time::sleep_until(due.into()).await;
                 }
                 i
