@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::backplane::Backplane;
 use crate::subscription::SubscriberInfo;
 
 /// A subscribe or unsubscribe callback: `(stream name, subscriber)`.
@@ -166,6 +167,7 @@ pub(crate) struct ServerConfig {
     pub(crate) on_subscribe: Option<Callback>,
     pub(crate) on_unsubscribe: Option<Callback>,
     pub(crate) arbiters: usize,
+    pub(crate) backplane: Option<Arc<dyn Backplane>>,
 }
 
 impl Default for ServerConfig {
@@ -186,6 +188,7 @@ impl Default for ServerConfig {
             on_subscribe: None,
             on_unsubscribe: None,
             arbiters: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            backplane: None,
         }
     }
 }
@@ -358,6 +361,16 @@ impl ServerBuilder {
         self.config.arbiters = n;
         self
     }
+
+    /// Makes this server one node of many sharing `backplane`: events are
+    /// published to it, delivered from it, and replayed from it for a
+    /// Last-Event-ID this node never saw. Wire ids become the backplane's
+    /// [`GlobalId`](crate::GlobalId)s (a publisher's own id is kept beside
+    /// the event, not sent). Default: none, the server is its own log.
+    pub fn backplane(mut self, backplane: Arc<dyn Backplane>) -> Self {
+        self.config.backplane = Some(backplane);
+        self
+    }
 }
 
 impl fmt::Debug for ServerBuilder {
@@ -377,6 +390,7 @@ impl fmt::Debug for ServerBuilder {
             .field("max_auto_streams", &c.max_auto_streams)
             .field("headers", &c.headers)
             .field("arbiters", &c.arbiters)
+            .field("backplane", &c.backplane.is_some())
             .finish_non_exhaustive()
     }
 }

@@ -2,6 +2,8 @@
 
 use sse_proto::EncodeError;
 
+use crate::backplane::BackplaneError;
+
 /// [`Server::publish`](crate::Server::publish) did not accept the event.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -24,6 +26,10 @@ pub enum PublishError {
     /// The event's id, type or custom fields cannot be written safely.
     #[error("the event cannot be encoded: {0}")]
     Encode(#[from] EncodeError),
+    /// The backplane did not take the event (it is unreachable, say); nothing
+    /// was published.
+    #[error("the event was not published: {0}")]
+    Backplane(#[from] BackplaneError),
 }
 
 /// [`Server::try_publish`](crate::Server::try_publish) did not accept the event.
@@ -58,6 +64,15 @@ pub enum TryPublishError {
     /// The event's id, type or custom fields cannot be written safely.
     #[error("the event cannot be encoded: {0}")]
     Encode(#[from] EncodeError),
+    /// The server publishes through a backplane, which assigns ids only after
+    /// a round trip: use [`Server::publish`](crate::Server::publish).
+    #[error(
+        "stream {stream:?} publishes through a backplane; try_publish cannot wait for its id, use publish"
+    )]
+    Backplane {
+        /// The stream name given.
+        stream: String,
+    },
 }
 
 /// [`Server::subscribe`](crate::Server::subscribe) did not subscribe.

@@ -29,6 +29,13 @@
 //! blank line; keep-alives are the comment line `: keep-alive`. Callbacks
 //! (`on_subscribe`, `on_unsubscribe`) run on the stream's arbiter thread.
 //!
+//! **Many nodes.** With a [`Backplane`] ([`ServerBuilder::backplane`], such
+//! as the Redis one in `sse-redis`) the server is one node of many: a
+//! publication goes to the shared log, every node delivers it back to its
+//! own subscribers under the log's [`GlobalId`], and a Last-Event-ID this
+//! node never delivered is replayed from the shared log. Without one (the
+//! default) none of this runs: the single-node path is unchanged.
+//!
 //! **What it never does.** No HTTP, no sockets, no parsing of requests: the
 //! transport (such as `sse-actix`) maps requests to [`Server::subscribe`] and
 //! writes the frames. It never blocks a thread and never panics on input.
@@ -66,6 +73,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod backplane;
 mod config;
 mod error;
 mod log;
@@ -78,6 +86,9 @@ mod stream_actor;
 mod subscriber_actor;
 mod subscription;
 
+pub use backplane::{
+    Backplane, BackplaneError, BackplaneEvent, GlobalId, Inbound, InvalidGlobalId,
+};
 pub use config::{Callback, LogLimits, ServerBuilder, SlowSubscriberPolicy, StreamOptions};
 pub use error::{BuildError, PublishError, ServerClosed, SubscribeError, TryPublishError};
 pub use server::Server;

@@ -98,6 +98,11 @@ impl EventLog {
             .map(|e| e.item.clone())
     }
 
+    /// Every logged event, oldest first, with its wire id.
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (&str, &Item)> {
+        self.events.iter().map(|e| (&*e.id, &e.item))
+    }
+
     #[cfg(test)]
     pub(crate) fn seqs(&self) -> Vec<u64> {
         self.events.iter().map(|e| e.seq).collect()

@@ -44,6 +44,9 @@ impl ServerBuilder {
         }
         let config = Arc::new(self.config);
         let registry = Arc::new(Registry::default());
+        if let Some(backplane) = &config.backplane {
+            backplane.attach(crate::backplane::Inbound::new(&registry));
+        }
         let counters = Arc::new(Counters::default());
         let arbiters = (0..config.arbiters).map(|_| Arbiter::new()).collect();
         let addr = ServerActor {
@@ -148,10 +151,23 @@ impl Server {
 
     /// Publishes `event` to the stream `name`, waiting while its buffer is
     /// full. Returns the event's wire id and sequence number.
+    ///
+    /// With a [backplane](ServerBuilder::backplane) and auto-stream on, any
+    /// name is accepted (its subscribers may be on other nodes); the event is
+    /// delivered once the backplane hands it back.
     pub async fn publish(&self, name: &str, event: Event) -> Result<Published, PublishError> {
         match self.registry.get(name) {
             Some(stream) => stream.publish(event).await,
             None if self.registry.is_closed() => Err(PublishError::ServerClosed),
+            None if self.config.auto_stream && self.config.backplane.is_some() => {
+                let backplane = self
+                    .config
+                    .backplane
+                    .as_deref()
+                    .ok_or(PublishError::ServerClosed)?;
+                let encoder = sse_proto::Encoder::new().with_base64(self.config.base64);
+                crate::stream::publish_global(backplane, &encoder, name, event).await
+            }
             None => Err(PublishError::UnknownStream {
                 stream: name.to_owned(),
             }),
@@ -165,6 +181,9 @@ impl Server {
         match self.registry.get(name) {
             Some(stream) => stream.try_publish(event),
             None if self.registry.is_closed() => Err(TryPublishError::ServerClosed),
+            None if self.config.backplane.is_some() => Err(TryPublishError::Backplane {
+                stream: name.to_owned(),
+            }),
             None => Err(TryPublishError::UnknownStream {
                 stream: name.to_owned(),
             }),

@@ -157,6 +157,12 @@ impl Handler<CreateStream> for ServerActor {
             auto_created: msg.auto_created,
             instance: self.next_instance,
             counters: Arc::clone(&self.counters),
+            backplane: self.config.backplane.clone(),
+            replay_limit: if options.auto_replay {
+                options.log_limits.max_events
+            } else {
+                0
+            },
         });
         let actor = StreamActor::new(Arc::clone(&state), options, ctx.address().downgrade());
         let addr = if self.arbiters.is_empty() {
@@ -195,6 +201,9 @@ impl Handler<RemoveStream> for ServerActor {
         match removed {
             None => Box::pin(async { false }),
             Some(stream) => {
+                if let Some(backplane) = &self.config.backplane {
+                    backplane.unwatch(&name);
+                }
                 self.counters.streams.fetch_sub(1, Ordering::AcqRel);
                 if stream.state.auto_created {
                     self.auto_streams = self.auto_streams.saturating_sub(1);
@@ -219,6 +228,9 @@ impl Handler<StreamIdle> for ServerActor {
             .get(&msg.name)
             .is_some_and(|s| s.state.instance == msg.instance);
         if same {
+            if let Some(backplane) = &self.config.backplane {
+                backplane.unwatch(&msg.name);
+            }
             streams.remove(&msg.name);
             self.counters.streams.fetch_sub(1, Ordering::AcqRel);
             self.auto_streams = self.auto_streams.saturating_sub(1);

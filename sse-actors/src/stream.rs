@@ -9,6 +9,7 @@ use bytestring::ByteString;
 use sse_proto::{Encoder, Event};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
+use crate::backplane::{Backplane, GlobalId};
 use crate::error::{PublishError, SubscribeError, TryPublishError};
 use crate::stats::Counters;
 use crate::stream_actor::{Publish, StreamActor, Subscribe};
@@ -18,9 +19,10 @@ use crate::subscription::{SubscribeRequest, Subscription};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Published {
     /// Its wire id: the event's own id if it had one, else `seq` in decimal.
+    /// With a backplane, always the backplane's [`GlobalId`].
     pub id: ByteString,
     /// Its position in the stream: 1 for the first event, then one more for
-    /// each event, never reused.
+    /// each event, never reused. With a backplane, 0: the id is the position.
     pub seq: u64,
 }
 
@@ -63,6 +65,11 @@ pub(crate) struct StreamState {
     pub(crate) auto_created: bool,
     pub(crate) instance: u64,
     pub(crate) counters: Arc<Counters>,
+    /// Set when events go through a backplane instead of the actor's mailbox.
+    pub(crate) backplane: Option<Arc<dyn Backplane>>,
+    /// Most events replayed from the backplane to one subscriber (the log's
+    /// `max_events`; 0 without auto-replay).
+    pub(crate) replay_limit: usize,
 }
 
 #[derive(Debug, Default)]
@@ -72,7 +79,7 @@ pub(crate) struct SeqState {
 }
 
 impl StreamState {
-    fn lock_seq(&self) -> std::sync::MutexGuard<'_, SeqState> {
+    pub(crate) fn lock_seq(&self) -> std::sync::MutexGuard<'_, SeqState> {
         self.seq.lock().unwrap_or_else(|poison| poison.into_inner())
     }
 
@@ -136,6 +143,15 @@ impl StreamHandle {
     /// Publishes `event`, waiting while the stream's buffer is full. The
     /// event is encoded here, once, and shared by every subscriber.
     pub async fn publish(&self, event: Event) -> Result<Published, PublishError> {
+        if let Some(backplane) = &self.state.backplane {
+            if self.state.is_closed() {
+                return Err(PublishError::StreamRemoved {
+                    stream: self.state.name.to_string(),
+                });
+            }
+            return publish_global(&**backplane, &self.state.encoder, &self.state.name, event)
+                .await;
+        }
         let (user_id, frame) = encode(&self.state.encoder, event)?;
         let removed = || PublishError::StreamRemoved {
             stream: self.state.name.to_string(),
@@ -149,6 +165,11 @@ impl StreamHandle {
 
     /// Publishes `event` if the stream's buffer has room; never waits.
     pub fn try_publish(&self, event: Event) -> Result<Published, TryPublishError> {
+        if self.state.backplane.is_some() {
+            return Err(TryPublishError::Backplane {
+                stream: self.state.name.to_string(),
+            });
+        }
         let (user_id, frame) = encode(&self.state.encoder, event)?;
         let removed = || TryPublishError::StreamRemoved {
             stream: self.state.name.to_string(),
@@ -177,10 +198,36 @@ impl StreamHandle {
         if self.state.is_closed() {
             return Err(removed());
         }
+        let backfill = match &self.state.backplane {
+            Some(backplane) => self.backfill(&**backplane, &request).await,
+            None => None,
+        };
         self.addr
-            .send(Subscribe { request })
+            .send(Subscribe { request, backfill })
             .await
             .unwrap_or_else(|_| Err(removed()))
+    }
+
+    /// Starts the backplane delivering this stream, then reads what a client
+    /// resuming from its Last-Event-ID missed. Without the backplane (it is
+    /// down) or a global Last-Event-ID, the local log's replay applies.
+    async fn backfill(
+        &self,
+        backplane: &dyn Backplane,
+        request: &SubscribeRequest,
+    ) -> Option<(GlobalId, Vec<crate::BackplaneEvent>)> {
+        // A failed watch is retried by the next subscriber; meanwhile this one
+        // is served what the node delivers.
+        let _ = backplane.watch(&self.state.name).await;
+        let after = request.last_event_id.as_deref()?.parse::<GlobalId>().ok()?;
+        if self.state.replay_limit == 0 {
+            return None;
+        }
+        let events = backplane
+            .read_after(&self.state.name, after, self.state.replay_limit)
+            .await
+            .ok()?;
+        Some((after, events))
     }
 
     fn enqueue(
@@ -211,6 +258,22 @@ impl StreamHandle {
         let id = user_id.unwrap_or_else(|| ByteString::from(itoa::Buffer::new().format(seq)));
         Some(Published { id, seq })
     }
+}
+
+/// Publishes through `backplane`; the event's own id rides beside it.
+pub(crate) async fn publish_global(
+    backplane: &dyn Backplane,
+    encoder: &Encoder,
+    stream: &str,
+    mut event: Event,
+) -> Result<Published, PublishError> {
+    let user_id = event.id.take();
+    let frame = encoder.encode(&event)?;
+    let id = backplane.publish(stream, frame, user_id).await?;
+    Ok(Published {
+        id: ByteString::from(id.to_string()),
+        seq: 0,
+    })
 }
 
 /// Encodes outside any lock and actor, so publishers share the encoding work

@@ -14,6 +14,7 @@ use futures_util::future::join_all;
 use sse_proto::Encoder;
 use tokio::sync::OwnedSemaphorePermit;
 
+use crate::backplane::{BackplaneEvent, GlobalId};
 use crate::config::Resolved;
 use crate::error::SubscribeError;
 use crate::log::EventLog;
@@ -35,11 +36,23 @@ pub(crate) struct Publish {
     pub(crate) _permit: OwnedSemaphorePermit,
 }
 
+/// One event read from the backplane, encoded without an `id:` line.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Deliver {
+    pub(crate) id: GlobalId,
+    pub(crate) frame: Bytes,
+    pub(crate) published: Instant,
+}
+
 /// Adds a subscriber.
 #[derive(Message)]
 #[rtype(result = "Result<Subscription, SubscribeError>")]
 pub(crate) struct Subscribe {
     pub(crate) request: SubscribeRequest,
+    /// With a backplane: the Last-Event-ID as a global id, and the events
+    /// the backplane holds after it (read before this message was sent).
+    pub(crate) backfill: Option<(GlobalId, Vec<BackplaneEvent>)>,
 }
 
 /// A subscriber actor stopped: forget its record.
@@ -57,6 +70,9 @@ pub(crate) struct Shutdown(pub(crate) EndReason);
 struct Record {
     queue: Arc<Queue>,
     actor: actix::Addr<SubscriberActor>,
+    /// Backplane only: the newest id this subscriber was replayed; live
+    /// events up to it are skipped, as it already has them.
+    replayed_to: Option<GlobalId>,
     _live: Live,
 }
 
@@ -70,6 +86,11 @@ pub(crate) struct StreamActor {
     /// Why subscriptions end if the actor is dropped without a `Shutdown`
     /// (its arbiter stopped).
     ending: Option<EndReason>,
+    /// Backplane only: the newest event delivered, so a repeated delivery
+    /// (after the backplane reconnects) is dropped.
+    last_delivered: Option<GlobalId>,
+    /// Records with a `replayed_to` still ahead of `last_delivered`.
+    catching_up: usize,
     _live: Live,
 }
 
@@ -91,12 +112,17 @@ impl StreamActor {
             keep_alive: Encoder::comment("keep-alive"),
             server,
             ending: None,
+            last_delivered: None,
+            catching_up: 0,
             _live,
         }
     }
 
     fn remove(&mut self, id: u64, reason: EndReason, ctx: &mut Context<Self>) {
         if let Some(record) = self.subscribers.remove(&id) {
+            if record.replayed_to.is_some() {
+                self.catching_up -= 1;
+            }
             record.queue.close(reason);
             record.actor.do_send(Stop(reason));
             self.after_removal(ctx);
@@ -139,6 +165,45 @@ impl StreamActor {
                     false
                 }
             });
+        if self.subscribers.len() != before {
+            self.after_removal(ctx);
+        }
+    }
+
+    /// Like [`fan_out`](Self::fan_out), for a backplane event `id`: skips
+    /// the subscribers that were already replayed past it.
+    fn fan_out_global(&mut self, item: &Item, id: GlobalId, ctx: &mut Context<Self>) {
+        if self.catching_up == 0 {
+            return self.fan_out(item, ctx);
+        }
+        let before = self.subscribers.len();
+        let counters = &self.state.counters;
+        self.subscribers.retain(|_, record| {
+            if let Some(replayed_to) = record.replayed_to {
+                if id <= replayed_to {
+                    return true;
+                }
+                record.replayed_to = None;
+            }
+            match record.queue.push(item.clone()) {
+                Pushed::Queued | Pushed::DroppedOldest => true,
+                Pushed::Lagged => {
+                    counters.lagged.fetch_add(1, Ordering::Relaxed);
+                    record.actor.do_send(Stop(EndReason::Lagged));
+                    false
+                }
+                Pushed::Closed => {
+                    record.actor.do_send(Stop(EndReason::Unsubscribed));
+                    false
+                }
+            }
+        });
+        let still = self
+            .subscribers
+            .values()
+            .filter(|r| r.replayed_to.is_some())
+            .count();
+        self.catching_up = still;
         if self.subscribers.len() != before {
             self.after_removal(ctx);
         }
@@ -206,6 +271,85 @@ impl Handler<Publish> for StreamActor {
     }
 }
 
+impl Handler<Deliver> for StreamActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Deliver, ctx: &mut Self::Context) {
+        if self.last_delivered.is_some_and(|last| msg.id <= last) {
+            return;
+        }
+        self.last_delivered = Some(msg.id);
+        let seq = {
+            let mut seq = self.state.lock_seq();
+            seq.last += 1;
+            seq.last
+        };
+        let (id, frame) = with_global_id(msg.id, &msg.frame);
+        if let Some(log) = &mut self.log {
+            log.add(seq, id, frame.clone(), msg.published);
+            self.state.mirror_log(log);
+        }
+        let item = Item {
+            frame,
+            published: msg.published,
+        };
+        self.fan_out_global(&item, msg.id, ctx);
+    }
+}
+
+fn with_global_id(id: GlobalId, frame: &Bytes) -> (ByteString, Bytes) {
+    let id = ByteString::from(id.to_string());
+    let mut out = BytesMut::with_capacity(frame.len() + id.len() + 5);
+    out.put_slice(b"id: ");
+    out.put_slice(id.as_bytes());
+    out.put_u8(b'\n');
+    out.put_slice(frame);
+    (id, out.freeze())
+}
+
+/// What a subscriber resuming from `after` is replayed: the backplane's
+/// events after it, then the ones this node delivered since the backplane
+/// was read. Answers the frames and the newest id among them.
+fn backfill(
+    after: GlobalId,
+    events: Vec<BackplaneEvent>,
+    log: Option<&EventLog>,
+    ttl: Option<std::time::Duration>,
+    now: Instant,
+) -> (Vec<Item>, GlobalId) {
+    let fresh =
+        |published: Instant| ttl.is_none_or(|ttl| now.saturating_duration_since(published) <= ttl);
+    let mut newest = after;
+    let mut items = Vec::with_capacity(events.len());
+    for event in events {
+        if event.id <= newest {
+            continue;
+        }
+        newest = event.id;
+        let published = event.id.published();
+        if fresh(published) {
+            items.push(Item {
+                frame: with_global_id(event.id, &event.frame).1,
+                published,
+            });
+        }
+    }
+    if let Some(log) = log {
+        for (id, item) in log.entries() {
+            let Ok(id) = id.parse::<GlobalId>() else {
+                continue;
+            };
+            if id > newest {
+                newest = id;
+                if fresh(item.published) {
+                    items.push(item.clone());
+                }
+            }
+        }
+    }
+    (items, newest)
+}
+
 /// `id: <seq>` followed by the event's encoding (field order within an
 /// event does not matter to receivers).
 fn with_seq_id(seq: u64, frame: &Bytes) -> (ByteString, Bytes) {
@@ -242,6 +386,7 @@ impl Handler<Subscribe> for StreamActor {
             last_event_id,
             label,
         } = msg.request;
+        let backfill_from = msg.backfill;
         let info = Arc::new(SubscriberInfo {
             id: counters.next_subscriber_id(),
             stream: Arc::clone(name),
@@ -253,7 +398,25 @@ impl Handler<Subscribe> for StreamActor {
             self.options.slow_subscriber,
             counters,
         ));
-        if let Some(log) = &mut self.log {
+        let mut replayed_to = None;
+        if let Some((after, events)) = backfill_from {
+            let now = Instant::now();
+            if let Some(log) = &mut self.log {
+                log.evict(now);
+            }
+            let (items, newest) = backfill(
+                after,
+                events,
+                self.log.as_ref(),
+                self.options.event_ttl,
+                now,
+            );
+            queue.push_replay(items.into_iter());
+            if self.last_delivered.is_none_or(|last| newest > last) {
+                replayed_to = Some(newest);
+                self.catching_up += 1;
+            }
+        } else if let Some(log) = &mut self.log {
             let now = Instant::now();
             log.evict(now);
             queue.push_replay(log.replay(
@@ -275,6 +438,7 @@ impl Handler<Subscribe> for StreamActor {
             Record {
                 queue: Arc::clone(&queue),
                 actor: actor.clone(),
+                replayed_to,
                 _live: Live::new(counters, Kind::SubscriberRecord),
             },
         );
@@ -313,6 +477,7 @@ impl Handler<Shutdown> for StreamActor {
             })
             .collect();
         self.state.subscribers.store(0, Ordering::Release);
+        self.catching_up = 0;
         if let Some(log) = &mut self.log {
             log.clear();
             self.state.mirror_log(log);

@@ -110,6 +110,18 @@ pub struct Args {
     /// Threads the stream actors are spread over (default: one per core).
     #[arg(long, env = "SSE_HUB_ARBITERS")]
     arbiters: Option<usize>,
+
+    // Cluster.
+    /// Make this hub a node of a cluster sharing the Redis at this URL
+    /// (`redis://127.0.0.1:6379`): events published on any node reach
+    /// subscribers on every node, ids are Redis stream ids, and clients
+    /// resume on any node. Redis keeps `--redis-max-len` events per stream.
+    #[arg(long, env = "SSE_HUB_REDIS")]
+    redis: Option<String>,
+    /// Events kept per stream in Redis (`MAXLEN ~`), which bounds Redis
+    /// memory and how far back any node can replay.
+    #[arg(long, env = "SSE_HUB_REDIS_MAX_LEN", default_value_t = 10_000)]
+    redis_max_len: usize,
 }
 
 pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
@@ -127,7 +139,12 @@ async fn serve(
     listener: TcpListener,
     address: std::net::SocketAddr,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let server = server_builder(&args)?.build();
+    let mut builder = server_builder(&args)?;
+    if let Some(url) = &args.redis {
+        builder = builder.backplane(redis_backplane(url, &args)?);
+        tracing::info!(%url, "cluster node: events go through Redis");
+    }
+    let server = builder.build();
     server
         .create_stream(&args.demo_stream)
         .await
@@ -231,6 +248,27 @@ fn server_builder(args: &Args) -> Result<sse_actors::ServerBuilder, Box<dyn std:
         builder = builder.header(name.as_str(), value);
     }
     Ok(builder)
+}
+
+#[cfg(feature = "redis")]
+fn redis_backplane(
+    url: &str,
+    args: &Args,
+) -> Result<std::sync::Arc<dyn sse_actors::Backplane>, Box<dyn std::error::Error>> {
+    let mut options = sse_redis::RedisOptions::default();
+    options.max_len = args.redis_max_len;
+    options.max_age = args.log_max_age;
+    let backplane = sse_redis::RedisBackplane::new(url, options)
+        .map_err(|error| format!("--redis: {error}"))?;
+    Ok(std::sync::Arc::new(backplane))
+}
+
+#[cfg(not(feature = "redis"))]
+fn redis_backplane(
+    _url: &str,
+    _args: &Args,
+) -> Result<std::sync::Arc<dyn sse_actors::Backplane>, Box<dyn std::error::Error>> {
+    Err("--redis: this build of sse has no Redis support (feature `redis`)".into())
 }
 
 fn init_tracing() {

@@ -119,6 +119,7 @@ fn publish_error(stream: &str, error: PublishError) -> HubError {
         }
         PublishError::Encode(error) => HubError::InvalidEvent(error.to_string()),
         PublishError::ServerClosed => HubError::Closed,
+        PublishError::Backplane(error) => HubError::Backplane(error.to_string()),
         other => HubError::Internal(other.to_string()),
     }
 }

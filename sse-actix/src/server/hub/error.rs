@@ -52,6 +52,10 @@ pub enum HubError {
     /// The server is shutting down: 503.
     #[error("the event server is shutting down")]
     Closed,
+    /// The cluster's backplane (Redis) cannot take the event now: 503, the
+    /// event was not published and may be retried.
+    #[error("the event was not published: {0}")]
+    Backplane(String),
     /// The event server failed: 500.
     #[error("event server error: {0}")]
     Internal(String),
@@ -68,7 +72,9 @@ impl ResponseError for HubError {
             | HubError::InvalidJson(_)
             | HubError::InvalidEvent(_) => StatusCode::BAD_REQUEST,
             HubError::UnknownStream(_) => StatusCode::NOT_FOUND,
-            HubError::TooManyStreams(..) | HubError::Closed => StatusCode::SERVICE_UNAVAILABLE,
+            HubError::TooManyStreams(..) | HubError::Closed | HubError::Backplane(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             HubError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -1,0 +1,132 @@
+//! `sse hub --redis` as an operator runs it: two hub processes sharing one
+//! real `redis-server`; one is killed mid-stream and its client resumes on
+//! the other with Last-Event-ID.
+
+mod server_support;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use server_support::hub::Hub;
+use server_support::{EventClient, GUARD, client};
+
+/// `redis-server`, located as `sse_tests::peer(Peer::RedisServer)` does
+/// (that crate depends on this one, so it cannot be used here): under
+/// `CI=true` a missing server fails the test, elsewhere it is skipped.
+fn redis_server() -> Option<PathBuf> {
+    let found = std::env::var_os("SSE_REDIS_SERVER")
+        .map(PathBuf::from)
+        .filter(|p| p.exists())
+        .or_else(|| Some(PathBuf::from("/usr/bin/redis-server")).filter(|p| p.exists()));
+    if found.is_none() {
+        let message = "redis-server is not installed (set SSE_REDIS_SERVER or run scripts/test.sh)";
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "{message}");
+        eprintln!("SKIPPED: {message}");
+    }
+    found
+}
+
+struct Redis {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Redis {
+    fn start() -> Option<Redis> {
+        let binary = redis_server()?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let child = Command::new(binary)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--dir"])
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting redis-server");
+        let deadline = Instant::now() + GUARD;
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not listen");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(Redis {
+            child,
+            port,
+            _dir: dir,
+        })
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn publish(hub: &Hub, data: &str) -> String {
+    let mut response = client()
+        .post(hub.url("/events?stream=feed"))
+        .send_body(data.to_owned())
+        .await
+        .expect("publish request");
+    assert_eq!(response.status().as_u16(), 200, "publishing {data:?}");
+    let body: serde_json::Value = response.json().await.expect("JSON answer");
+    body["id"].as_str().expect("an id").to_owned()
+}
+
+fn pairs(events: &[sse_proto::Event]) -> Vec<(String, String)> {
+    events
+        .iter()
+        .map(|e| {
+            (
+                e.id.as_deref().unwrap_or_default().to_owned(),
+                e.data.to_string(),
+            )
+        })
+        .collect()
+}
+
+#[actix_rt::test]
+async fn killed_node_client_resumes_on_another_node() {
+    let Some(redis) = Redis::start() else {
+        return;
+    };
+    let url = format!("redis://127.0.0.1:{}", redis.port);
+    let mut a = Hub::start(&["--redis", &url]);
+    let b = Hub::start(&["--redis", &url]);
+
+    let mut on_a = EventClient::open(&a.url("/events?stream=feed")).await;
+    let mut sent = Vec::new();
+    for n in 0..10 {
+        let data = format!("event {n}");
+        sent.push((publish(&b, &data).await, data));
+    }
+    let seen = pairs(&on_a.events(6).await);
+    assert_eq!(seen, sent[..6], "published on B, delivered on A, in order");
+
+    // A crashes mid-stream.
+    let _ = a.child.kill();
+    let _ = a.child.wait();
+    drop(on_a);
+    for n in 10..15 {
+        let data = format!("event {n}");
+        sent.push((publish(&b, &data).await, data));
+    }
+
+    let last = seen[5].0.as_str();
+    let mut on_b =
+        EventClient::open_with(&b.url("/events?stream=feed"), &[("Last-Event-ID", last)]).await;
+    assert_eq!(
+        pairs(&on_b.events(9).await),
+        sent[6..],
+        "exactly what it missed"
+    );
+    let end = publish(&b, "end").await;
+    assert_eq!(pairs(&on_b.events(1).await), [(end, "end".to_owned())]);
+}

@@ -1,0 +1,210 @@
+//! The seam between one node and a shared event log that makes many nodes
+//! serve as one: where events are published, read back and replayed.
+//!
+//! Without a backplane (the default) a [`Server`](crate::Server) is its own
+//! log: publishing hands the event straight to the stream's actor, exactly as
+//! a single node always did. With one, publishing appends the encoded event
+//! to the shared log, and every node (the publisher included) delivers it to
+//! its local subscribers when it reads it back through [`Inbound`]. The
+//! shared log's ids are the wire ids, so a client may resume on any node.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use bytestring::ByteString;
+use futures_util::future::BoxFuture;
+
+use crate::server_actor::Registry;
+use crate::stream_actor::Deliver;
+
+/// A position in a backplane's log: totally ordered across every node,
+/// written `MILLIS-SEQ` (the form of Redis stream entry ids), where `MILLIS`
+/// is the publication time in Unix milliseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GlobalId {
+    /// Publication time, Unix milliseconds.
+    pub millis: u64,
+    /// Order among events of the same millisecond.
+    pub seq: u64,
+}
+
+impl fmt::Display for GlobalId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.millis, self.seq)
+    }
+}
+
+/// A string that is not `MILLIS-SEQ`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a global event id (expected MILLIS-SEQ, two decimal numbers)")]
+pub struct InvalidGlobalId(pub String);
+
+impl FromStr for GlobalId {
+    type Err = InvalidGlobalId;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let invalid = || InvalidGlobalId(text.to_owned());
+        let (millis, seq) = text.split_once('-').ok_or_else(invalid)?;
+        let number = |part: &str| {
+            (!part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| part.parse::<u64>().ok())
+                .flatten()
+                .ok_or_else(invalid)
+        };
+        Ok(GlobalId {
+            millis: number(millis)?,
+            seq: number(seq)?,
+        })
+    }
+}
+
+impl GlobalId {
+    /// When the event was published, on this node's monotonic clock (for the
+    /// TTL and the log's age limit); clock skew between nodes shifts it.
+    pub(crate) fn published(self) -> Instant {
+        let now = Instant::now();
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let age = wall.saturating_sub(Duration::from_millis(self.millis));
+        now.checked_sub(age).unwrap_or(now)
+    }
+}
+
+/// One event read from a backplane: its global id and its encoded frame
+/// without an `id:` line (the node prefixes the global id).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackplaneEvent {
+    /// Its position in the stream's shared log, and its wire id.
+    pub id: GlobalId,
+    /// The event as encoded by the publishing node, without an `id:` line.
+    pub frame: Bytes,
+}
+
+/// Why a backplane could not do what was asked.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BackplaneError {
+    /// The shared log cannot be reached now (it is down, or the connection
+    /// broke); the operation may succeed later.
+    #[error("the backplane is unavailable: {0}")]
+    Unavailable(String),
+    /// The shared log answered with something this node cannot use.
+    #[error("the backplane answered unexpectedly: {0}")]
+    Protocol(String),
+}
+
+/// A shared event log many nodes publish to and read from.
+///
+/// Implementations must deliver, through the [`Inbound`] given to
+/// [`attach`](Self::attach), every event of every watched stream exactly
+/// once per node and in log order, resuming after the last delivered id when
+/// they lose and regain the log. Delivering an id twice is harmless (each
+/// stream drops ids not above the last one it delivered), skipping one is not.
+pub trait Backplane: Send + Sync + 'static {
+    /// Called once, when the server is built, with where to deliver events.
+    /// Called inside the actix `System`, so it may spawn its reader task.
+    fn attach(&self, inbound: Inbound);
+
+    /// Appends an encoded event (without an `id:` line) to `stream`'s log;
+    /// `user_id` is the publisher's own id, kept beside it. Answers the
+    /// event's global id.
+    fn publish(
+        &self,
+        stream: &str,
+        frame: Bytes,
+        user_id: Option<ByteString>,
+    ) -> BoxFuture<'static, Result<GlobalId, BackplaneError>>;
+
+    /// Starts delivering `stream`'s events published from now on. Once the
+    /// future resolves, every event after the log's current end is delivered.
+    /// Watching a watched stream does nothing.
+    fn watch(&self, stream: &str) -> BoxFuture<'static, Result<(), BackplaneError>>;
+
+    /// Stops delivering `stream`'s events (the node has no stream of that
+    /// name any more).
+    fn unwatch(&self, stream: &str);
+
+    /// Up to `limit` events of `stream` after `after` (exclusive), oldest
+    /// first: what a client resuming from `after` missed.
+    fn read_after(
+        &self,
+        stream: &str,
+        after: GlobalId,
+        limit: usize,
+    ) -> BoxFuture<'static, Result<Vec<BackplaneEvent>, BackplaneError>>;
+}
+
+/// Where a [`Backplane`] delivers the events it reads: into the stream of
+/// that name on this node, if there is one. Cheap to clone.
+#[derive(Clone)]
+pub struct Inbound {
+    pub(crate) registry: Weak<Registry>,
+}
+
+impl Inbound {
+    pub(crate) fn new(registry: &Arc<Registry>) -> Self {
+        Inbound {
+            registry: Arc::downgrade(registry),
+        }
+    }
+
+    /// Delivers `event` to `stream`'s subscribers on this node. Returns
+    /// false when this node has no such stream (or is closed), so the
+    /// backplane may stop watching it.
+    pub fn deliver(&self, stream: &str, event: BackplaneEvent) -> bool {
+        let Some(registry) = self.registry.upgrade() else {
+            return false;
+        };
+        match registry.get(stream) {
+            Some(handle) if !handle.is_removed() => {
+                handle.addr.do_send(Deliver {
+                    id: event.id,
+                    frame: event.frame,
+                    published: event.id.published(),
+                });
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the server this delivers to is gone or closed.
+    pub fn is_closed(&self) -> bool {
+        self.registry.upgrade().is_none_or(|r| r.is_closed())
+    }
+}
+
+impl fmt::Debug for Inbound {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Inbound")
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn global_ids_parse_print_and_order() {
+        let id: GlobalId = "1700000000000-3".parse().unwrap();
+        assert_eq!(
+            id,
+            GlobalId {
+                millis: 1_700_000_000_000,
+                seq: 3
+            }
+        );
+        assert_eq!(id.to_string(), "1700000000000-3");
+        assert!(id < "1700000000000-10".parse().unwrap());
+        assert!(id < "1700000000001-0".parse().unwrap());
+        for bad in ["", "1", "1-", "-1", "a-1", "1-2-3", "+1-2", "1 -2"] {
+            assert!(bad.parse::<GlobalId>().is_err(), "{bad:?}");
+        }
+    }
+}

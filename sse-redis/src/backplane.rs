@@ -1,0 +1,236 @@
+//! The [`Backplane`] over Redis Streams: publish, watch, replay.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use bytestring::ByteString;
+use futures_util::future::BoxFuture;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::streams::StreamRangeReply;
+use sse_actors::{Backplane, BackplaneError, BackplaneEvent, GlobalId, Inbound};
+use tokio::sync::Notify;
+
+use crate::entry::{self, FRAME, USER_ID};
+use crate::error::{ConnectError, unavailable};
+use crate::options::RedisOptions;
+use crate::reader;
+
+/// One node's connection to the cluster's Redis: publishes with `XADD`,
+/// reads every watched stream with one blocking `XREAD` connection, replays
+/// with `XRANGE`. Cheap to clone.
+#[derive(Clone)]
+pub struct RedisBackplane {
+    shared: Arc<Shared>,
+}
+
+/// What the backplane handle and its reader task share.
+pub(crate) struct Shared {
+    pub(crate) client: redis::Client,
+    /// Publishing and replay reads; reconnects by itself.
+    pub(crate) commands: ConnectionManager,
+    pub(crate) options: RedisOptions,
+    /// Watched streams and the newest id delivered (or the start) of each:
+    /// where the reader resumes, also after Redis comes back.
+    pub(crate) watched: Mutex<HashMap<String, GlobalId>>,
+    /// Wakes an idle reader when the first stream is watched.
+    pub(crate) wake: Notify,
+}
+
+impl Shared {
+    pub(crate) fn watched(&self) -> MutexGuard<'_, HashMap<String, GlobalId>> {
+        self.watched
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    pub(crate) fn key(&self, stream: &str) -> String {
+        format!("{}{stream}", self.options.key_prefix)
+    }
+}
+
+impl RedisBackplane {
+    /// A backplane on the Redis at `url` (`redis://127.0.0.1:6379/0`). It
+    /// connects lazily: a node starts while Redis is down, and serves once it
+    /// is up. Call inside a Tokio runtime (an actix `System` is one).
+    pub fn new(url: &str, options: RedisOptions) -> Result<Self, ConnectError> {
+        let client = redis::Client::open(url).map_err(|error| ConnectError::InvalidUrl {
+            url: url.to_owned(),
+            reason: error.to_string(),
+        })?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(options.timeout))
+            .set_response_timeout(Some(options.timeout))
+            .set_number_of_retries(1)
+            .set_max_delay(options.retry_max);
+        let commands =
+            ConnectionManager::new_lazy_with_config(client.clone(), config).map_err(|error| {
+                ConnectError::InvalidUrl {
+                    url: url.to_owned(),
+                    reason: error.to_string(),
+                }
+            })?;
+        Ok(RedisBackplane {
+            shared: Arc::new(Shared {
+                client,
+                commands,
+                options,
+                watched: Mutex::new(HashMap::new()),
+                wake: Notify::new(),
+            }),
+        })
+    }
+
+    /// The settings in use.
+    pub fn options(&self) -> &RedisOptions {
+        &self.shared.options
+    }
+
+    /// How many streams this node reads.
+    pub fn watched_streams(&self) -> usize {
+        self.shared.watched().len()
+    }
+}
+
+impl Backplane for RedisBackplane {
+    fn attach(&self, inbound: Inbound) {
+        tokio::spawn(reader::run(Arc::clone(&self.shared), inbound));
+    }
+
+    fn publish(
+        &self,
+        stream: &str,
+        frame: Bytes,
+        user_id: Option<ByteString>,
+    ) -> BoxFuture<'static, Result<GlobalId, BackplaneError>> {
+        let shared = Arc::clone(&self.shared);
+        let key = shared.key(stream);
+        Box::pin(async move {
+            let options = &shared.options;
+            let mut add = redis::cmd("XADD");
+            add.arg(&key)
+                .arg("MAXLEN")
+                .arg("~")
+                .arg(options.max_len)
+                .arg("*")
+                .arg(FRAME)
+                .arg(&frame[..]);
+            if let Some(user_id) = &user_id {
+                add.arg(USER_ID).arg(&user_id[..]);
+            }
+            let mut pipe = redis::pipe();
+            pipe.add_command(add);
+            if let Some(min_id) = options.max_age.and_then(oldest_kept) {
+                pipe.cmd("XTRIM")
+                    .arg(&key)
+                    .arg("MINID")
+                    .arg("~")
+                    .arg(min_id.to_string())
+                    .ignore();
+            }
+            let mut conn = shared.commands.clone();
+            let (id,): (String,) = pipe.query_async(&mut conn).await.map_err(unavailable)?;
+            id.parse::<GlobalId>()
+                .map_err(|error| BackplaneError::Protocol(error.to_string()))
+        })
+    }
+
+    fn watch(&self, stream: &str) -> BoxFuture<'static, Result<(), BackplaneError>> {
+        let shared = Arc::clone(&self.shared);
+        let stream = stream.to_owned();
+        Box::pin(async move {
+            if shared.watched().contains_key(&stream) {
+                return Ok(());
+            }
+            // Read from the stream's current end, not `$` at the next XREAD:
+            // a replay read after this returns must not leave a gap.
+            let mut conn = shared.commands.clone();
+            let newest: Result<StreamRangeReply, _> = redis::cmd("XREVRANGE")
+                .arg(shared.key(&stream))
+                .arg("+")
+                .arg("-")
+                .arg("COUNT")
+                .arg(1)
+                .query_async(&mut conn)
+                .await;
+            let (start, result) = match newest {
+                Ok(reply) => match reply.ids.first() {
+                    Some(entry) => match entry.id.parse::<GlobalId>() {
+                        Ok(id) => (id, Ok(())),
+                        Err(error) => (now(), Err(BackplaneError::Protocol(error.to_string()))),
+                    },
+                    None => (GlobalId::default(), Ok(())),
+                },
+                // Redis is down: start from this node's clock, the best
+                // guess of where the log ends.
+                Err(error) => (now(), Err(unavailable(error))),
+            };
+            let first = {
+                let mut watched = shared.watched();
+                let first = watched.is_empty();
+                watched.entry(stream).or_insert(start);
+                first
+            };
+            if first {
+                shared.wake.notify_one();
+            }
+            result
+        })
+    }
+
+    fn unwatch(&self, stream: &str) {
+        self.shared.watched().remove(stream);
+    }
+
+    fn read_after(
+        &self,
+        stream: &str,
+        after: GlobalId,
+        limit: usize,
+    ) -> BoxFuture<'static, Result<Vec<BackplaneEvent>, BackplaneError>> {
+        let shared = Arc::clone(&self.shared);
+        let key = shared.key(stream);
+        Box::pin(async move {
+            let mut conn = shared.commands.clone();
+            let reply: StreamRangeReply = redis::cmd("XRANGE")
+                .arg(&key)
+                .arg(format!("({after}"))
+                .arg("+")
+                .arg("COUNT")
+                .arg(limit)
+                .query_async(&mut conn)
+                .await
+                .map_err(unavailable)?;
+            // An entry another program wrote is skipped, not fatal.
+            Ok(reply
+                .ids
+                .iter()
+                .filter_map(|e| entry::event(e).ok())
+                .collect())
+        })
+    }
+}
+
+/// The oldest id kept under an age limit.
+fn oldest_kept(max_age: Duration) -> Option<GlobalId> {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?;
+    let millis = now.checked_sub(max_age)?.as_millis();
+    Some(GlobalId {
+        millis: u64::try_from(millis).ok()?,
+        seq: 0,
+    })
+}
+
+fn now() -> GlobalId {
+    oldest_kept(Duration::ZERO).unwrap_or_default()
+}
+
+impl std::fmt::Debug for RedisBackplane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisBackplane")
+            .field("options", &self.shared.options)
+            .field("watched_streams", &self.watched_streams())
+            .finish_non_exhaustive()
+    }
+}
