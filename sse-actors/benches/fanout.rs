@@ -22,6 +22,11 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 /// Events published per measured batch.
 const BATCH: u64 = 100;
 
+/// The longest round (the allocation count with one subscriber). Subscriber
+/// queues hold a whole round, so a consumer that falls behind the publisher
+/// is measured rather than disconnected as lagged.
+const LONGEST_ROUND: u64 = 10_000;
+
 /// One stream on its own arbiter, `n` subscribers draining on another.
 struct Rig {
     stream: StreamHandle,
@@ -30,6 +35,8 @@ struct Rig {
     delivered: Arc<AtomicU64>,
     expected: Arc<AtomicU64>,
     notify: Arc<Notify>,
+    /// Subscriptions that ended early; any is a broken run, not a slow one.
+    ended: Arc<AtomicU64>,
     subscribers: u64,
 }
 
@@ -39,16 +46,22 @@ impl Rig {
             .arbiters(1)
             .keep_alive(None)
             .auto_replay(false)
+            .subscriber_queue(LONGEST_ROUND as usize)
             .build();
         let stream = server.create_stream("bench").await.unwrap();
         let consumers = Arbiter::new();
         let delivered = Arc::new(AtomicU64::new(0));
         let expected = Arc::new(AtomicU64::new(u64::MAX));
         let notify = Arc::new(Notify::new());
+        let ended = Arc::new(AtomicU64::new(0));
         for _ in 0..subscribers {
             let mut sub = stream.subscribe(SubscribeRequest::new()).await.unwrap();
-            let (delivered, expected, notify) =
-                (delivered.clone(), expected.clone(), notify.clone());
+            let (delivered, expected, notify, ended) = (
+                delivered.clone(),
+                expected.clone(),
+                notify.clone(),
+                ended.clone(),
+            );
             consumers.spawn(async move {
                 while let Some(frame) = sub.next().await {
                     std::hint::black_box(frame);
@@ -58,6 +71,8 @@ impl Rig {
                         notify.notify_one();
                     }
                 }
+                ended.fetch_add(1, Ordering::AcqRel);
+                notify.notify_one();
             });
         }
         Rig {
@@ -67,18 +82,23 @@ impl Rig {
             delivered,
             expected,
             notify,
+            ended,
             subscribers,
         }
     }
 
     /// Publishes `events` and waits until every subscriber has read them.
+    /// Panics if a subscription ends instead, rather than wait forever.
     async fn round(&self, events: u64, event: &Event) {
+        assert!(events <= LONGEST_ROUND, "raise LONGEST_ROUND to {events}");
         let target = self.delivered.load(Ordering::Acquire) + events * self.subscribers;
         self.expected.store(target, Ordering::Release);
         for _ in 0..events {
             self.stream.publish(event.clone()).await.unwrap();
         }
         while self.delivered.load(Ordering::Acquire) < target {
+            let ended = self.ended.load(Ordering::Acquire);
+            assert_eq!(ended, 0, "{ended} subscriptions ended mid-benchmark");
             let notified = self.notify.notified();
             if self.delivered.load(Ordering::Acquire) >= target {
                 break;
@@ -108,7 +128,7 @@ fn fanout(c: &mut Criterion) {
         // Warm the queues to their steady-state capacity, then count
         // allocations over a measured run.
         system.block_on(rig.round(BATCH, &event));
-        let events = if subscribers == 1 { 10_000 } else { 200 };
+        let events = if subscribers == 1 { LONGEST_ROUND } else { 200 };
         let region = Region::new(GLOBAL);
         let start = Instant::now();
         system.block_on(rig.round(events, &event));
