@@ -3,6 +3,7 @@
 #
 #   bench/fanout.sh [--full] [--peers "hub baseline nchan"] [--scenarios "a b c d e"]
 #                   [--duration SECS (publishing time, default 20)] [--out DIR]
+#                   [--subscribers N (for a and b; default 1,000 / 10,000 with --full)]
 #
 # Peers (each on its own free port on 127.0.0.1, started fresh for every
 # scenario, stopped afterwards):
@@ -29,6 +30,7 @@ PEERS="hub baseline nchan"
 SCENARIOS="a b c d e"
 OUT="$ROOT/target/fanout-$(date -u +%Y%m%dT%H%M%SZ)"
 DURATION=""
+SUBSCRIBERS=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --full) MODE=full ;;
@@ -36,7 +38,8 @@ while [[ $# -gt 0 ]]; do
         --scenarios) SCENARIOS="$2"; shift ;;
         --out) OUT="$2"; shift ;;
         --duration) DURATION="$2"; shift ;;
-        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+        --subscribers) SUBSCRIBERS="$2"; shift ;;
+        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
         *) echo "unknown argument $1" >&2; exit 2 ;;
     esac
     shift
@@ -49,6 +52,7 @@ else
     N=1000 RATE=10 DUR=${DURATION:-20} STREAMS=100 PER_STREAM=10 C_RATE=100
     IDLE=1000 IDLE_SHARDS=1 CHURN=100 CHURN_DUR=10
 fi
+N=${SUBSCRIBERS:-$N}
 
 mkdir -p "$OUT"
 WORK=$(mktemp -d /tmp/sse-fanout.XXXXXX)
