@@ -77,6 +77,7 @@ async fn main() -> std::io::Result<()> {
     // Notice a vanished client as soon as its socket closes, rather than at
     // the next keep-alive write.
     .h1_allow_half_closed(false)
+    .tcp_nodelay(true)
     .bind(("127.0.0.1", 8081))?
     .run()
     .await

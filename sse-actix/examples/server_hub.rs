@@ -32,6 +32,7 @@ async fn main() -> std::io::Result<()> {
         )
     })
     .h1_allow_half_closed(false)
+    .tcp_nodelay(true)
     .bind(("127.0.0.1", 8082))?
     .run()
     .await

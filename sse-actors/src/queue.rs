@@ -90,29 +90,40 @@ impl Queue {
 
     /// Delivers one live frame.
     pub(crate) fn push(&self, item: Item) -> Pushed {
+        self.push_all(std::iter::once(item))
+    }
+
+    /// Delivers several live frames in order under one lock and with one
+    /// wake-up: what the stream does when events were published faster than
+    /// it fanned them out. Reports the last push that mattered: `Lagged` or
+    /// `Closed` as soon as one happens (the frames after it are not queued),
+    /// else `DroppedOldest` if any push dropped a frame.
+    pub(crate) fn push_all(&self, items: impl IntoIterator<Item = Item>) -> Pushed {
         let mut inner = self.lock();
         if inner.end.is_some() {
             return Pushed::Closed;
         }
         let mut pushed = Pushed::Queued;
-        if inner.items.len() - inner.replay_left >= self.capacity {
-            match self.policy {
-                SlowSubscriberPolicy::Disconnect => {
-                    inner.end = Some(EndReason::Lagged);
-                    wake(inner);
-                    return Pushed::Lagged;
-                }
-                SlowSubscriberPolicy::DropOldest => {
-                    // Drop the oldest live frame; replayed frames stay, they
-                    // are what the client asked to catch up on.
-                    let at = inner.replay_left;
-                    inner.items.remove(at);
-                    inner.dropped += 1;
-                    pushed = Pushed::DroppedOldest;
+        for item in items {
+            if inner.items.len() - inner.replay_left >= self.capacity {
+                match self.policy {
+                    SlowSubscriberPolicy::Disconnect => {
+                        inner.end = Some(EndReason::Lagged);
+                        wake(inner);
+                        return Pushed::Lagged;
+                    }
+                    SlowSubscriberPolicy::DropOldest => {
+                        // Drop the oldest live frame; replayed frames stay,
+                        // they are what the client asked to catch up on.
+                        let at = inner.replay_left;
+                        inner.items.remove(at);
+                        inner.dropped += 1;
+                        pushed = Pushed::DroppedOldest;
+                    }
                 }
             }
+            inner.items.push_back(item);
         }
-        inner.items.push_back(item);
         wake(inner);
         pushed
     }
@@ -172,9 +183,42 @@ impl Queue {
         cx: &mut Context<'_>,
         ttl: Option<Duration>,
     ) -> Poll<Option<Bytes>> {
+        let mut frame = None;
+        self.poll_take(cx, ttl, 0, |next| frame = Some(next))
+            .map(|_| frame)
+    }
+
+    /// The consumer side, in bulk: appends to `out` the queued frames younger
+    /// than `ttl`, in order, while their total stays within `max_bytes`
+    /// (always at least one), under one lock. `Ready(0)` is the end;
+    /// `Pending` (with the waker registered) means nothing is queued.
+    pub(crate) fn poll_pop_many(
+        &self,
+        cx: &mut Context<'_>,
+        ttl: Option<Duration>,
+        max_bytes: usize,
+        out: &mut impl Extend<Bytes>,
+    ) -> Poll<usize> {
+        self.poll_take(cx, ttl, max_bytes, |frame| out.extend(Some(frame)))
+    }
+
+    fn poll_take(
+        &self,
+        cx: &mut Context<'_>,
+        ttl: Option<Duration>,
+        max_bytes: usize,
+        mut take: impl FnMut(Bytes),
+    ) -> Poll<usize> {
         let mut inner = self.lock();
         let now = ttl.map(|_| Instant::now());
-        while let Some(item) = inner.items.pop_front() {
+        let (mut count, mut bytes) = (0, 0);
+        while let Some(front) = inner.items.front() {
+            if count > 0 && bytes + front.frame.len() > max_bytes {
+                return Poll::Ready(count);
+            }
+            let Some(item) = inner.items.pop_front() else {
+                break;
+            };
             if inner.replay_left > 0 {
                 inner.replay_left -= 1;
             }
@@ -183,11 +227,16 @@ impl Queue {
                 _ => false,
             };
             if !stale {
-                return Poll::Ready(Some(item.frame));
+                bytes += item.frame.len();
+                count += 1;
+                take(item.frame);
             }
         }
+        if count > 0 {
+            return Poll::Ready(count);
+        }
         if inner.end.is_some() {
-            return Poll::Ready(None);
+            return Poll::Ready(0);
         }
         match &inner.waker {
             Some(waker) if waker.will_wake(cx.waker()) => {}
@@ -250,6 +299,39 @@ mod tests {
         );
         assert_eq!(pop(&q), Poll::Ready(None));
         assert_eq!(q.end_reason(), Some(EndReason::Lagged));
+    }
+
+    #[test]
+    fn a_batch_past_capacity_queues_what_fits_then_lags() {
+        let q = queue(2, SlowSubscriberPolicy::Disconnect);
+        assert_eq!(q.push_all(["a", "b", "c", "d"].map(item)), Pushed::Lagged);
+        assert_eq!(drain(&q), ["a", "b"]);
+        assert_eq!(pop(&q), Poll::Ready(None));
+        assert_eq!(q.push_all([item("late")]), Pushed::Closed);
+    }
+
+    #[test]
+    fn a_batch_under_drop_oldest_keeps_the_newest() {
+        let q = queue(2, SlowSubscriberPolicy::DropOldest);
+        assert_eq!(q.push_all(["a", "b"].map(item)), Pushed::Queued);
+        assert_eq!(q.push_all(["c", "d", "e"].map(item)), Pushed::DroppedOldest);
+        assert_eq!(q.dropped(), 3);
+        assert_eq!(drain(&q), ["d", "e"]);
+    }
+
+    #[test]
+    fn pop_many_stops_at_the_byte_limit_but_takes_one_at_least() {
+        let q = queue(8, SlowSubscriberPolicy::Disconnect);
+        q.push_all(["aaaa", "bbbb", "cccc", "dddddddd"].map(item));
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut out = Vec::new();
+        assert_eq!(q.poll_pop_many(&mut cx, None, 8, &mut out), Poll::Ready(2));
+        assert_eq!(q.poll_pop_many(&mut cx, None, 2, &mut out), Poll::Ready(1));
+        assert_eq!(q.poll_pop_many(&mut cx, None, 2, &mut out), Poll::Ready(1));
+        assert_eq!(out, ["aaaa", "bbbb", "cccc", "dddddddd"]);
+        assert_eq!(q.poll_pop_many(&mut cx, None, 8, &mut out), Poll::Pending);
+        q.close(EndReason::ServerClosed);
+        assert_eq!(q.poll_pop_many(&mut cx, None, 8, &mut out), Poll::Ready(0));
     }
 
     #[test]

@@ -247,7 +247,7 @@ impl StreamHandle {
                 user_id: user_id.clone(),
                 frame,
                 published: Instant::now(),
-                _permit: permit,
+                permit,
             });
             seq.last
         };

@@ -6,7 +6,8 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use actix::{
-    Actor, ActorContext, AsyncContext, Context, Handler, Message, ResponseFuture, WeakAddr,
+    Actor, ActorContext, ActorState, AsyncContext, Context, Handler, Message, ResponseFuture,
+    WeakAddr,
 };
 use bytes::{BufMut, Bytes, BytesMut};
 use bytestring::ByteString;
@@ -33,8 +34,13 @@ pub(crate) struct Publish {
     pub(crate) user_id: Option<ByteString>,
     pub(crate) frame: Bytes,
     pub(crate) published: Instant,
-    pub(crate) _permit: OwnedSemaphorePermit,
+    pub(crate) permit: OwnedSemaphorePermit,
 }
+
+/// Fans out the events accepted since the last fan-out (sent to itself).
+#[derive(Message)]
+#[rtype(result = "()")]
+struct FanOutPending;
 
 /// One event read from the backplane, encoded without an `id:` line.
 #[derive(Message)]
@@ -91,6 +97,11 @@ pub(crate) struct StreamActor {
     last_delivered: Option<GlobalId>,
     /// Records with a `replayed_to` still ahead of `last_delivered`.
     catching_up: usize,
+    /// Events logged but not yet fanned out, with their buffer slots: the
+    /// publications that arrived together are pushed to each subscriber
+    /// under one lock and with one wake-up (see [`Handler<Publish>`]).
+    pending: Vec<Item>,
+    pending_permits: Vec<OwnedSemaphorePermit>,
     _live: Live,
 }
 
@@ -114,6 +125,8 @@ impl StreamActor {
             ending: None,
             last_delivered: None,
             catching_up: 0,
+            pending: Vec::new(),
+            pending_permits: Vec::new(),
             _live,
         }
     }
@@ -148,12 +161,29 @@ impl StreamActor {
         }
     }
 
-    /// Pushes `item` to every subscriber; records the ones that are gone.
-    fn fan_out(&mut self, item: &Item, ctx: &mut Context<Self>) {
+    /// Fans out the pending events. Every handler that changes who gets
+    /// what (subscribe, backplane delivery, keep-alive, shutdown) calls this
+    /// first, so each event reaches exactly the subscribers it would have
+    /// reached if fanned out on arrival: no replayed event is pushed again.
+    fn fan_out_pending(&mut self, ctx: &mut Context<Self>) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let items = std::mem::take(&mut self.pending);
+        self.fan_out(&items, ctx);
+        // Reuse the allocation for the next batch.
+        self.pending = items;
+        self.pending.clear();
+        // The buffer slots free once their events are fanned out.
+        self.pending_permits.clear();
+    }
+
+    /// Pushes `items` to every subscriber; records the ones that are gone.
+    fn fan_out(&mut self, items: &[Item], ctx: &mut Context<Self>) {
         let before = self.subscribers.len();
         let counters = &self.state.counters;
-        self.subscribers
-            .retain(|_, record| match record.queue.push(item.clone()) {
+        self.subscribers.retain(
+            |_, record| match record.queue.push_all(items.iter().cloned()) {
                 Pushed::Queued | Pushed::DroppedOldest => true,
                 Pushed::Lagged => {
                     counters.lagged.fetch_add(1, Ordering::Relaxed);
@@ -164,7 +194,8 @@ impl StreamActor {
                     record.actor.do_send(Stop(EndReason::Unsubscribed));
                     false
                 }
-            });
+            },
+        );
         if self.subscribers.len() != before {
             self.after_removal(ctx);
         }
@@ -174,7 +205,7 @@ impl StreamActor {
     /// the subscribers that were already replayed past it.
     fn fan_out_global(&mut self, item: &Item, id: GlobalId, ctx: &mut Context<Self>) {
         if self.catching_up == 0 {
-            return self.fan_out(item, ctx);
+            return self.fan_out(std::slice::from_ref(item), ctx);
         }
         let before = self.subscribers.len();
         let counters = &self.state.counters;
@@ -210,6 +241,7 @@ impl StreamActor {
     }
 
     fn send_keep_alive(&mut self, ctx: &mut Context<Self>) {
+        self.fan_out_pending(ctx);
         let before = self.subscribers.len();
         let frame = &self.keep_alive;
         self.subscribers
@@ -250,6 +282,12 @@ impl Drop for StreamActor {
     }
 }
 
+/// Logs the event at once (its id and replay position are fixed on arrival)
+/// and leaves the fan-out to a [`FanOutPending`] that runs after every
+/// message already in the mailbox: when publishers outpace the fan-out, the
+/// events that queued up meanwhile go out together, one lock and one wake-up
+/// per subscriber instead of one per event. An event alone goes out as soon
+/// as its handler returns.
 impl Handler<Publish> for StreamActor {
     type Result = ();
 
@@ -262,12 +300,24 @@ impl Handler<Publish> for StreamActor {
             log.add(msg.seq, id, frame.clone(), msg.published);
             self.state.mirror_log(log);
         }
-        let item = Item {
+        self.pending.push(Item {
             frame,
             published: msg.published,
-        };
-        self.fan_out(&item, ctx);
-        // `msg._permit` drops here: the buffer slot frees once fanned out.
+        });
+        self.pending_permits.push(msg.permit);
+        if ctx.state() != ActorState::Running {
+            self.fan_out_pending(ctx);
+        } else if self.pending.len() == 1 {
+            ctx.notify(FanOutPending);
+        }
+    }
+}
+
+impl Handler<FanOutPending> for StreamActor {
+    type Result = ();
+
+    fn handle(&mut self, _: FanOutPending, ctx: &mut Self::Context) {
+        self.fan_out_pending(ctx);
     }
 }
 
@@ -275,6 +325,7 @@ impl Handler<Deliver> for StreamActor {
     type Result = ();
 
     fn handle(&mut self, msg: Deliver, ctx: &mut Self::Context) {
+        self.fan_out_pending(ctx);
         if self.last_delivered.is_some_and(|last| msg.id <= last) {
             return;
         }
@@ -367,6 +418,7 @@ impl Handler<Subscribe> for StreamActor {
     type Result = Result<Subscription, SubscribeError>;
 
     fn handle(&mut self, msg: Subscribe, ctx: &mut Self::Context) -> Self::Result {
+        self.fan_out_pending(ctx);
         let name = &self.state.name;
         if self.ending.is_some() || self.state.is_closed() {
             return Err(SubscribeError::StreamRemoved {
@@ -466,6 +518,7 @@ impl Handler<Shutdown> for StreamActor {
     type Result = ResponseFuture<()>;
 
     fn handle(&mut self, Shutdown(reason): Shutdown, ctx: &mut Self::Context) -> Self::Result {
+        self.fan_out_pending(ctx);
         self.state.close();
         self.ending.get_or_insert(reason);
         let stops: Vec<_> = self

@@ -130,6 +130,46 @@ impl Subscription {
     pub fn queued(&self) -> usize {
         self.queue.len()
     }
+
+    /// Reads every frame already queued, in order, while their total stays
+    /// within `max_bytes` (always at least one frame), appending them to
+    /// `frames` (a `Vec`, or any collection); one lock and one wake-up registration however many there
+    /// are. `Ready(0)` means the subscription ended (as `None` from
+    /// [`poll_next`](Stream::poll_next)); `Pending` means nothing is queued
+    /// yet and the task will be woken. For writers that send several frames
+    /// per write, like an HTTP response body.
+    ///
+    /// ```
+    /// use std::future::poll_fn;
+    /// use sse_actors::{Server, SubscribeRequest};
+    /// use sse_proto::Event;
+    ///
+    /// actix_rt::System::new().block_on(async {
+    ///     let server = Server::builder().arbiters(1).build();
+    ///     server.create_stream("news").await?;
+    ///     let mut subscription = server.subscribe("news", SubscribeRequest::new()).await?;
+    ///     for text in ["a", "b", "c"] {
+    ///         server.publish("news", Event::data(text)).await?;
+    ///     }
+    ///     let mut frames = Vec::new();
+    ///     while frames.len() < 3 {
+    ///         let read = poll_fn(|cx| subscription.poll_next_many(cx, &mut frames, 64 * 1024)).await;
+    ///         assert!(read > 0, "the subscription ended");
+    ///     }
+    ///     assert_eq!(&frames[2][..], b"id: 3\ndata: c\n\n");
+    ///     server.close().await;
+    ///     Ok::<_, Box<dyn std::error::Error>>(())
+    /// })?;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn poll_next_many(
+        &mut self,
+        cx: &mut Context<'_>,
+        frames: &mut impl Extend<Bytes>,
+        max_bytes: usize,
+    ) -> Poll<usize> {
+        self.queue.poll_pop_many(cx, self.ttl, max_bytes, frames)
+    }
 }
 
 impl Stream for Subscription {

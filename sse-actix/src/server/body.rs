@@ -48,24 +48,6 @@ impl EventBody {
 /// at 4 KiB) stays within the buffer's initial 8 KiB for ordinary events.
 const BATCH_LIMIT: usize = 3 * 1024;
 
-impl EventBody {
-    /// The next frame from the subscription, or `None` at its end (noting
-    /// why) or while nothing is queued.
-    fn next_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
-        if self.done {
-            return Poll::Ready(None);
-        }
-        match Pin::new(&mut self.frames).poll_next(cx) {
-            Poll::Ready(None) => {
-                self.done = true;
-                self.log.ended_by = Some(self.frames.end_reason());
-                Poll::Ready(None)
-            }
-            other => other,
-        }
-    }
-}
-
 impl Stream for EventBody {
     type Item = Result<Bytes, Infallible>;
 
@@ -74,37 +56,62 @@ impl Stream for EventBody {
     /// event. A lone frame is passed on as is (no copy, no allocation).
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        let head = match this.first.take() {
-            Some(first) => first,
-            None => match this.next_frame(cx) {
-                Poll::Ready(Some(frame)) => frame,
-                Poll::Ready(None) => return Poll::Ready(None),
-                Poll::Pending => return Poll::Pending,
-            },
+        let mut gathered = Gather {
+            first: this.first.take(),
+            rest: None,
         };
-        let mut batch: Option<BytesMut> = None;
-        let mut len = head.len();
-        while len < BATCH_LIMIT {
-            // Pending registers the waker, so a frame pushed after this poll
-            // wakes the connection again; the end is yielded on the next poll.
-            let Poll::Ready(Some(frame)) = this.next_frame(cx) else {
-                break;
-            };
-            len += frame.len();
-            let queued = this.frames.queued();
-            let batch = batch.get_or_insert_with(|| {
-                let guess = len + queued * frame.len();
-                let mut batch = BytesMut::with_capacity(guess.min(BATCH_LIMIT + frame.len()));
-                batch.extend_from_slice(&head);
-                batch
-            });
-            batch.extend_from_slice(&frame);
+        if !this.done {
+            match this.frames.poll_next_many(cx, &mut gathered, BATCH_LIMIT) {
+                Poll::Ready(0) => {
+                    this.done = true;
+                    this.log.ended_by = Some(this.frames.end_reason());
+                }
+                // Pending registered the waker: a frame pushed after this
+                // poll wakes the connection again.
+                Poll::Ready(_) | Poll::Pending => {}
+            }
         }
-        this.log.sent += len as u64;
-        Poll::Ready(Some(Ok(match batch {
-            Some(batch) => batch.freeze(),
-            None => head,
-        })))
+        match gathered.into_chunk() {
+            Some(chunk) => {
+                this.log.sent += chunk.len() as u64;
+                Poll::Ready(Some(Ok(chunk)))
+            }
+            None if this.done => Poll::Ready(None),
+            None => Poll::Pending,
+        }
+    }
+}
+
+/// The frames of one poll: the first as it is, later ones copied after it.
+struct Gather {
+    first: Option<Bytes>,
+    rest: Option<BytesMut>,
+}
+
+impl Extend<Bytes> for Gather {
+    fn extend<I: IntoIterator<Item = Bytes>>(&mut self, frames: I) {
+        for frame in frames {
+            let Some(first) = &self.first else {
+                self.first = Some(frame);
+                continue;
+            };
+            self.rest
+                .get_or_insert_with(|| {
+                    let mut batch = BytesMut::with_capacity(first.len() + BATCH_LIMIT);
+                    batch.extend_from_slice(first);
+                    batch
+                })
+                .extend_from_slice(&frame);
+        }
+    }
+}
+
+impl Gather {
+    fn into_chunk(self) -> Option<Bytes> {
+        match self.rest {
+            Some(batch) => Some(batch.freeze()),
+            None => self.first,
+        }
     }
 }
 

@@ -33,6 +33,9 @@ use crate::server::response::event_stream_head;
 ///     // Lets actix-web notice a vanished client at once instead of at the
 ///     // next keep-alive write.
 ///     .h1_allow_half_closed(false)
+///     // Sends each small event frame at once instead of waiting for the
+///     // client's acknowledgement of the previous one (Nagle's algorithm).
+///     .tcp_nodelay(true)
 ///     .bind(("127.0.0.1", 8080))?
 ///     .run()
 ///     .await

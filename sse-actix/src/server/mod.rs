@@ -16,6 +16,7 @@
 //! });
 //! HttpServer::new(move || App::new().service(sse.resource("/events")))
 //!     .h1_allow_half_closed(false)
+//!     .tcp_nodelay(true)
 //!     .bind(("127.0.0.1", 8080))?
 //!     .run()
 //!     .await?;

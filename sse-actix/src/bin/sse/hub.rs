@@ -175,6 +175,9 @@ async fn serve(
     })
     // A closed socket is noticed at once, not at the next keep-alive write.
     .h1_allow_half_closed(false)
+    // Event frames are small and sent as they come: Nagle's algorithm would
+    // hold one back until the client acknowledges the previous one.
+    .tcp_nodelay(true)
     // actix-http flushes a response once 32 KiB are buffered by default, and
     // its write buffer keeps whatever capacity it grew to: a subscriber that
     // reads slowly pinned ~32 KiB of copied frames for the rest of its life.

@@ -23,6 +23,7 @@
 //!     App::new().configure(move |cfg| hub.configure(cfg))
 //! })
 //! .h1_allow_half_closed(false)
+//! .tcp_nodelay(true)
 //! .bind(("127.0.0.1", 8080))?
 //! .run()
 //! .await
