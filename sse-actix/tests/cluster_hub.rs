@@ -1,6 +1,6 @@
-//! `sse hub --redis` as an operator runs it: two hub processes sharing one
-//! real `redis-server`; one is killed mid-stream and its client resumes on
-//! the other with Last-Event-ID.
+//! `sse hub --redis` as an operator runs it: hub processes sharing one real
+//! `redis-server` serve as one hub; one is killed mid-stream and its client
+//! resumes on another with Last-Event-ID.
 
 mod server_support;
 
@@ -69,6 +69,7 @@ impl Drop for Redis {
     }
 }
 
+/// Publishes `data` on `hub`'s stream `feed` and answers the assigned id.
 async fn publish(hub: &Hub, data: &str) -> String {
     let mut response = client()
         .post(hub.url("/events?stream=feed"))
@@ -129,4 +130,27 @@ async fn killed_node_client_resumes_on_another_node() {
     );
     let end = publish(&b, "end").await;
     assert_eq!(pairs(&on_b.events(1).await), [(end, "end".to_owned())]);
+}
+
+#[actix_rt::test]
+async fn three_processes_deliver_every_event_once_in_order() {
+    let Some(redis) = Redis::start() else {
+        return;
+    };
+    let url = format!("redis://127.0.0.1:{}", redis.port);
+    let hubs: Vec<Hub> = (0..3).map(|_| Hub::start(&["--redis", &url])).collect();
+
+    let mut on_a = EventClient::open(&hubs[0].url("/events?stream=feed")).await;
+    let mut on_b = EventClient::open(&hubs[1].url("/events?stream=feed")).await;
+    let mut sent = Vec::new();
+    for n in 0..30 {
+        // Publishers on B and C in turn; subscribers on A and B.
+        let data = format!("event {n}");
+        sent.push((publish(&hubs[1 + n % 2], &data).await, data));
+    }
+    // A last event proves nothing extra arrived in between.
+    sent.push((publish(&hubs[2], "end").await, "end".to_owned()));
+
+    assert_eq!(pairs(&on_a.events(sent.len()).await), sent, "on A");
+    assert_eq!(pairs(&on_b.events(sent.len()).await), sent, "on B");
 }
