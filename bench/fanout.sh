@@ -11,6 +11,12 @@
 #             command line ({port} is replaced by the port).
 #   baseline  actix-web-lab `sse` + tokio broadcast (bench/src/baseline.rs)
 #   nchan     nginx with the nchan module, one worker
+#   nchan2    the same with two workers (one per core, like the actix peers)
+#   starlette Python sse-starlette on uvicorn (bench/peers/starlette_hub.py),
+#             one process: a floor
+#   cluster   two hubs over one redis-server (`sse hub --redis`): subscribers
+#             on the first, events published on the second; server CPU and
+#             memory are the three processes summed
 #
 # Scenarios (quick sizes by default, the issue's sizes with --full):
 #   a  N subscribers, one stream, fixed rate        (1,000 / 10,000 at 10 ev/s)
@@ -39,7 +45,7 @@ while [[ $# -gt 0 ]]; do
         --out) OUT="$2"; shift ;;
         --duration) DURATION="$2"; shift ;;
         --subscribers) SUBSCRIBERS="$2"; shift ;;
-        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
         *) echo "unknown argument $1" >&2; exit 2 ;;
     esac
     shift
@@ -70,7 +76,7 @@ ulimit -n "$(ulimit -Hn)"
 
 echo "building (release)..." >&2
 cargo build --release --quiet -p sse-bench --manifest-path "$ROOT/Cargo.toml"
-if [[ " $PEERS " == *" hub "* && -z "${HUB_CMD:-}" ]]; then
+if [[ " $PEERS " == *" hub "* || " $PEERS " == *" cluster "* ]] && [[ -z "${HUB_CMD:-}" ]]; then
     cargo build --release --quiet -p sse-actix --bin sse --manifest-path "$ROOT/Cargo.toml"
 fi
 BIN="$ROOT/target/release"
@@ -100,22 +106,38 @@ start_baseline() {
     wait_port "$port"
 }
 
-ensure_nchan() {
-    [[ -f /usr/lib/nginx/modules/ngx_nchan_module.so ]] && command -v nginx >/dev/null && return 0
-    if [[ -x "$ROOT/scripts/install-peers.sh" ]]; then
-        "$ROOT/scripts/install-peers.sh"
-    else
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light libnginx-mod-nchan
+# nginx + nchan, redis-server and the Python venv come from the test
+# suite's installer, which installs what is missing.
+ensure_peers() {
+    if [[ -f /usr/lib/nginx/modules/ngx_nchan_module.so ]] && command -v nginx >/dev/null \
+        && command -v redis-server >/dev/null && [[ -x "$ROOT/tests/peers/venv/bin/python" ]]; then
+        return 0
     fi
+    bash "$ROOT/scripts/install-peers.sh"
 }
 
-start_nchan() {
-    ensure_nchan
-    local port dir; port=$(free_port); dir="$WORK/nginx-$port"
+start_starlette() {
+    ensure_peers
+    local port; port=$(free_port)
+    "$ROOT/tests/peers/venv/bin/python" "$ROOT/bench/peers/starlette_hub.py" "$port" \
+        >"$WORK/starlette.log" 2>&1 &
+    PIDS+=($!); SERVER_PIDS=$!
+    SUB_URL="http://127.0.0.1:$port/events?stream={stream}"
+    PUB_URL=$SUB_URL
+    wait_port "$port"
+}
+
+start_nchan() { start_nginx 1; }
+start_nchan2() { start_nginx 2; }
+
+# $1 = worker processes.
+start_nginx() {
+    ensure_peers
+    local workers=$1 port dir; port=$(free_port); dir="$WORK/nginx-$port"
     mkdir -p "$dir"
     cat >"$dir/nginx.conf" <<EOF
 load_module /usr/lib/nginx/modules/ngx_nchan_module.so;
-worker_processes 1;
+worker_processes $workers;
 worker_rlimit_nofile 20000;
 daemon off;
 pid $dir/nginx.pid;
@@ -150,20 +172,49 @@ EOF
     local master=$!
     PIDS+=("$master")
     wait_port "$port"
+    # The workers fork after the port opens: wait for all of them.
+    for _ in $(seq 50); do
+        [[ $(pgrep -c -P "$master") -ge $workers ]] && break
+        sleep 0.1
+    done
     SERVER_PIDS="$master $(pgrep -P "$master" | tr '\n' ' ')"
     SUB_URL="http://127.0.0.1:$port/events?stream={stream}"
     PUB_URL="http://127.0.0.1:$port/pub?stream={stream}"
 }
 
-start_hub() {
-    local port cmd; port=$(free_port)
+# Starts one hub with extra arguments $@; sets HUB_PORT and HUB_PID.
+spawn_hub() {
+    local cmd; HUB_PORT=$(free_port)
     # Per-connection info logs off, as nginx's access_log is off.
     cmd=${HUB_CMD:-"$BIN/sse hub --bind 127.0.0.1:{port} --max-connections 20000 --no-demo"}
-    RUST_LOG=${RUST_LOG:-warn} ${cmd//\{port\}/$port} >"$WORK/hub.log" 2>&1 &
-    PIDS+=($!); SERVER_PIDS=$!
-    SUB_URL="http://127.0.0.1:$port/events?stream={stream}"
+    RUST_LOG=${RUST_LOG:-warn} ${cmd//\{port\}/$HUB_PORT} "$@" >"$WORK/hub-$HUB_PORT.log" 2>&1 &
+    HUB_PID=$!
+    PIDS+=("$HUB_PID")
+    wait_port "$HUB_PORT"
+}
+
+start_hub() {
+    spawn_hub
+    SERVER_PIDS=$HUB_PID
+    SUB_URL="http://127.0.0.1:$HUB_PORT/events?stream={stream}"
     PUB_URL=$SUB_URL
-    wait_port "$port"
+}
+
+start_cluster() {
+    ensure_peers
+    local redis_port; redis_port=$(free_port)
+    mkdir -p "$WORK/redis-$redis_port"
+    redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+        --dir "$WORK/redis-$redis_port" >"$WORK/redis-$redis_port.log" 2>&1 &
+    local redis_pid=$!
+    PIDS+=("$redis_pid")
+    wait_port "$redis_port"
+    spawn_hub --redis "redis://127.0.0.1:$redis_port"
+    local sub_port=$HUB_PORT sub_pid=$HUB_PID
+    spawn_hub --redis "redis://127.0.0.1:$redis_port"
+    SERVER_PIDS="$sub_pid $HUB_PID $redis_pid"
+    SUB_URL="http://127.0.0.1:$sub_port/events?stream={stream}"
+    PUB_URL="http://127.0.0.1:$HUB_PORT/events?stream={stream}"
 }
 
 stop_all() {
