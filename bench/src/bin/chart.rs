@@ -1,0 +1,253 @@
+//! `sse-bench-chart`: an SVG of the fan-out sweep (`bench/sweep.sh`) —
+//! latency percentiles at a fixed rate and deliveries/s unthrottled, against
+//! subscriber count, one line per peer.
+//!
+//! Usage: `sse-bench-chart OUT.svg DIR...`, where each DIR holds the
+//! `a-PEER.json` and `b-PEER.json` reports of one `bench/fanout.sh` run.
+
+use std::collections::BTreeMap;
+use std::error::Error;
+use std::path::{Path, PathBuf};
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use serde_json::Value;
+
+/// `(subscribers, value)` points per peer, sorted by subscribers.
+type Series = BTreeMap<String, Vec<(u64, f64)>>;
+
+/// What each panel plots: its title, y-axis label, scenario and the value
+/// read from a report.
+struct Panel {
+    title: &'static str,
+    y_label: &'static str,
+    scenario: char,
+    value: fn(&Value) -> Option<f64>,
+}
+
+const PANELS: [Panel; 3] = [
+    Panel {
+        title: "(a) 10 events/s: p50 latency",
+        y_label: "ms (log)",
+        scenario: 'a',
+        value: |r| Some(r["latency"]["p50_us"].as_f64()? / 1000.0),
+    },
+    Panel {
+        title: "(a) 10 events/s: p99 latency",
+        y_label: "ms (log)",
+        scenario: 'a',
+        value: |r| Some(r["latency"]["p99_us"].as_f64()? / 1000.0),
+    },
+    Panel {
+        title: "(b) unthrottled: deliveries/s",
+        y_label: "deliveries/s",
+        scenario: 'b',
+        value: |r| r["deliveries_per_second"].as_f64(),
+    },
+];
+
+const COLOURS: [RGBColor; 7] = [
+    RGBColor(0xd6, 0x27, 0x28),
+    RGBColor(0x1f, 0x77, 0xb4),
+    RGBColor(0x2c, 0xa0, 0x2c),
+    RGBColor(0xff, 0x7f, 0x0e),
+    RGBColor(0x94, 0x67, 0xbd),
+    RGBColor(0x8c, 0x56, 0x4b),
+    RGBColor(0x7f, 0x7f, 0x7f),
+];
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let args: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
+    let [out, dirs @ ..] = args.as_slice() else {
+        return Err("usage: sse-bench-chart OUT.svg DIR...".into());
+    };
+    if dirs.is_empty() {
+        return Err("usage: sse-bench-chart OUT.svg DIR...".into());
+    }
+    let reports = read_reports(dirs)?;
+    // Our peers first, so they keep their colours from chart to chart.
+    let peers: Vec<String> = {
+        let mut names: Vec<String> = reports.iter().map(|(_, peer, _)| peer.clone()).collect();
+        names.sort_by_key(|name| (!matches!(name.as_str(), "hub" | "cluster"), name.clone()));
+        names.dedup();
+        names
+    };
+    let root = SVGBackend::new(out, (1500, 480)).into_drawing_area();
+    root.fill(&WHITE)?;
+    for (area, panel) in root.split_evenly((1, PANELS.len())).iter().zip(&PANELS) {
+        let series = collect(&reports, panel);
+        draw_panel(area, panel, &series, &peers)?;
+    }
+    root.present()?;
+    eprintln!("wrote {}", out.display());
+    Ok(())
+}
+
+/// Every `a-*.json` and `b-*.json` report in `dirs`: (scenario, peer, report).
+fn read_reports(dirs: &[PathBuf]) -> Result<Vec<(char, String, Value)>, Box<dyn Error>> {
+    let mut reports = Vec::new();
+    for dir in dirs {
+        for entry in std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))? {
+            let path = entry?.path();
+            let Some((scenario, peer)) = report_name(&path) else {
+                continue;
+            };
+            let text = std::fs::read_to_string(&path)?;
+            let report: Value =
+                serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            reports.push((scenario, peer, report));
+        }
+    }
+    if reports.is_empty() {
+        return Err("no a-PEER.json or b-PEER.json report in the given directories".into());
+    }
+    Ok(reports)
+}
+
+/// `a-hub.json` → `('a', "hub")`; `None` for any other file.
+fn report_name(path: &Path) -> Option<(char, String)> {
+    let stem = path.file_name()?.to_str()?.strip_suffix(".json")?;
+    let (scenario, peer) = stem.split_once('-')?;
+    let scenario = match scenario {
+        "a" => 'a',
+        "b" => 'b',
+        _ => return None,
+    };
+    Some((scenario, peer.to_owned()))
+}
+
+fn collect(reports: &[(char, String, Value)], panel: &Panel) -> Series {
+    let mut series = Series::new();
+    for (scenario, peer, report) in reports {
+        if *scenario != panel.scenario {
+            continue;
+        }
+        let (Some(n), Some(y)) = (
+            report["connections_requested"].as_u64(),
+            (panel.value)(report),
+        ) else {
+            continue;
+        };
+        series.entry(peer.clone()).or_default().push((n, y));
+    }
+    for points in series.values_mut() {
+        points.sort_by_key(|&(n, _)| n);
+    }
+    series
+}
+
+fn draw_panel(
+    area: &DrawingArea<SVGBackend<'_>, Shift>,
+    panel: &Panel,
+    series: &Series,
+    peers: &[String],
+) -> Result<(), Box<dyn Error>> {
+    let points = series.values().flatten();
+    let x_max = points.clone().map(|&(n, _)| n).max().unwrap_or(1);
+    let y_min = points.clone().map(|&(_, y)| y).fold(f64::MAX, f64::min);
+    let y_max = points.map(|&(_, y)| y).fold(0.0, f64::max);
+    let mut builder = ChartBuilder::on(area);
+    builder
+        .caption(panel.title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(70);
+    let x_range = 0..x_max + x_max / 20;
+    if panel.scenario == 'a' {
+        let mut chart = builder.build_cartesian_2d(
+            x_range,
+            (y_min.max(0.1) / 1.5..y_max.max(1.0) * 1.5).log_scale(),
+        )?;
+        chart
+            .configure_mesh()
+            .x_desc("subscribers")
+            .y_desc(panel.y_label)
+            .y_label_formatter(&|v| {
+                if *v >= 1.0 {
+                    format!("{v:.0}")
+                } else {
+                    format!("{v:.1}")
+                }
+            })
+            .draw()?;
+        draw_lines(&mut chart, series, peers)?;
+    } else {
+        let mut chart = builder.build_cartesian_2d(x_range, 0.0..y_max * 1.1)?;
+        chart
+            .configure_mesh()
+            .x_desc("subscribers")
+            .y_desc(panel.y_label)
+            .y_label_formatter(&|v| format!("{:.1} M", v / 1e6))
+            .draw()?;
+        draw_lines(&mut chart, series, peers)?;
+    }
+    Ok(())
+}
+
+fn draw_lines<'a, X, Y>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>,
+    series: &Series,
+    peers: &[String],
+) -> Result<(), Box<dyn Error>>
+where
+    X: Ranged<ValueType = u64>,
+    Y: Ranged<ValueType = f64>,
+{
+    for (name, points) in series {
+        let index = peers.iter().position(|p| p == name).unwrap_or(0);
+        let colour = COLOURS[index % COLOURS.len()];
+        chart
+            .draw_series(LineSeries::new(
+                points.iter().copied(),
+                colour.stroke_width(2),
+            ))?
+            .label(name.as_str())
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], colour.stroke_width(2)));
+        chart.draw_series(
+            points
+                .iter()
+                .map(|&point| Circle::new(point, 3, colour.filled())),
+        )?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_names_are_scenario_and_peer() {
+        assert_eq!(
+            report_name(Path::new("x/a-hub.json")),
+            Some(('a', "hub".into()))
+        );
+        assert_eq!(
+            report_name(Path::new("b-nchan2.json")),
+            Some(('b', "nchan2".into()))
+        );
+        assert_eq!(report_name(Path::new("d-hub.json")), None);
+        assert_eq!(report_name(Path::new("a-hub.json.0")), None);
+        assert_eq!(report_name(Path::new("table.md")), None);
+    }
+
+    #[test]
+    fn points_are_grouped_by_peer_and_sorted_by_subscribers() {
+        let report = |n: u64, p99: f64| serde_json::json!({"connections_requested": n, "latency": {"p50_us": 1.0, "p99_us": p99}});
+        let reports = vec![
+            ('a', "hub".to_owned(), report(10_000, 40_000.0)),
+            ('a', "hub".to_owned(), report(1_000, 5_000.0)),
+            ('b', "hub".to_owned(), report(1_000, 1.0)),
+            ('a', "nchan".to_owned(), report(1_000, 9_000.0)),
+        ];
+        let series = collect(&reports, &PANELS[1]);
+        assert_eq!(series["hub"], [(1_000, 5.0), (10_000, 40.0)]);
+        assert_eq!(series["nchan"], [(1_000, 9.0)]);
+    }
+}
