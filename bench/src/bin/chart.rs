@@ -13,6 +13,9 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde_json::Value;
 
+/// One JSON report: (scenario, peer, report).
+type Report = (char, String, Value);
+
 /// `(subscribers, value)` points per peer, sorted by subscribers.
 type Series = BTreeMap<String, Vec<(u64, f64)>>;
 
@@ -83,8 +86,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// Every `a-*.json` and `b-*.json` report in `dirs`: (scenario, peer, report).
-fn read_reports(dirs: &[PathBuf]) -> Result<Vec<(char, String, Value)>, Box<dyn Error>> {
+/// Every `a-*.json` and `b-*.json` report in `dirs`.
+fn read_reports(dirs: &[PathBuf]) -> Result<Vec<Report>, Box<dyn Error>> {
     let mut reports = Vec::new();
     for dir in dirs {
         for entry in std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))? {
@@ -116,7 +119,7 @@ fn report_name(path: &Path) -> Option<(char, String)> {
     Some((scenario, peer.to_owned()))
 }
 
-fn collect(reports: &[(char, String, Value)], panel: &Panel) -> Series {
+fn collect(reports: &[Report], panel: &Panel) -> Series {
     let mut series = Series::new();
     for (scenario, peer, report) in reports {
         if *scenario != panel.scenario {
