@@ -4,6 +4,7 @@
 //!
 //! Usage: `sse-bench-chart OUT.svg DIR...`, where each DIR holds the
 //! `a-PEER.json` and `b-PEER.json` reports of one `bench/fanout.sh` run.
+//! Where several runs share a subscriber count, the chart shows their median.
 
 use std::collections::BTreeMap;
 use std::error::Error;
@@ -119,8 +120,10 @@ fn report_name(path: &Path) -> Option<(char, String)> {
     Some((scenario, peer.to_owned()))
 }
 
+/// The panel's points per peer; repeated runs at one subscriber count
+/// become their median.
 fn collect(reports: &[Report], panel: &Panel) -> Series {
-    let mut series = Series::new();
+    let mut runs: BTreeMap<String, BTreeMap<u64, Vec<f64>>> = BTreeMap::new();
     for (scenario, peer, report) in reports {
         if *scenario != panel.scenario {
             continue;
@@ -131,12 +134,24 @@ fn collect(reports: &[Report], panel: &Panel) -> Series {
         ) else {
             continue;
         };
-        series.entry(peer.clone()).or_default().push((n, y));
+        runs.entry(peer.clone())
+            .or_default()
+            .entry(n)
+            .or_default()
+            .push(y);
     }
-    for points in series.values_mut() {
-        points.sort_by_key(|&(n, _)| n);
-    }
-    series
+    runs.into_iter()
+        .map(|(peer, by_count)| {
+            let points = by_count
+                .into_iter()
+                .map(|(n, mut ys)| {
+                    ys.sort_by(f64::total_cmp);
+                    (n, ys[ys.len() / 2])
+                })
+                .collect();
+            (peer, points)
+        })
+        .collect()
 }
 
 fn draw_panel(
@@ -241,13 +256,15 @@ mod tests {
     }
 
     #[test]
-    fn points_are_grouped_by_peer_and_sorted_by_subscribers() {
+    fn points_are_grouped_by_peer_sorted_and_repeats_give_their_median() {
         let report = |n: u64, p99: f64| serde_json::json!({"connections_requested": n, "latency": {"p50_us": 1.0, "p99_us": p99}});
         let reports = vec![
             ('a', "hub".to_owned(), report(10_000, 40_000.0)),
             ('a', "hub".to_owned(), report(1_000, 5_000.0)),
             ('b', "hub".to_owned(), report(1_000, 1.0)),
             ('a', "nchan".to_owned(), report(1_000, 9_000.0)),
+            ('a', "hub".to_owned(), report(10_000, 90_000.0)),
+            ('a', "hub".to_owned(), report(10_000, 30_000.0)),
         ];
         let series = collect(&reports, &PANELS[1]);
         assert_eq!(series["hub"], [(1_000, 5.0), (10_000, 40.0)]);
