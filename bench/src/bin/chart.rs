@@ -72,7 +72,12 @@ fn main() -> Result<(), Box<dyn Error>> {
     // Our peers first, so they keep their colours from chart to chart.
     let peers: Vec<String> = {
         let mut names: Vec<String> = reports.iter().map(|(_, peer, _)| peer.clone()).collect();
-        names.sort_by_key(|name| (!matches!(name.as_str(), "hub" | "cluster"), name.clone()));
+        let rank = |name: &str| match name {
+            "hub" => 0,
+            "cluster" => 1,
+            _ => 2,
+        };
+        names.sort_by_key(|name| (rank(name), name.clone()));
         names.dedup();
         names
     };

@@ -1,7 +1,6 @@
 //! `sse hub`: a standalone SSE server with a publish API, limits, auth and a
 //! live demo page. Every option is a flag and an environment variable.
 
-use std::net::TcpListener;
 use std::time::Duration;
 
 use actix_web::{App, HttpServer};
@@ -19,6 +18,11 @@ pub struct Args {
     /// stream arbiters and the kernel's TCP work need the rest).
     #[arg(long, env = "SSE_HUB_WORKERS")]
     workers: Option<usize>,
+    /// Connections the kernel queues until the hub accepts them (capped by
+    /// `net.core.somaxconn`). When the queue is full, a client's connect
+    /// waits a whole SYN retransmit (1 s) before it is retried.
+    #[arg(long, env = "SSE_HUB_BACKLOG", default_value_t = 4096)]
+    backlog: u32,
 
     // Access.
     /// Bearer token required to publish.
@@ -128,17 +132,10 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     init_tracing();
     validate_stream_name(&args.demo_stream, args.max_stream_name_len)
         .map_err(|error| format!("--demo-stream: {error}"))?;
-    let listener = TcpListener::bind(&args.bind)
-        .map_err(|error| format!("cannot listen on {}: {error}", args.bind))?;
-    let address = listener.local_addr()?;
-    actix_web::rt::System::new().block_on(serve(args, listener, address))
+    actix_web::rt::System::new().block_on(serve(args))
 }
 
-async fn serve(
-    args: Args,
-    listener: TcpListener,
-    address: std::net::SocketAddr,
-) -> Result<(), Box<dyn std::error::Error>> {
+async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut builder = server_builder(&args)?;
     if let Some(url) = &args.redis {
         builder = builder.backplane(redis_backplane(url, &args)?);
@@ -188,7 +185,13 @@ async fn serve(
     // server must be closed first for a graceful stop to finish.
     .disable_signals()
     .shutdown_timeout(5)
-    .listen(listener)?;
+    // std's TcpListener::bind queues only 128 connections: a burst of
+    // subscribers (1,000 opened 256 at a time) overflowed it and every
+    // dropped SYN cost its client a second.
+    .backlog(args.backlog)
+    .bind(&args.bind)
+    .map_err(|error| format!("cannot listen on {}: {error}", args.bind))?;
+    let address = *http.addrs().first().ok_or("bound to no address")?;
     // Fan-out is mostly send() calls on the workers plus pushes and wake-ups
     // from the stream arbiters: with a worker per core as well, four busy
     // threads share two cores and every event's wake-ups cross threads that
