@@ -25,8 +25,9 @@
 #   d  N idle subscribers: memory per connection     (1,000 / 19,000 over 2 tool processes)
 #   e  churn: connects+disconnects per second         (100/s for 10 s / 1,000/s for 30 s)
 #
-# Peers run in a rotated order per scenario so none always goes first. Results:
-# one JSON per run in the output directory, and table.md with every table.
+# Peers run in a rotated order per scenario so none always goes first, and a
+# run starts only once every started server is idle. Results: one JSON per
+# run in the output directory, commands.txt, and table.md with every table.
 # Only loopback, bounded time; everything started here is stopped on exit.
 set -euo pipefail
 
@@ -45,7 +46,7 @@ while [[ $# -gt 0 ]]; do
         --out) OUT="$2"; shift ;;
         --duration) DURATION="$2"; shift ;;
         --subscribers) SUBSCRIBERS="$2"; shift ;;
-        -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
         *) echo "unknown argument $1" >&2; exit 2 ;;
     esac
     shift
@@ -217,6 +218,36 @@ start_cluster() {
     PUB_URL="http://127.0.0.1:$HUB_PORT/events?stream={stream}"
 }
 
+# Total user+system CPU ticks of the given processes (fields 14 and 15 of
+# /proc/PID/stat, counted after the command name's closing parenthesis).
+cpu_ticks() {
+    local total=0 pid fields
+    for pid in "$@"; do
+        [[ -r /proc/$pid/stat ]] || continue
+        read -r -a fields <<<"$(sed 's/.*) //' "/proc/$pid/stat")"
+        total=$((total + fields[11] + fields[12]))
+    done
+    echo "$total"
+}
+
+# Waits (at most 60 s) until the given servers are idle: a peer still
+# draining the previous run's backlog (sse-starlette takes many seconds after
+# 10,000 subscribers) would otherwise share the 2 cores with the next run.
+settle() {
+    local before after waited=0
+    while ((waited < 60)); do
+        before=$(cpu_ticks "$@")
+        sleep 1
+        waited=$((waited + 1))
+        after=$(cpu_ticks "$@")
+        if ((after - before <= 5)); then
+            ((waited > 1)) && echo "   (servers idle after ${waited} s)" >&2
+            return 0
+        fi
+    done
+    echo "   (servers still busy after 60 s)" >&2
+}
+
 stop_all() {
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
@@ -230,7 +261,7 @@ tool() {
     RUN=$((RUN + 1))
     local pid_args=()
     for p in $SERVER_PIDS; do pid_args+=(--server-pid "$p"); done
-    echo "== $id $peer: $*" >&2
+    echo "== $id $peer: $*" | tee -a "$OUT/commands.txt" >&2
     "$BIN/sse-bench" --label "$peer" --subscribe-url "$SUB_URL" --publish-url "$PUB_URL" \
         --stream-prefix "r${RUN}s" "${pid_args[@]}" "$@"
 }
@@ -254,6 +285,7 @@ run_scenario() {
                 done
                 for p in "${pids[@]}"; do wait "$p"; done
                 merge_shards "$json" "${parts[@]}"
+                rm -f "${parts[@]}"
             fi
             ;;
         e) tool e "$peer" --out "$json" churn --rate "$CHURN" --duration "$CHURN_DUR" --hold-ms 100 ;;
@@ -307,12 +339,15 @@ for id in $SCENARIOS; do
             started+=("$peer")
         fi
     done
-    sleep 1
+    all_servers=()
+    for peer in "${started[@]}"; do read -r -a pids <<<"${SPIDS[$peer]}"; all_servers+=("${pids[@]}"); done
+    settle "${all_servers[@]}"
     count=${#started[@]}
     for ((k = 0; k < count; k++)); do
         peer=${started[$(((k + rotation) % count))]}
         SUB_URL=${SUB[$peer]} PUB_URL=${PUB[$peer]} SERVER_PIDS=${SPIDS[$peer]}
         run_scenario "$id" "$peer" || echo "$id $peer: run failed" >&2
+        settle "${all_servers[@]}"
     done
     rotation=$((rotation + 1))
     stop_all
