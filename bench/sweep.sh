@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The fan-out sweep behind BENCHMARKS.md's chart: scenarios (a) and (b) of
-# bench/fanout.sh at several subscriber counts, then bench/chart.svg.
+# bench/fanout.sh at several subscriber counts, then a chart of them.
 #
 #   bench/sweep.sh [--peers "hub baseline nchan"] [--counts "1000 2500 5000 10000"]
 #                  [--repeat-last K (default 3)] [--duration SECS (default 10)] [--out DIR]

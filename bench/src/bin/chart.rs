@@ -20,11 +20,13 @@ type Report = (char, String, Value);
 /// `(subscribers, value)` points per peer, sorted by subscribers.
 type Series = BTreeMap<String, Vec<(u64, f64)>>;
 
-/// What each panel plots: its title, y-axis label, scenario and the value
-/// read from a report.
+/// What each panel plots: its title, y-axis label and scale, scenario and
+/// the value read from a report.
 struct Panel {
     title: &'static str,
     y_label: &'static str,
+    /// Latencies span milliseconds to seconds across peers.
+    log_scale: bool,
     scenario: char,
     value: fn(&Value) -> Option<f64>,
 }
@@ -33,18 +35,21 @@ const PANELS: [Panel; 3] = [
     Panel {
         title: "(a) 10 events/s: p50 latency",
         y_label: "ms (log)",
+        log_scale: true,
         scenario: 'a',
         value: |r| Some(r["latency"]["p50_us"].as_f64()? / 1000.0),
     },
     Panel {
         title: "(a) 10 events/s: p99 latency",
         y_label: "ms (log)",
+        log_scale: true,
         scenario: 'a',
         value: |r| Some(r["latency"]["p99_us"].as_f64()? / 1000.0),
     },
     Panel {
         title: "(b) unthrottled: deliveries/s",
         y_label: "deliveries/s",
+        log_scale: false,
         scenario: 'b',
         value: |r| r["deliveries_per_second"].as_f64(),
     },
@@ -176,7 +181,7 @@ fn draw_panel(
         .x_label_area_size(40)
         .y_label_area_size(70);
     let x_range = 0..x_max + x_max / 20;
-    if panel.scenario == 'a' {
+    if panel.log_scale {
         let mut chart = builder.build_cartesian_2d(
             x_range,
             (y_min.max(0.1) / 1.5..y_max.max(1.0) * 1.5).log_scale(),
