@@ -7,7 +7,7 @@
 #
 # Peers (each on its own free port on 127.0.0.1, started fresh for every
 # scenario, stopped afterwards):
-#   hub       our `sse hub` (sse-actix), logs at warn; HUB_CMD overrides its
+#   hub       our `sse hub` (sse-hub), logs at warn; HUB_CMD overrides its
 #             command line ({port} is replaced by the port).
 #   baseline  actix-web-lab `sse` + tokio broadcast (bench/src/baseline.rs)
 #   nchan     nginx with the nchan module, one worker
@@ -78,7 +78,7 @@ ulimit -n "$(ulimit -Hn)"
 echo "building (release)..." >&2
 cargo build --release --quiet -p sse-bench --manifest-path "$ROOT/Cargo.toml"
 if [[ " $PEERS " == *" hub "* || " $PEERS " == *" cluster "* ]] && [[ -z "${HUB_CMD:-}" ]]; then
-    cargo build --release --quiet -p sse-actix --bin sse --manifest-path "$ROOT/Cargo.toml"
+    cargo build --release --quiet -p sse-hub --bin sse --manifest-path "$ROOT/Cargo.toml"
 fi
 BIN="$ROOT/target/release"
 

@@ -2,18 +2,16 @@
 //! are being published and restarted on the same port; the client must resume
 //! with `Last-Event-ID` and see every event exactly once, in order.
 
-mod server_support;
-
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
-use server_support::{GUARD, TestServer};
 use sse_actix::client::Client;
 use sse_actix::server::Sse;
 use sse_actors::Server;
 use sse_proto::Event;
+use sse_testkit::{GUARD, TestServer};
 
 const EVENTS: u64 = 30;
 

@@ -2,21 +2,19 @@
 //! form, then the client's live counters and the server's open responses
 //! must all be back to zero.
 
-mod client_support;
-
 use std::time::Duration;
 
-use client_support::{End, Reply, TestServer, eventually, fast, within};
 use futures_util::StreamExt as _;
 use sse_actix::client::{Client, LiveCounts};
+use sse_testkit::scripted::{End, Reply, ScriptedServer, eventually, fast, within};
 use tokio::sync::{mpsc, oneshot};
 
 const CYCLES: usize = 1_000;
 
-fn server() -> TestServer {
+fn server() -> ScriptedServer {
     // One event, then keep-alive comments forever: only the client can end
     // the response, and the writes let the server notice it promptly.
-    TestServer::start(|_, _| {
+    ScriptedServer::start(|_, _| {
         Reply::sse(
             vec!["id: 1\ndata: hello\n\n".into()],
             End::KeepAlive(Duration::from_millis(20)),
@@ -24,7 +22,7 @@ fn server() -> TestServer {
     })
 }
 
-async fn assert_nothing_left(client: &Client, server: &TestServer) {
+async fn assert_nothing_left(client: &Client, server: &ScriptedServer) {
     eventually("client counters back to zero", || {
         client.live() == LiveCounts::default()
     })
@@ -87,7 +85,7 @@ async fn cancelling_handlers_leaks_nothing() {
 #[actix_web::test]
 async fn dropping_during_the_backoff_sleep_cancels_it() {
     // Every response ends at once; the delay before reconnecting is long.
-    let server = TestServer::start(|_, _| Reply::sse(vec!["data: x\n\n".into()], End::Eof));
+    let server = ScriptedServer::start(|_, _| Reply::sse(vec!["data: x\n\n".into()], End::Eof));
     let client = Client::builder(&server.url)
         .initial_delay(Duration::from_secs(3600))
         .delay_bounds(Duration::from_secs(3600), Duration::from_secs(3600))

@@ -1,19 +1,17 @@
 //! The scenarios of r3labs/sse's client_test.go, ported to this client.
 
-mod client_support;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use client_support::{End, Reply, TestServer, eventually, fast, within};
 use futures_util::StreamExt as _;
 use sse_actix::client::{Client, ConstantBackoff, Error, Frame, LiveCounts, MaxRetries};
+use sse_testkit::scripted::{End, Reply, ScriptedServer, eventually, fast, within};
 use tokio::sync::{mpsc, oneshot, watch};
 
 const MULTILINE: &str = "{\n\t\"key\": \"value\",\n\t\"array\": [\n\t\t1,\n\t\t2,\n\t\t3\n\t]\n}";
 
-fn pings(n: usize) -> TestServer {
-    TestServer::start(move |_, _| {
+fn pings(n: usize) -> ScriptedServer {
+    ScriptedServer::start(move |_, _| {
         Reply::sse(
             vec!["data: ping\n\n".to_owned(); n],
             End::KeepAlive(Duration::from_millis(20)),
@@ -62,7 +60,8 @@ async fn subscribe() {
 #[actix_web::test]
 async fn subscribe_multiline() {
     let wire: String = MULTILINE.lines().map(|l| format!("data: {l}\n")).collect();
-    let server = TestServer::start(move |_, _| Reply::sse(vec![format!("{wire}\n")], End::Hang));
+    let server =
+        ScriptedServer::start(move |_, _| Reply::sse(vec![format!("{wire}\n")], End::Hang));
     let client = fast(Client::builder(&server.url)).build();
     let events = subscribe_n(&client, "test", 1).await;
     assert_eq!(events[0].data, MULTILINE);
@@ -70,7 +69,7 @@ async fn subscribe_multiline() {
 
 #[actix_web::test]
 async fn empty_messages_are_events_with_empty_data() {
-    let server = TestServer::start(|_, _| {
+    let server = ScriptedServer::start(|_, _| {
         Reply::sse(
             vec!["data\n\ndata:\n\n:only a comment\n\ndata: ping\n\n".into()],
             End::Hang,
@@ -106,7 +105,7 @@ async fn chan_subscribe() {
 
 #[actix_web::test]
 async fn on_disconnect_is_called_on_every_loss() {
-    let server = TestServer::start(|_, _| Reply::sse(vec!["data: ping\n\n".into()], End::Eof));
+    let server = ScriptedServer::start(|_, _| Reply::sse(vec!["data: ping\n\n".into()], End::Eof));
     let reasons = Arc::new(Mutex::new(Vec::new()));
     let seen = Arc::clone(&reasons);
     let client = fast(Client::builder(&server.url))
@@ -120,7 +119,7 @@ async fn on_disconnect_is_called_on_every_loss() {
 
 #[actix_web::test]
 async fn on_connect_is_called_per_accepted_response() {
-    let server = TestServer::start(|_, _| Reply::sse(vec!["data: ping\n\n".into()], End::Eof));
+    let server = ScriptedServer::start(|_, _| Reply::sse(vec!["data: ping\n\n".into()], End::Eof));
     let connects = Arc::new(Mutex::new(0));
     let count = Arc::clone(&connects);
     let client = fast(Client::builder(&server.url))
@@ -132,7 +131,8 @@ async fn on_connect_is_called_per_accepted_response() {
 
 #[actix_web::test]
 async fn chan_reconnects_after_server_side_close() {
-    let server = TestServer::start(|_, _| Reply::sse(vec!["data: ping\n\n".into()], End::Abort));
+    let server =
+        ScriptedServer::start(|_, _| Reply::sse(vec!["data: ping\n\n".into()], End::Abort));
     let client = fast(Client::builder(&server.url)).build();
     let (tx, mut rx) = mpsc::channel(1);
     let subscription = client.subscribe_chan("test", tx);
@@ -179,7 +179,7 @@ async fn unsubscribe_does_not_block_on_a_full_channel() {
 
 #[actix_web::test]
 async fn unauthorized_with_limited_tries() {
-    let server = TestServer::start(|_, _| Reply::status(401));
+    let server = ScriptedServer::start(|_, _| Reply::status(401));
     let client = fast(Client::builder(&server.url))
         .retry_http_errors(true)
         .reconnect_strategy(|| MaxRetries::new(ConstantBackoff::default(), 3))
@@ -210,7 +210,7 @@ async fn large_data() {
         .map(|i| char::from(b"0123456789abcdef"[i % 16]))
         .collect();
     let wire = format!("data: {data}\n\n");
-    let server = TestServer::start(move |_, _| Reply::sse(vec![wire.clone()], End::Hang));
+    let server = ScriptedServer::start(move |_, _| Reply::sse(vec![wire.clone()], End::Hang));
     let client = fast(Client::builder(&server.url)).build();
     let events = subscribe_n(&client, "test", 1).await;
     assert_eq!(events[0].data, data);
@@ -219,7 +219,7 @@ async fn large_data() {
 #[actix_web::test]
 async fn comments_are_skipped_unless_asked_for() {
     let server =
-        TestServer::start(|_, _| Reply::sse(vec![": hello\ndata: x\n\n".into()], End::Hang));
+        ScriptedServer::start(|_, _| Reply::sse(vec![": hello\ndata: x\n\n".into()], End::Hang));
     let client = fast(Client::builder(&server.url)).build();
     let events = subscribe_n(&client, "test", 1).await;
     assert_eq!(
@@ -241,7 +241,7 @@ async fn comments_are_skipped_unless_asked_for() {
 
 #[actix_web::test]
 async fn trim_header_removes_exactly_one_space() {
-    let server = TestServer::start(|_, _| {
+    let server = ScriptedServer::start(|_, _| {
         Reply::sse(
             vec!["data:one\n\ndata:  two\n\nevent:  t\ndata: three\n\n".into()],
             End::Hang,
@@ -265,7 +265,7 @@ async fn trim_header_removes_exactly_one_space() {
 
 #[actix_web::test]
 async fn base64_and_custom_fields() {
-    let server = TestServer::start(|_, _| {
+    let server = ScriptedServer::start(|_, _| {
         Reply::sse(
             vec!["data: aGVsbG8=\nfoo: bar\nbaz: no\n\n".into()],
             End::Hang,

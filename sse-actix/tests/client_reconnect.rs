@@ -1,14 +1,12 @@
 //! The reconnection rules, against a scripted actix-web server on loopback.
 
-mod client_support;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use awc::http::Method;
-use client_support::{End, Reply, TestServer, eventually, fast, numbered, within};
 use futures_util::StreamExt as _;
 use sse_actix::client::{Client, ConstantBackoff, Error, MaxRetries};
+use sse_testkit::scripted::{End, Reply, ScriptedServer, eventually, fast, numbered, within};
 
 /// Collects `n` events (ignoring errors), failing after a guard timeout.
 async fn take_events(
@@ -42,7 +40,7 @@ fn expected(range: std::ops::RangeInclusive<u64>) -> Vec<(String, String)> {
 async fn resumes_after_mid_event_drops_without_loss_or_duplicate() {
     // Each connection serves 3 events after Last-Event-ID, then half of the
     // next one, then ends: cleanly on even connections, by abort on odd ones.
-    let server = TestServer::start(|req, index| {
+    let server = ScriptedServer::start(|req, index| {
         let after = req.last_number();
         let mut chunks = numbered(after, 3, 10);
         let end = if after + 3 >= 10 {
@@ -74,7 +72,7 @@ async fn resumes_after_mid_event_drops_without_loss_or_duplicate() {
 
 #[actix_web::test]
 async fn server_retry_sets_the_delay_within_floor_and_cap() {
-    let server = TestServer::start(|_, index| {
+    let server = ScriptedServer::start(|_, index| {
         let retry = [
             "retry: 40\n",
             "retry: 0\n",
@@ -102,7 +100,7 @@ async fn server_retry_sets_the_delay_within_floor_and_cap() {
 
 #[actix_web::test]
 async fn no_content_stops_for_good() {
-    let server = TestServer::start(|_, _| Reply::status(204));
+    let server = ScriptedServer::start(|_, _| Reply::status(204));
     let client = fast(Client::builder(&server.url)).build();
     let mut stream = client.stream();
     assert!(within("end", stream.next()).await.is_none());
@@ -114,7 +112,7 @@ async fn no_content_stops_for_good() {
 
 #[actix_web::test]
 async fn wrong_content_type_fails_with_a_typed_error() {
-    let server = TestServer::start(|_, _| Reply {
+    let server = ScriptedServer::start(|_, _| Reply {
         content_type: Some("text/plain; charset=utf-8".into()),
         ..Reply::sse(vec!["data: no\n\n".into()], End::Eof)
     });
@@ -133,7 +131,7 @@ async fn wrong_content_type_fails_with_a_typed_error() {
 
 #[actix_web::test]
 async fn http_errors_are_retried_when_configured_until_the_strategy_gives_up() {
-    let server = TestServer::start(|_, _| Reply::status(503));
+    let server = ScriptedServer::start(|_, _| Reply::status(503));
     let client = fast(Client::builder(&server.url))
         .retry_http_errors(true)
         .reconnect_strategy(|| MaxRetries::new(ConstantBackoff::default(), 2))
@@ -145,7 +143,7 @@ async fn http_errors_are_retried_when_configured_until_the_strategy_gives_up() {
 
 #[actix_web::test]
 async fn redirect_is_followed() {
-    let server = TestServer::start(|req, _| match req.path.as_str() {
+    let server = ScriptedServer::start(|req, _| match req.path.as_str() {
         "/old" => Reply {
             location: Some("/new".into()),
             ..Reply::status(307)
@@ -169,7 +167,7 @@ async fn events_up_to_the_limit_pass_and_larger_ones_are_reported() {
         format!("data: {too_big}\n\n"),
         "data: after\n\n".to_owned(),
     ];
-    let server = TestServer::start(move |_, _| Reply::sse(body.clone(), End::Hang));
+    let server = ScriptedServer::start(move |_, _| Reply::sse(body.clone(), End::Hang));
     let client = fast(Client::builder(&server.url))
         .max_event_size(LIMIT)
         .build();
@@ -191,7 +189,7 @@ async fn events_up_to_the_limit_pass_and_larger_ones_are_reported() {
 #[actix_web::test]
 async fn request_body_method_and_headers_are_resent_on_every_reconnection() {
     let server =
-        TestServer::start(|req, _| Reply::sse(numbered(req.last_number(), 1, 3), End::Eof));
+        ScriptedServer::start(|req, _| Reply::sse(numbered(req.last_number(), 1, 3), End::Eof));
     let client = fast(Client::builder(&server.url))
         .method(Method::POST)
         .header("authorization", "Bearer t")
@@ -210,7 +208,7 @@ async fn request_body_method_and_headers_are_resent_on_every_reconnection() {
 #[actix_web::test]
 async fn idle_timeout_reconnects_a_silent_stream() {
     let server =
-        TestServer::start(|req, _| Reply::sse(numbered(req.last_number(), 1, 2), End::Hang));
+        ScriptedServer::start(|req, _| Reply::sse(numbered(req.last_number(), 1, 2), End::Hang));
     let client = fast(Client::builder(&server.url))
         .idle_timeout(Duration::from_millis(100))
         .build();
@@ -237,7 +235,7 @@ async fn idle_timeout_reconnects_a_silent_stream() {
 
 #[actix_web::test]
 async fn an_empty_id_clears_the_last_event_id_and_the_header() {
-    let server = TestServer::start(|_, index| {
+    let server = ScriptedServer::start(|_, index| {
         let chunks = match index {
             0 => vec![
                 "id: 7\ndata: a\n\n".to_owned(),
@@ -278,7 +276,7 @@ async fn an_empty_id_clears_the_last_event_id_and_the_header() {
 
 #[actix_web::test]
 async fn on_connect_fires_when_the_response_is_accepted_before_any_event() {
-    let server = TestServer::start(|_, _| Reply::sse(vec![], End::Hang));
+    let server = ScriptedServer::start(|_, _| Reply::sse(vec![], End::Hang));
     let connected = Arc::new(Mutex::new(0));
     let counter = Arc::clone(&connected);
     let client = fast(Client::builder(&server.url))
@@ -317,7 +315,7 @@ async fn https_without_a_tls_client_is_a_fatal_error_not_a_retry_loop() {
 
 #[actix_web::test]
 async fn an_id_without_data_updates_the_last_event_id() {
-    let server = TestServer::start(|_, _| Reply::sse(vec!["id: 5\n\n".into()], End::Hang));
+    let server = ScriptedServer::start(|_, _| Reply::sse(vec!["id: 5\n\n".into()], End::Hang));
     let client = fast(Client::builder(&server.url)).build();
     let stream = client.stream();
     let task = actix_rt::spawn(stream.into_future());

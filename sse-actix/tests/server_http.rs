@@ -1,8 +1,6 @@
 //! The actix-web handler seen from the wire: headers, status codes, and
 //! every server behaviour of DESIGN.md §3, over real sockets on 127.0.0.1.
 
-mod server_support;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -10,10 +8,10 @@ use std::time::Duration;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Compress;
 use actix_web::web;
-use server_support::{EventClient, GUARD, TestServer, refused, seen, until};
 use sse_actix::server::Sse;
 use sse_actors::{LogLimits, Server};
 use sse_proto::{Event, Frame};
+use sse_testkit::{EventClient, GUARD, TestServer, refused, seen, until};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 fn server() -> sse_actors::ServerBuilder {

@@ -75,6 +75,22 @@ fn stream_name_in(
     Ok(stream)
 }
 
+/// The value of the query parameter `name` of `req`, percent-decoded
+/// (lossily: invalid UTF-8 becomes U+FFFD). A parameter given more than once
+/// is a [`SseError::BadRequest`]: which value the client meant is a guess.
+///
+/// ```
+/// use actix_web::test::TestRequest;
+///
+/// let req = TestRequest::get().uri("/events?token=a%20b").to_http_request();
+/// assert_eq!(sse_actix::server::query_param(&req, "token").unwrap().as_deref(), Some("a b"));
+/// ```
+pub fn query_param(req: &HttpRequest, name: &str) -> Result<Option<String>, SseError> {
+    Ok(QueryParams::parse(req.query_string())
+        .single(name)?
+        .map(Cow::into_owned))
+}
+
 /// A decoded query string. Percent-decoding is lossy (invalid UTF-8 becomes
 /// U+FFFD), so a malformed query never fails here; the values it yields then
 /// fail validation with a message naming the parameter.

@@ -12,8 +12,8 @@ use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use serde_json::{Value, json};
 use sse_actix::server::Sse;
-use sse_actix::server::hub::{Hub, HubConfig};
 use sse_actors::{Event, Server};
+use sse_hub::{Hub, HubConfig};
 use tokio::sync::mpsc;
 
 /// A failure guard: a browser starts in about a second; nothing here should

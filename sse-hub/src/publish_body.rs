@@ -8,7 +8,7 @@ use bytes::BytesMut;
 use futures_util::StreamExt as _;
 use sse_proto::Event;
 
-use crate::server::hub::HubError;
+use crate::HubError;
 
 /// The JSON form of a published event. Unknown fields are refused, so a
 /// typo (`"evnt"`) is an error rather than a silently plain event.

@@ -3,8 +3,6 @@
 use actix_web::HttpRequest;
 use actix_web::http::header;
 
-use crate::server::request::QueryParams;
-
 /// Where a request presented a token, if anywhere.
 pub(crate) fn bearer_token(req: &HttpRequest) -> Option<&str> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
@@ -29,8 +27,7 @@ pub(crate) fn authorized(
     let Some(param) = query_param else {
         return false;
     };
-    let query = QueryParams::parse(req.query_string());
-    matches!(query.single(param), Ok(Some(token)) if same_secret(&token, expected))
+    matches!(sse_actix::server::query_param(req, param), Ok(Some(token)) if same_secret(&token, expected))
 }
 
 /// Compares without an early exit, so response timing does not reveal how

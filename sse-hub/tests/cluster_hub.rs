@@ -2,14 +2,14 @@
 //! `redis-server` serve as one hub; one is killed mid-stream and its client
 //! resumes on another with Last-Event-ID.
 
-mod server_support;
+mod support;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use server_support::hub::Hub;
-use server_support::{EventClient, GUARD, client};
+use sse_testkit::{EventClient, GUARD, client};
+use support::hub_process::Hub;
 
 /// `redis-server`, located as `sse_tests::peer(Peer::RedisServer)` does
 /// (that crate depends on this one, so it cannot be used here): under

@@ -3,10 +3,10 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use sse_actors::PublishError;
 
-use crate::server::hub::auth::authorized;
-use crate::server::hub::body::{event_from_body, read_limited};
-use crate::server::hub::{Hub, HubError};
-use crate::server::stream_name;
+use crate::auth::authorized;
+use crate::publish_body::{event_from_body, read_limited};
+use crate::{Hub, HubError};
+use sse_actix::server::stream_name;
 
 /// `POST /events?stream=NAME`: publishes the body, answers
 /// `{"stream", "id", "seq"}`. Refusals are logged, one line each.

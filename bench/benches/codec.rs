@@ -6,10 +6,10 @@
 //! and checked to have produced the expected number of events and data bytes,
 //! so a harness that silently decodes nothing cannot look fast.
 //!
-//! Run: `cargo bench -p sse-proto --bench codec` (add `SSE_BENCH_SLOW=1` to
+//! Run: `cargo bench -p sse-bench --bench codec` (add `SSE_BENCH_SLOW=1` to
 //! include the one peer that needs minutes on the 4 MiB line).
 
-mod common;
+mod codec_peers;
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -17,7 +17,7 @@ use std::time::Duration;
 use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use criterion::{SamplingMode, measurement::WallTime};
 
-use common::{DECODERS, ENCODE_INPUT, ENCODERS, encode_ours, memchr_scan};
+use codec_peers::{DECODERS, ENCODE_INPUT, ENCODERS, encode_ours, memchr_scan};
 
 fn configure(group: &mut BenchmarkGroup<'_, WallTime>, bytes: usize) {
     group
@@ -42,7 +42,7 @@ fn included(decoder: &str, case: &str) -> bool {
 }
 
 fn decode(c: &mut Criterion) {
-    for case in common::cases() {
+    for case in codec_peers::cases() {
         let decoders: Vec<_> = DECODERS
             .into_iter()
             .filter(|&(name, _)| included(name, case.name))

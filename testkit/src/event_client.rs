@@ -1,9 +1,5 @@
 //! An in-process actix-web server on 127.0.0.1:0 and a client that decodes
 //! its event streams, for the server tests.
-#![allow(dead_code)] // each test file uses its own subset
-
-pub mod hub;
-
 use std::net::{SocketAddr, TcpListener};
 use std::pin::Pin;
 use std::time::Duration;

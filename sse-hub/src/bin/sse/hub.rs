@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use actix_web::{App, HttpServer};
-use sse_actix::server::hub::{Hub, HubConfig};
 use sse_actix::server::{Sse, validate_stream_name};
 use sse_actors::{LogLimits, Server, SlowSubscriberPolicy};
+use sse_hub::{Hub, HubConfig};
 
 /// Arguments of `sse hub`.
 #[derive(Debug, clap::Args)]

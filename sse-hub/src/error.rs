@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpResponse, ResponseError};
 
-use crate::server::SseError;
+use sse_actix::SseError;
 
 /// A hub API request that failed. The body is `{"error": "<message>"}`
 /// with the status code of the variant.

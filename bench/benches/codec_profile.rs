@@ -3,12 +3,12 @@
 //! instruction counts are repeatable where wall time on a shared machine is
 //! not.
 //!
-//! `cargo bench -p sse-proto --bench profile --no-run`, then
+//! `cargo bench -p sse-bench --bench codec_profile --no-run`, then
 //! `valgrind --tool=callgrind <binary> decode 4MiB sse-proto 3`
 //! (kind `decode` or `encode`, a case name prefix, a crate name or `memchr`
 //! for the line-scan baseline, a count).
 
-mod common;
+mod codec_peers;
 
 use std::hint::black_box;
 
@@ -21,18 +21,18 @@ fn main() {
     let count: usize = count.parse().expect("COUNT is a number");
     match kind.as_str() {
         "decode" => {
-            let case = common::cases()
+            let case = codec_peers::cases()
                 .into_iter()
                 .find(|c| c.name.starts_with(case.as_str()))
                 .expect("known case");
             eprintln!("{}: {} bytes, {count} times", case.name, case.total);
             if krate == "memchr" {
                 for _ in 0..count {
-                    black_box(common::memchr_scan(black_box(&case.chunks)));
+                    black_box(codec_peers::memchr_scan(black_box(&case.chunks)));
                 }
                 return;
             }
-            let (_, decode) = common::DECODERS
+            let (_, decode) = codec_peers::DECODERS
                 .into_iter()
                 .find(|(name, _)| name == krate)
                 .expect("known crate");
@@ -41,12 +41,12 @@ fn main() {
             }
         }
         "encode" => {
-            let (_, encode) = common::ENCODERS
+            let (_, encode) = codec_peers::ENCODERS
                 .into_iter()
                 .find(|(name, _)| name == krate)
                 .expect("known crate");
             for _ in 0..count {
-                black_box(encode(black_box(&common::ENCODE_INPUT)));
+                black_box(encode(black_box(&codec_peers::ENCODE_INPUT)));
             }
         }
         _ => panic!("kind is decode or encode"),

@@ -1,14 +1,14 @@
 //! `sse hub` and `sse publish` as a user runs them: the built binary on a
 //! free port, driven over real sockets.
 
-mod server_support;
+mod support;
 
 use std::process::Command;
 use std::time::Duration;
 
 use bytes::Bytes;
-use server_support::hub::Hub;
-use server_support::{EventClient, GUARD, client, seen, until};
+use sse_testkit::{EventClient, GUARD, client, seen, until};
+use support::hub_process::Hub;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 fn triple(id: &str, kind: &str, data: &str) -> (String, String, String) {

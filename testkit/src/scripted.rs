@@ -1,6 +1,5 @@
-//! A scriptable actix-web SSE server for the client tests: each request is
+//! A scriptable actix-web SSE server for client tests: each request is
 //! recorded and answered by a closure, and open response streams are counted.
-#![allow(dead_code)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -92,17 +91,19 @@ pub fn numbered(after: u64, n: u64, total: u64) -> Vec<String> {
 
 type Script = dyn Fn(&Req, usize) -> Reply + Send + Sync;
 
-pub struct TestServer {
+/// A server answering every request as its script says, stopped by
+/// [`ScriptedServer::stop`].
+pub struct ScriptedServer {
     pub url: String,
     requests: Arc<Mutex<Vec<Req>>>,
     open: Arc<AtomicUsize>,
     handle: actix_web::dev::ServerHandle,
 }
 
-impl TestServer {
+impl ScriptedServer {
     /// Starts a server on 127.0.0.1:0 answering every path with `script`
     /// (given the request and its index, from 0).
-    pub fn start(script: impl Fn(&Req, usize) -> Reply + Send + Sync + 'static) -> TestServer {
+    pub fn start(script: impl Fn(&Req, usize) -> Reply + Send + Sync + 'static) -> ScriptedServer {
         let script: Arc<Script> = Arc::new(script);
         let requests = Arc::new(Mutex::new(Vec::new()));
         let open = Arc::new(AtomicUsize::new(0));
@@ -126,7 +127,7 @@ impl TestServer {
         let server = server.run();
         let handle = server.handle();
         actix_rt::spawn(server);
-        TestServer {
+        ScriptedServer {
             url: format!("http://{addr}"),
             requests,
             open,

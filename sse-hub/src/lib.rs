@@ -1,5 +1,21 @@
-//! The HTTP API of `sse hub`, mountable in any actix-web app: subscribe,
-//! publish, list streams, health, and a live demo page.
+//! `sse hub`, the standalone Server-Sent Events hub, as a library and as
+//! the `sse` command-line tool.
+//!
+//! **What it does.** [`Hub`] mounts the hub's HTTP API into any actix-web
+//! app: subscribe (the [`Sse`] handler of `sse-actix`), publish over HTTP,
+//! list streams, a health check and a live demo page, behind optional bearer
+//! tokens and a CORS policy. The `sse` binary (`hub`, `publish`, `listen`,
+//! `encode`, `decode`) wraps it and the rest of the toolkit for the shell.
+//!
+//! **What it never does.** It never parses the event-stream format (that is
+//! `sse-proto`), never keeps stream state (that is `sse-actors`) and never
+//! writes an event-stream response itself (that is `sse-actix`): it is the
+//! product glue, with the CLI, logging and Redis dependencies that the
+//! libraries below it must not carry.
+//!
+//! **Limits**, each a [`HubConfig`] field and a `sse hub` flag: publish body
+//! size, streams created by publishing, plus every limit of the handler and
+//! the event server it wraps.
 //!
 //! | endpoint | what it does |
 //! |---|---|
@@ -11,8 +27,8 @@
 //!
 //! ```no_run
 //! use actix_web::{App, HttpServer};
-//! use sse_actix::server::Sse;
-//! use sse_actix::server::hub::{Hub, HubConfig};
+//! use sse_actix::Sse;
+//! use sse_hub::{Hub, HubConfig};
 //! use sse_actors::Server;
 //!
 //! # async fn run() -> std::io::Result<()> {
@@ -29,6 +45,8 @@
 //! .await
 //! # }
 //! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 use std::sync::Arc;
 
@@ -36,14 +54,14 @@ use actix_cors::Cors;
 use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::server::Sse;
+use sse_actix::Sse;
 
 mod api;
 mod auth;
-mod body;
 mod config;
 mod demo;
 mod error;
+mod publish_body;
 
 pub use config::HubConfig;
 pub use error::HubError;
@@ -144,7 +162,7 @@ impl Hub {
             .allowed_headers([
                 header::AUTHORIZATION,
                 header::CONTENT_TYPE,
-                crate::server::LAST_EVENT_ID,
+                sse_actix::server::LAST_EVENT_ID,
                 header::CACHE_CONTROL,
             ])
             .max_age(3600);

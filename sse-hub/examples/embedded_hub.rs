@@ -2,15 +2,15 @@
 //! inside your own actix-web app, next to your own routes.
 //!
 //! ```text
-//! cargo run -p sse-actix --example server_hub
+//! cargo run -p sse-hub --example embedded_hub
 //! open http://127.0.0.1:8082/
 //! curl -H 'Authorization: Bearer s3cret' -d 'hi' 'http://127.0.0.1:8082/events?stream=demo'
 //! ```
 
 use actix_web::{App, HttpServer, web};
 use sse_actix::server::Sse;
-use sse_actix::server::hub::{Hub, HubConfig};
 use sse_actors::Server;
+use sse_hub::{Hub, HubConfig};
 
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {

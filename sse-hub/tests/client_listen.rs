@@ -1,15 +1,13 @@
 //! `sse listen` against a scripted server: JSON lines, reconnection, headers.
 
-mod client_support;
-
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 
-use client_support::{End, Reply, TestServer, within};
+use sse_testkit::scripted::{End, Reply, ScriptedServer, within};
 
 #[actix_web::test]
 async fn listen_prints_json_lines_and_reconnects_with_last_event_id() {
-    let server = TestServer::start(|req, _| {
+    let server = ScriptedServer::start(|req, _| {
         let chunks = match req.last_event_id.as_deref() {
             None => vec!["id: 1\nevent: greet\ndata: hello\n\n".to_owned()],
             Some(_) => vec!["data: two\ndata: lines\n\n".to_owned()],

@@ -3,7 +3,7 @@
 use actix_web::HttpResponse;
 use actix_web::http::header;
 
-use crate::server::hub::Hub;
+use crate::Hub;
 
 const PAGE: &str = include_str!("demo.html");
 
