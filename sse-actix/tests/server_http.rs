@@ -1,5 +1,5 @@
 //! The actix-web handler seen from the wire: headers, status codes, and
-//! every server behaviour of DESIGN.md §3, over real sockets on 127.0.0.1.
+//! every server behaviour of ARCHITECTURE.md ("Server semantics"), over real sockets on 127.0.0.1.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

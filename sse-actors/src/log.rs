@@ -131,7 +131,6 @@ mod tests {
         log.replay(last, None, now).map(|i| i.frame).collect()
     }
 
-    // r3labs event_log_test.go: TestEventLog (add then clear)
     #[test]
     fn event_log_add_and_clear() {
         let (mut log, _) = log_with(LogLimits::default(), 2);

@@ -1,4 +1,4 @@
-//! The r3labs server options: auto-stream, callbacks, base64, headers, limits.
+//! The server options: auto-stream, callbacks, base64, headers, limits.
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! The decoder against DESIGN.md §2, one test per rule. Every input here goes
+//! The decoder against the wire rules of ARCHITECTURE.md, one test per rule. Every input here goes
 //! through `common::decode_with`, which also checks that every two-chunk split
 //! and byte-at-a-time feeding give the same output.
 

@@ -22,11 +22,11 @@ use crate::reader;
 /// with `XRANGE`. Cheap to clone.
 #[derive(Clone)]
 pub struct RedisBackplane {
-    shared: Arc<Shared>,
+    shared: Arc<BackplaneState>,
 }
 
 /// What the backplane handle and its reader task share.
-pub(crate) struct Shared {
+pub(crate) struct BackplaneState {
     pub(crate) client: redis::Client,
     /// Publishing and replay reads; reconnects by itself.
     pub(crate) commands: ConnectionManager,
@@ -38,7 +38,7 @@ pub(crate) struct Shared {
     pub(crate) wake: Notify,
 }
 
-impl Shared {
+impl BackplaneState {
     pub(crate) fn watched(&self) -> MutexGuard<'_, HashMap<String, GlobalId>> {
         self.watched
             .lock()
@@ -72,7 +72,7 @@ impl RedisBackplane {
                 }
             })?;
         Ok(RedisBackplane {
-            shared: Arc::new(Shared {
+            shared: Arc::new(BackplaneState {
                 client,
                 commands,
                 options,

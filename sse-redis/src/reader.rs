@@ -7,13 +7,13 @@ use redis::AsyncConnectionConfig;
 use redis::streams::StreamReadReply;
 use sse_actors::{GlobalId, Inbound};
 
-use crate::backplane::Shared;
+use crate::backplane::BackplaneState;
 use crate::entry;
 
 /// Reads until the server it delivers to closes. Redis going away only
 /// pauses it: it reconnects with backoff and resumes after the newest id
 /// it delivered of each stream, so nothing is skipped or repeated.
-pub(crate) async fn run(shared: Arc<Shared>, inbound: Inbound) {
+pub(crate) async fn run(shared: Arc<BackplaneState>, inbound: Inbound) {
     let options = &shared.options;
     // The read blocks on the server for `block`; only a longer silence
     // means the connection is gone.
@@ -78,7 +78,7 @@ pub(crate) async fn run(shared: Arc<Shared>, inbound: Inbound) {
     }
 }
 
-fn deliver(shared: &Shared, inbound: &Inbound, reply: StreamReadReply) {
+fn deliver(shared: &BackplaneState, inbound: &Inbound, reply: StreamReadReply) {
     let prefix = shared.options.key_prefix.as_str();
     for key in reply.keys {
         let Some(stream) = key.key.strip_prefix(prefix) else {

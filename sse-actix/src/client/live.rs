@@ -23,7 +23,7 @@ pub(crate) struct LiveCounters {
 }
 
 #[derive(Clone, Copy, Debug)]
-pub(crate) enum Kind {
+pub(crate) enum LiveKind {
     Subscription,
     Connection,
     Task,
@@ -38,16 +38,16 @@ impl LiveCounters {
         }
     }
 
-    fn counter(&self, kind: Kind) -> &AtomicUsize {
+    fn counter(&self, kind: LiveKind) -> &AtomicUsize {
         match kind {
-            Kind::Subscription => &self.subscriptions,
-            Kind::Connection => &self.connections,
-            Kind::Task => &self.tasks,
+            LiveKind::Subscription => &self.subscriptions,
+            LiveKind::Connection => &self.connections,
+            LiveKind::Task => &self.tasks,
         }
     }
 
     /// Counts one `kind` alive until the returned guard is dropped.
-    pub(crate) fn track(self: &Arc<Self>, kind: Kind) -> LiveGuard {
+    pub(crate) fn track(self: &Arc<Self>, kind: LiveKind) -> LiveGuard {
         self.counter(kind).fetch_add(1, Ordering::SeqCst);
         LiveGuard {
             counters: Arc::clone(self),
@@ -60,7 +60,7 @@ impl LiveCounters {
 #[derive(Debug)]
 pub(crate) struct LiveGuard {
     counters: Arc<LiveCounters>,
-    kind: Kind,
+    kind: LiveKind,
 }
 
 impl Drop for LiveGuard {

@@ -63,4 +63,4 @@ pub use live::LiveCounts;
 pub use sse_proto::{Event, Frame};
 pub use strategy::{ConstantBackoff, ExponentialBackoff, MaxRetries, ReconnectStrategy};
 pub use stream::{EventStream, FrameStream};
-pub use subscribe::Subscription;
+pub use subscribe::ChannelSubscription;

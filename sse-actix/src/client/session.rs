@@ -19,12 +19,12 @@ use tokio::time::{Instant, Sleep};
 
 use super::builder::{Config, HttpErrorPolicy};
 use super::error::Error;
-use super::live::{Kind, LiveCounters, LiveGuard};
+use super::live::{LiveCounters, LiveGuard, LiveKind};
 use super::strategy::ReconnectStrategy;
 
 /// What a subscription's handles can see of it while it runs.
 #[derive(Debug, Default)]
-pub(crate) struct Shared {
+pub(crate) struct SessionState {
     pub(crate) last_event_id: ByteString,
     /// Set when the subscription stopped because of an error (not a 204).
     pub(crate) failed: bool,
@@ -32,9 +32,9 @@ pub(crate) struct Shared {
     pub(crate) connected: bool,
 }
 
-pub(crate) type SharedState = Arc<Mutex<Shared>>;
+pub(crate) type SharedSession = Arc<Mutex<SessionState>>;
 
-pub(crate) fn lock(shared: &SharedState) -> std::sync::MutexGuard<'_, Shared> {
+pub(crate) fn lock(shared: &SharedSession) -> std::sync::MutexGuard<'_, SessionState> {
     shared.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -47,7 +47,7 @@ struct Connection {
 }
 
 /// Why a connection attempt ended without a usable stream.
-enum Refused {
+enum NotConnected {
     /// `204 No Content`: the server asks the client to stop.
     NoContent,
     Error(Error),
@@ -58,7 +58,7 @@ pub(crate) struct Session {
     url: String,
     live: Arc<LiveCounters>,
     client_last_id: Arc<Mutex<ByteString>>,
-    shared: SharedState,
+    shared: SharedSession,
     awc: Option<awc::Client>,
     decoder: Decoder,
     strategy: Box<dyn ReconnectStrategy>,
@@ -69,7 +69,7 @@ pub(crate) struct Session {
 }
 
 impl Session {
-    pub(crate) fn new(client: &super::Client, stream: Option<&str>) -> (Session, SharedState) {
+    pub(crate) fn new(client: &super::Client, stream: Option<&str>) -> (Session, SharedSession) {
         let config = Arc::clone(&client.config);
         let url = match stream {
             Some(name) => with_stream_param(&config.url, name),
@@ -77,7 +77,7 @@ impl Session {
         };
         let mut strategy = (config.strategy)();
         strategy.set_base_delay(config.clamp_delay(config.initial_delay));
-        let shared = Arc::new(Mutex::new(Shared {
+        let shared = Arc::new(Mutex::new(SessionState {
             last_event_id: config.last_event_id.clone(),
             failed: false,
             connected: false,
@@ -93,7 +93,7 @@ impl Session {
             conn: None,
             delay: None,
             done: false,
-            _live: client.live.track(Kind::Subscription),
+            _live: client.live.track(LiveKind::Subscription),
             config,
         };
         (session, shared)
@@ -136,11 +136,11 @@ impl Session {
                         callback();
                     }
                 }
-                Err(Refused::NoContent) => {
+                Err(NotConnected::NoContent) => {
                     self.done = true;
                     return None;
                 }
-                Err(Refused::Error(error)) => return Some(Err(self.refused(error))),
+                Err(NotConnected::Error(error)) => return Some(Err(self.refused(error))),
             }
         }
     }
@@ -231,10 +231,10 @@ impl Session {
         error
     }
 
-    async fn connect(&mut self) -> Result<Connection, Refused> {
+    async fn connect(&mut self) -> Result<Connection, NotConnected> {
         let config = &*self.config;
         if let Some(invalid) = &config.invalid {
-            return Err(Refused::Error(Error::InvalidRequest(invalid.clone())));
+            return Err(NotConnected::Error(Error::InvalidRequest(invalid.clone())));
         }
         let awc = self.awc.get_or_insert_with(|| config.awc_client());
         let mut request = awc
@@ -256,17 +256,17 @@ impl Session {
             Some(body) => request.send_body(body.clone()).await,
             None => request.send().await,
         };
-        let response = sent.map_err(|e| Refused::Error(send_error(e)))?;
+        let response = sent.map_err(|e| NotConnected::Error(send_error(e)))?;
         let status = response.status();
         if status == StatusCode::NO_CONTENT {
-            return Err(Refused::NoContent);
+            return Err(NotConnected::NoContent);
         }
         if !status.is_success() {
-            return Err(Refused::Error(Error::Status { status }));
+            return Err(NotConnected::Error(Error::Status { status }));
         }
         let content_type = response.headers().get(CONTENT_TYPE);
         if !content_type.is_some_and(is_event_stream) {
-            return Err(Refused::Error(Error::ContentType {
+            return Err(NotConnected::Error(Error::ContentType {
                 content_type: content_type
                     .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
             }));
@@ -276,18 +276,18 @@ impl Session {
             && !headers.contains_key(CONTENT_LENGTH)
             && !headers.contains_key(TRANSFER_ENCODING)
         {
-            return Err(Refused::Error(Error::CloseDelimitedBody));
+            return Err(NotConnected::Error(Error::CloseDelimitedBody));
         }
         if let Some(validator) = &config.validator {
             validator(status, response.headers())
-                .map_err(|e| Refused::Error(Error::Rejected(e)))?;
+                .map_err(|e| NotConnected::Error(Error::Rejected(e)))?;
         }
         Ok(Connection {
             body: Box::pin(response),
             idle: config
                 .idle_timeout
                 .map(|t| (Box::pin(tokio::time::sleep(t)), t)),
-            _live: self.live.track(Kind::Connection),
+            _live: self.live.track(LiveKind::Connection),
         })
     }
 }

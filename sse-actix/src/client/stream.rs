@@ -10,7 +10,7 @@ use sse_proto::{ByteString, Event, Frame};
 
 use super::Client;
 use super::error::Error;
-use super::session::{Session, SharedState, lock};
+use super::session::{Session, SharedSession, lock};
 
 /// Every frame of a subscription: events, `retry:` values, comments (when
 /// [`ClientBuilder::comments`](super::ClientBuilder::comments) is on), and
@@ -18,7 +18,7 @@ use super::session::{Session, SharedState, lock};
 /// cancels any pending reconnection delay at once.
 pub struct FrameStream {
     inner: LocalBoxStream<'static, Result<Frame, Error>>,
-    shared: SharedState,
+    shared: SharedSession,
 }
 
 impl fmt::Debug for FrameStream {
@@ -99,7 +99,7 @@ impl EventStream {
 }
 
 impl EventStream {
-    pub(crate) fn frames_shared(&self) -> SharedState {
+    pub(crate) fn frames_shared(&self) -> SharedSession {
         std::sync::Arc::clone(&self.frames.shared)
     }
 }

@@ -11,8 +11,8 @@ use tokio::task::JoinHandle;
 
 use super::Client;
 use super::error::Error;
-use super::live::Kind;
-use super::session::{SharedState, lock};
+use super::live::LiveKind;
+use super::session::{SharedSession, lock};
 use super::stream::EventStream;
 
 impl Client {
@@ -54,7 +54,7 @@ impl Client {
     /// Sends each event of stream `name` to `sender`, from a task spawned
     /// on the current actix runtime; returns at once.
     ///
-    /// The task ends on [`Subscription::unsubscribe`], when every receiver
+    /// The task ends on [`ChannelSubscription::unsubscribe`], when every receiver
     /// is gone, or when the subscription stops. It owns the `sender` you pass
     /// and drops it when it ends: the channel closes only if that was the
     /// last sender, so keep a clone to keep it open (Rust's rendering of
@@ -64,7 +64,7 @@ impl Client {
     /// # Panics
     /// Outside an actix system (or a tokio `LocalSet`), where no local task
     /// can be spawned.
-    pub fn subscribe_chan(&self, name: &str, sender: mpsc::Sender<Event>) -> Subscription {
+    pub fn subscribe_chan(&self, name: &str, sender: mpsc::Sender<Event>) -> ChannelSubscription {
         self.spawn_feeder(self.stream_of(name), sender)
     }
 
@@ -72,13 +72,17 @@ impl Client {
     ///
     /// # Panics
     /// Outside an actix system (or a tokio `LocalSet`).
-    pub fn subscribe_chan_raw(&self, sender: mpsc::Sender<Event>) -> Subscription {
+    pub fn subscribe_chan_raw(&self, sender: mpsc::Sender<Event>) -> ChannelSubscription {
         self.spawn_feeder(self.stream(), sender)
     }
 
-    fn spawn_feeder(&self, events: EventStream, sender: mpsc::Sender<Event>) -> Subscription {
+    fn spawn_feeder(
+        &self,
+        events: EventStream,
+        sender: mpsc::Sender<Event>,
+    ) -> ChannelSubscription {
         let shared = events.shared();
-        let live = self.live.track(Kind::Task);
+        let live = self.live.track(LiveKind::Task);
         let task = actix_rt::spawn(async move {
             let _live = live;
             let sink = sender.clone();
@@ -92,27 +96,27 @@ impl Client {
             )
             .await
         });
-        Subscription { task, shared }
+        ChannelSubscription { task, shared }
     }
 }
 
 /// A running channel subscription. Dropping the handle leaves it running
 /// (as r3labs does); end it with [`unsubscribe`](Self::unsubscribe) or by
 /// dropping the receiver.
-pub struct Subscription {
+pub struct ChannelSubscription {
     task: JoinHandle<Result<(), Error>>,
-    shared: SharedState,
+    shared: SharedSession,
 }
 
-impl fmt::Debug for Subscription {
+impl fmt::Debug for ChannelSubscription {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Subscription")
+        f.debug_struct("ChannelSubscription")
             .field("finished", &self.task.is_finished())
             .finish_non_exhaustive()
     }
 }
 
-impl Subscription {
+impl ChannelSubscription {
     /// Stops the subscription: its connection, any pending reconnection
     /// delay and its task end at the task's next poll. Never blocks; calling
     /// it again, or after the subscription ended, does nothing.
@@ -148,7 +152,7 @@ impl Subscription {
 }
 
 impl EventStream {
-    pub(crate) fn shared(&self) -> SharedState {
+    pub(crate) fn shared(&self) -> SharedSession {
         self.frames_shared()
     }
 }

@@ -1,4 +1,5 @@
-//! The scenarios of r3labs/sse's client_test.go, ported to this client.
+//! The client's public API, one behaviour per test: every way to consume a
+//! stream, the callbacks, validation, decoding options and cancellation.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -45,7 +46,7 @@ async fn subscribe_n(client: &Client, stream: &str, n: usize) -> Vec<sse_actix::
 }
 
 #[actix_web::test]
-async fn subscribe() {
+async fn subscribe_of_a_stream_name_adds_the_query_parameter() {
     let server = pings(5);
     let client = fast(Client::builder(format!("{}/events", server.url))).build();
     let events = subscribe_n(&client, "test", 5).await;
@@ -58,7 +59,7 @@ async fn subscribe() {
 }
 
 #[actix_web::test]
-async fn subscribe_multiline() {
+async fn multi_line_data_arrives_joined_with_line_feeds() {
     let wire: String = MULTILINE.lines().map(|l| format!("data: {l}\n")).collect();
     let server =
         ScriptedServer::start(move |_, _| Reply::sse(vec![format!("{wire}\n")], End::Hang));
@@ -85,7 +86,7 @@ async fn empty_messages_are_events_with_empty_data() {
 }
 
 #[actix_web::test]
-async fn chan_subscribe() {
+async fn channel_subscription_delivers_and_unsubscribe_keeps_the_callers_channel() {
     let server = pings(5);
     let client = fast(Client::builder(&server.url)).build();
     let (tx, mut rx) = mpsc::channel(1);
@@ -130,7 +131,7 @@ async fn on_connect_is_called_per_accepted_response() {
 }
 
 #[actix_web::test]
-async fn chan_reconnects_after_server_side_close() {
+async fn channel_subscription_reconnects_after_the_server_cuts_it() {
     let server =
         ScriptedServer::start(|_, _| Reply::sse(vec!["data: ping\n\n".into()], End::Abort));
     let client = fast(Client::builder(&server.url)).build();
@@ -144,7 +145,7 @@ async fn chan_reconnects_after_server_side_close() {
 }
 
 #[actix_web::test]
-async fn concurrent_unsubscribe() {
+async fn unsubscribe_from_many_tasks_at_once_ends_it_once() {
     let server = pings(1);
     let client = fast(Client::builder(&server.url)).build();
     let (tx, mut rx) = mpsc::channel(1);
@@ -178,7 +179,7 @@ async fn unsubscribe_does_not_block_on_a_full_channel() {
 }
 
 #[actix_web::test]
-async fn unauthorized_with_limited_tries() {
+async fn retried_http_errors_stop_when_the_strategy_gives_up() {
     let server = ScriptedServer::start(|_, _| Reply::status(401));
     let client = fast(Client::builder(&server.url))
         .retry_http_errors(true)
@@ -190,7 +191,7 @@ async fn unauthorized_with_limited_tries() {
 }
 
 #[actix_web::test]
-async fn response_validator_rejects() {
+async fn a_response_validator_refusal_is_a_typed_error() {
     let server = pings(1);
     let client = fast(Client::builder(&server.url))
         .response_validator(|_, headers| {
@@ -205,7 +206,7 @@ async fn response_validator_rejects() {
 }
 
 #[actix_web::test]
-async fn large_data() {
+async fn large_events_arrive_whole() {
     let data: String = (0..1 << 20)
         .map(|i| char::from(b"0123456789abcdef"[i % 16]))
         .collect();
@@ -264,7 +265,7 @@ async fn trim_header_removes_exactly_one_space() {
 }
 
 #[actix_web::test]
-async fn base64_and_custom_fields() {
+async fn base64_data_and_custom_fields_are_decoded() {
     let server = ScriptedServer::start(|_, _| {
         Reply::sse(
             vec!["data: aGVsbG8=\nfoo: bar\nbaz: no\n\n".into()],
@@ -281,7 +282,7 @@ async fn base64_and_custom_fields() {
 }
 
 #[actix_web::test]
-async fn cancel_with_many_subscriptions() {
+async fn a_cancel_future_ends_many_subscriptions_and_their_connections() {
     const N: usize = 100;
     let server = pings(1);
     let client = fast(Client::builder(&server.url)).build();

@@ -1,5 +1,5 @@
-//! Every scenario of r3labs/sse server_test.go, stream_test.go and
-//! event_log_test.go, against this crate's API.
+//! The server's registry and stream API, one behaviour per test: creating,
+//! removing and publishing to streams, subscribers, callbacks and the log.
 
 mod common;
 
@@ -11,18 +11,16 @@ use sse_actors::{
     Event, LogLimits, PublishError, StreamOptions, SubscribeRequest, TryPublishError,
 };
 
-// server_test.go: TestServerCreateStream
 #[actix_rt::test]
-async fn server_create_stream() {
+async fn create_stream_makes_it_exist() {
     let server = server().build();
     server.create_stream("test").await.unwrap();
     assert!(server.stream_exists("test").await);
     server.close().await;
 }
 
-// server_test.go: TestServerWithCallback
 #[actix_rt::test]
-async fn server_with_callback() {
+async fn callbacks_see_each_subscribe_and_unsubscribe() {
     let subscribed = Arc::new(AtomicUsize::new(0));
     let unsubscribed = Arc::new(AtomicUsize::new(0));
     let (s, u) = (Arc::clone(&subscribed), Arc::clone(&unsubscribed));
@@ -48,9 +46,9 @@ async fn server_with_callback() {
     server.close().await;
 }
 
-// server_test.go: TestServerCreateExistingStream (no new actor, same stream)
+// no new actor, same stream
 #[actix_rt::test]
-async fn server_create_existing_stream() {
+async fn creating_an_existing_stream_keeps_it() {
     let server = server().build();
     let first = server.create_stream("test").await.unwrap();
     let actors = server.stats().stream_actors;
@@ -65,9 +63,8 @@ async fn server_create_existing_stream() {
     server.close().await;
 }
 
-// server_test.go: TestServerRemoveStream
 #[actix_rt::test]
-async fn server_remove_stream() {
+async fn remove_stream_makes_it_unknown() {
     let server = server().build();
     server.create_stream("test").await.unwrap();
     assert!(server.remove_stream("test").await);
@@ -77,18 +74,16 @@ async fn server_remove_stream() {
     all_freed(&server).await;
 }
 
-// server_test.go: TestServerRemoveNonExistentStream
 #[actix_rt::test]
-async fn server_remove_non_existent_stream() {
+async fn removing_an_unknown_stream_is_harmless() {
     let server = server().build();
     assert!(!server.remove_stream("test").await);
     assert!(!server.remove_stream("test").await);
     server.close().await;
 }
 
-// server_test.go: TestServerExistingStreamPublish
 #[actix_rt::test]
-async fn server_existing_stream_publish() {
+async fn publish_to_a_stream_reaches_its_subscriber() {
     let server = server().build();
     server.create_stream("test").await.unwrap();
     let mut sub = server
@@ -100,9 +95,9 @@ async fn server_existing_stream_publish() {
     server.close().await;
 }
 
-// server_test.go: TestServerNonExistentStreamPublish (an error, not a panic)
+// an error, not a panic
 #[actix_rt::test]
-async fn server_non_existent_stream_publish() {
+async fn publish_to_an_unknown_stream_is_an_error() {
     let server = server().build();
     server.remove_stream("test").await;
     let err = server
@@ -115,9 +110,9 @@ async fn server_non_existent_stream_publish() {
     server.close().await;
 }
 
-// stream_test.go: TestStreamAddSubscriber (replays the log, then live events)
+// replays the log, then live events
 #[actix_rt::test]
-async fn stream_add_subscriber() {
+async fn a_subscriber_is_counted_while_subscribed() {
     let server = server().build();
     let stream = server.create_stream("test").await.unwrap();
     stream.publish(Event::data("test")).await.unwrap();
@@ -134,9 +129,8 @@ async fn stream_add_subscriber() {
     server.close().await;
 }
 
-// stream_test.go: TestStreamRemoveSubscriber / TestStreamSubscriberClose
 #[actix_rt::test]
-async fn stream_remove_subscriber() {
+async fn dropping_a_subscription_unsubscribes_it() {
     let server = server().build();
     let stream = server.create_stream("test").await.unwrap();
     let sub = stream.subscribe(SubscribeRequest::new()).await.unwrap();
@@ -150,9 +144,8 @@ async fn stream_remove_subscriber() {
     all_freed(&server).await;
 }
 
-// stream_test.go: TestStreamDisableAutoReplay
 #[actix_rt::test]
-async fn stream_disable_auto_replay() {
+async fn without_auto_replay_a_new_subscriber_gets_only_new_events() {
     let server = server().auto_replay(false).build();
     let stream = server.create_stream("test").await.unwrap();
     stream.publish(Event::data("test")).await.unwrap();
@@ -165,9 +158,8 @@ async fn stream_disable_auto_replay() {
     server.close().await;
 }
 
-// stream_test.go: per-stream override of auto replay
 #[actix_rt::test]
-async fn stream_options_override_auto_replay() {
+async fn stream_options_override_the_server_replay_setting() {
     let server = server().auto_replay(true).build();
     let stream = server
         .create_stream_with("test", StreamOptions::new().auto_replay(false))
@@ -179,9 +171,9 @@ async fn stream_options_override_auto_replay() {
     server.close().await;
 }
 
-// stream_test.go: TestStreamMultipleSubscribers (all receive; all end on close)
+// all receive; all end on close
 #[actix_rt::test]
-async fn stream_multiple_subscribers() {
+async fn every_subscriber_gets_every_event() {
     let server = server().build();
     let stream = server.create_stream("test").await.unwrap();
     let mut subs = Vec::new();
@@ -201,9 +193,9 @@ async fn stream_multiple_subscribers() {
     all_freed(&server).await;
 }
 
-// event_log_test.go: TestEventLog (add, clear, add twice)
+// add, clear, add twice
 #[actix_rt::test]
-async fn event_log_add_clear() {
+async fn clearing_the_log_empties_replay() {
     let server = server().build();
     let stream = server.create_stream("test").await.unwrap();
     stream.publish(Event::data("test")).await.unwrap();
@@ -218,9 +210,8 @@ async fn event_log_add_clear() {
     server.close().await;
 }
 
-// event_log_test.go: TestEventLogMaxEntries
 #[actix_rt::test]
-async fn event_log_max_entries() {
+async fn event_log_keeps_its_newest_entries() {
     let limits = LogLimits {
         max_events: 2,
         ..LogLimits::default()

@@ -1,4 +1,5 @@
-//! One test per r3labs bug of DESIGN.md §3, named after the bug.
+//! One test per server guarantee of ARCHITECTURE.md ("Server semantics"),
+//! named after the guarantee.
 
 mod common;
 
@@ -12,7 +13,7 @@ use sse_actors::{
 };
 
 #[actix_rt::test]
-async fn event_log_grows_without_bound() {
+async fn event_log_is_bounded_by_count_evicting_the_oldest() {
     let limits = LogLimits {
         max_events: 10,
         max_bytes: 1024,
@@ -40,7 +41,7 @@ async fn event_log_grows_without_bound() {
 }
 
 #[actix_rt::test]
-async fn event_log_bounded_by_bytes_and_age() {
+async fn event_log_is_bounded_by_bytes_and_age() {
     let limits = LogLimits {
         max_events: usize::MAX,
         max_bytes: 60,
@@ -75,7 +76,7 @@ async fn event_log_bounded_by_bytes_and_age() {
 }
 
 #[actix_rt::test]
-async fn user_ids_overwritten_by_log_index() {
+async fn publisher_ids_are_kept_and_others_generated() {
     let server = server().build();
     let stream = server.create_stream("s").await.unwrap();
     let a = stream.publish(Event::data("a").id("user-7")).await.unwrap();
@@ -89,7 +90,7 @@ async fn user_ids_overwritten_by_log_index() {
 }
 
 #[actix_rt::test]
-async fn publishing_one_event_twice_duplicates_ids() {
+async fn publishing_one_event_twice_gives_two_ids() {
     let server = server().build();
     let stream = server.create_stream("s").await.unwrap();
     let event = Event::data("same");
@@ -104,7 +105,7 @@ async fn publishing_one_event_twice_duplicates_ids() {
 }
 
 #[actix_rt::test]
-async fn last_event_id_replay_is_inclusive() {
+async fn replay_starts_after_the_last_event_id() {
     let server = server().build();
     let stream = server.create_stream("s").await.unwrap();
     for data in ["a", "b", "c"] {
@@ -125,7 +126,7 @@ async fn last_event_id_replay_is_inclusive() {
 }
 
 #[actix_rt::test]
-async fn non_numeric_last_event_id_is_rejected() {
+async fn last_event_ids_are_opaque_strings() {
     let server = server().build();
     let stream = server.create_stream("s").await.unwrap();
     stream.publish(Event::data("a").id("alpha")).await.unwrap();
@@ -148,7 +149,7 @@ async fn non_numeric_last_event_id_is_rejected() {
 }
 
 #[actix_rt::test]
-async fn one_slow_client_blocks_the_stream() {
+async fn a_slow_subscriber_is_disconnected_without_holding_anyone_up() {
     let server = server().subscriber_queue(4).build();
     let stream = server.create_stream("s").await.unwrap();
     let mut slow = stream.subscribe(SubscribeRequest::new()).await.unwrap();
@@ -184,7 +185,7 @@ async fn one_slow_client_blocks_the_stream() {
 }
 
 #[actix_rt::test]
-async fn slow_subscriber_drop_oldest_policy() {
+async fn drop_oldest_policy_keeps_a_slow_subscriber_with_the_newest_frames() {
     let server = server()
         .subscriber_queue(3)
         .slow_subscriber(SlowSubscriberPolicy::DropOldest)
@@ -203,7 +204,7 @@ async fn slow_subscriber_drop_oldest_policy() {
 }
 
 #[actix_rt::test]
-async fn empty_data_ends_every_response() {
+async fn empty_data_and_comments_are_events_that_end_nothing() {
     let server = server().build();
     let stream = server.create_stream("s").await.unwrap();
     let mut sub = stream.subscribe(SubscribeRequest::new()).await.unwrap();
@@ -224,7 +225,7 @@ async fn empty_data_ends_every_response() {
 }
 
 #[actix_rt::test]
-async fn ttl_drops_every_event_when_replay_is_off() {
+async fn ttl_counts_from_publish_time_with_replay_off() {
     let server = server()
         .auto_replay(false)
         .event_ttl(Duration::from_secs(1))
@@ -241,7 +242,7 @@ async fn ttl_drops_every_event_when_replay_is_off() {
 }
 
 #[actix_rt::test]
-async fn ttl_applies_to_replay() {
+async fn expired_events_are_not_replayed() {
     let server = server().event_ttl(Duration::from_secs(1)).build();
     let stream = server.create_stream("s").await.unwrap();
     stream.publish(Event::data("stale")).await.unwrap();
@@ -253,7 +254,7 @@ async fn ttl_applies_to_replay() {
 }
 
 #[actix_rt::test]
-async fn goroutine_leak_after_remove_or_close() {
+async fn remove_ends_every_subscription_at_once_and_frees_it() {
     let server = server().build();
     let stream = server.create_stream("s").await.unwrap();
     let mut subs = Vec::new();
@@ -276,7 +277,7 @@ async fn goroutine_leak_after_remove_or_close() {
 }
 
 #[actix_rt::test]
-async fn subscribe_to_removed_stream_hangs() {
+async fn subscribing_to_a_removed_stream_fails_at_once() {
     let server = server().build();
     let stream = server.create_stream("s").await.unwrap();
     server.remove_stream("s").await;
@@ -303,7 +304,7 @@ async fn subscribe_to_removed_stream_hangs() {
 }
 
 #[actix_rt::test]
-async fn no_keep_alive() {
+async fn idle_subscribers_get_keep_alive_comments() {
     let server = Server::builder()
         .arbiters(1)
         .keep_alive(Some(Duration::from_millis(20)))
