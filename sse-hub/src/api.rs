@@ -70,7 +70,10 @@ async fn publish_event(
 }
 
 /// `GET /streams`: every stream with its subscriber and event counts.
-pub(crate) async fn streams(hub: &Hub) -> Result<HttpResponse, HubError> {
+pub(crate) async fn streams(hub: &Hub, req: &HttpRequest) -> Result<HttpResponse, HubError> {
+    if !hub.may_inspect(req) {
+        return Err(HubError::Unauthorized("listing streams"));
+    }
     let streams: Vec<_> = hub
         .sse()
         .server()
@@ -92,19 +95,25 @@ pub(crate) async fn streams(hub: &Hub) -> Result<HttpResponse, HubError> {
 }
 
 /// `GET /healthz`: 200 while the event server runs, 503 once it closed,
-/// with the live-object counts operators (and leak tests) watch.
-pub(crate) fn healthz(hub: &Hub) -> HttpResponse {
+/// with the live-object counts operators (and leak tests) watch; only the
+/// status for a caller who may not see what the hub holds.
+pub(crate) fn healthz(hub: &Hub, req: &HttpRequest) -> HttpResponse {
     let server = hub.sse().server();
-    let stats = server.stats();
-    let body = serde_json::json!({
-        "status": if server.is_closed() { "closed" } else { "ok" },
-        "connections": hub.sse().open_connections(),
-        "streams": stats.streams,
-        "subscribers": stats.subscriber_actors,
-        "queues": stats.queues,
-        "published": stats.published,
-        "lagged": stats.lagged,
-    });
+    let status = if server.is_closed() { "closed" } else { "ok" };
+    let body = if hub.may_inspect(req) {
+        let stats = server.stats();
+        serde_json::json!({
+            "status": status,
+            "connections": hub.sse().open_connections(),
+            "streams": stats.streams,
+            "subscribers": stats.subscriber_actors,
+            "queues": stats.queues,
+            "published": stats.published,
+            "lagged": stats.lagged,
+        })
+    } else {
+        serde_json::json!({ "status": status })
+    };
     if server.is_closed() {
         HttpResponse::ServiceUnavailable().json(body)
     } else {

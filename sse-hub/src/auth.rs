@@ -2,6 +2,7 @@
 
 use actix_web::HttpRequest;
 use actix_web::http::header;
+use subtle::ConstantTimeEq as _;
 
 /// Where a request presented a token, if anywhere.
 pub(crate) fn bearer_token(req: &HttpRequest) -> Option<&str> {
@@ -30,16 +31,11 @@ pub(crate) fn authorized(
     matches!(sse_actix::server::query_param(req, param), Ok(Some(token)) if same_secret(&token, expected))
 }
 
-/// Compares without an early exit, so response timing does not reveal how
-/// much of a guessed token was right.
+/// Compares in constant time, so response timing does not reveal how much
+/// of a guessed token was right (only its length, which a token's format
+/// discloses anyway).
 fn same_secret(given: &str, expected: &str) -> bool {
-    let (given, expected) = (given.as_bytes(), expected.as_bytes());
-    given.len() == expected.len()
-        && given
-            .iter()
-            .zip(expected)
-            .fold(0u8, |diff, (a, b)| diff | (a ^ b))
-            == 0
+    given.as_bytes().ct_eq(expected.as_bytes()).into()
 }
 
 #[cfg(test)]

@@ -10,7 +10,9 @@ pub struct HubConfig {
     pub publish_token: Option<String>,
     /// Bearer token required to subscribe, also accepted as the
     /// [`token_param`](HubConfig::token_param) query parameter because
-    /// EventSource cannot set headers. Default: none.
+    /// EventSource cannot set headers. When set, `GET /streams` and the
+    /// counts of `GET /healthz` need it or the publish token too. Default:
+    /// none.
     pub subscribe_token: Option<String>,
     /// The query parameter carrying the subscribe token. Default `token`.
     pub token_param: String,

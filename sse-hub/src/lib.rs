@@ -21,8 +21,8 @@
 //! |---|---|
 //! | `GET /events?stream=NAME` | subscribes (the [`Sse`] handler), behind the optional subscribe token |
 //! | `POST /events?stream=NAME` | publishes: a plain body is the data; `Content-Type: application/json` takes `{"data","event","id","retry"}`; answers `{"stream","id","seq"}` |
-//! | `GET /streams` | `{"streams": [{"name","subscribers"}], "connections": N}` |
-//! | `GET /healthz` | `{"status":"ok","connections","streams","subscribers","queues","published","lagged"}`; 503 once closed |
+//! | `GET /streams` | `{"streams": [{"name","subscribers","published"}], "connections": N}`; with a subscribe token configured, only for a subscribe or publish token (else 401) |
+//! | `GET /healthz` | `{"status":"ok","connections","streams","subscribers","queues","published","lagged"}`; 503 once closed; with a subscribe token configured, only `{"status"}` without a token |
 //! | `GET /` | the demo page: an `EventSource` view of a stream and a publish form |
 //!
 //! ```no_run
@@ -121,17 +121,17 @@ impl Hub {
         .service(
             web::resource("/streams")
                 .wrap(self.cors())
-                .route(web::get().to(move || {
+                .route(web::get().to(move |req: HttpRequest| {
                     let hub = streams.clone();
-                    async move { api::streams(&hub).await }
+                    async move { api::streams(&hub, &req).await }
                 })),
         )
         .service(
             web::resource("/healthz")
                 .wrap(self.cors())
-                .route(web::get().to(move || {
+                .route(web::get().to(move |req: HttpRequest| {
                     let hub = healthz.clone();
-                    async move { api::healthz(&hub) }
+                    async move { api::healthz(&hub, &req) }
                 })),
         );
         if self.config.demo_page {
@@ -153,6 +153,21 @@ impl Hub {
             return Err(HubError::Unauthorized("subscribing"));
         }
         Ok(self.sse.respond(&req).await?)
+    }
+
+    /// Whether `req` may see what the hub holds (stream names, counts):
+    /// always when subscribing is open, else with a subscribe or a publish
+    /// token. Stream names are often per user (`user-1234`).
+    fn may_inspect(&self, req: &HttpRequest) -> bool {
+        let config = &self.config;
+        config.subscribe_token.is_none()
+            || auth::authorized(
+                req,
+                config.subscribe_token.as_deref(),
+                Some(&config.token_param),
+            )
+            || (config.publish_token.is_some()
+                && auth::authorized(req, config.publish_token.as_deref(), None))
     }
 
     /// The CORS policy: no cross-origin access unless origins are listed.

@@ -202,6 +202,61 @@ async fn tokens_guard_publishing_and_subscribing() {
 }
 
 #[actix_web::test]
+async fn stream_names_and_counts_need_a_token_when_subscribing_does() {
+    let hub = Hub::start(&[
+        "--publish-token",
+        "pub-secret",
+        "--subscribe-token",
+        "sub-secret",
+    ]);
+    let (status, body) = call(client().get(hub.url("/streams")), "").await;
+    assert_eq!(status, 401, "{body}");
+    assert!(
+        error_of(&body).contains("listing streams requires"),
+        "{body}"
+    );
+    let wrong = client().get(hub.url("/streams")).bearer_auth("guess");
+    assert_eq!(call(wrong, "").await.0, 401);
+    for token in ["sub-secret", "pub-secret"] {
+        let (status, listing) =
+            call(client().get(hub.url("/streams")).bearer_auth(token), "").await;
+        assert_eq!(status, 200, "{listing}");
+        assert!(
+            listing["streams"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s["name"] == "demo")
+        );
+    }
+    let (status, listing) = call(client().get(hub.url("/streams?token=sub-secret")), "").await;
+    assert_eq!(
+        status, 200,
+        "the subscribe token works as a query parameter: {listing}"
+    );
+
+    // Health: up or not for anyone, the counts only with a token.
+    let (status, health) = call(client().get(hub.url("/healthz")), "").await;
+    assert_eq!((status, health), (200, serde_json::json!({"status": "ok"})));
+    let (status, health) = call(
+        client().get(hub.url("/healthz")).bearer_auth("sub-secret"),
+        "",
+    )
+    .await;
+    assert_eq!(
+        (status, &health["connections"]),
+        (200, &0.into()),
+        "{health}"
+    );
+
+    // A publish token alone leaves reading open, as subscribing is.
+    let open = Hub::start(&["--publish-token", "pub-secret"]);
+    assert_eq!(call(client().get(open.url("/streams")), "").await.0, 200);
+    let (_, health) = call(client().get(open.url("/healthz")), "").await;
+    assert_eq!(health["streams"], 1, "{health}");
+}
+
+#[actix_web::test]
 async fn cors_is_closed_unless_origins_are_listed() {
     let closed = Hub::start(&[]);
     let response = client()

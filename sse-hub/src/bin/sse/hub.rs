@@ -28,7 +28,9 @@ pub struct Args {
     /// Bearer token required to publish.
     #[arg(long, env = "SSE_HUB_PUBLISH_TOKEN", hide_env_values = true)]
     publish_token: Option<String>,
-    /// Bearer token required to subscribe (also accepted as `?token=`).
+    /// Bearer token required to subscribe (also accepted as `?token=`), and
+    /// to list streams or see the counts of `/healthz` (a publish token
+    /// does too).
     #[arg(long, env = "SSE_HUB_SUBSCRIBE_TOKEN", hide_env_values = true)]
     subscribe_token: Option<String>,
     /// Origin allowed to use the hub from another site's pages (CORS);
