@@ -42,7 +42,10 @@ async fn response_head_is_flushed_before_the_first_event() {
             .map(str::to_owned)
     };
     assert_eq!(header("content-type").as_deref(), Some("text/event-stream"));
-    assert_eq!(header("cache-control").as_deref(), Some("no-cache"));
+    assert_eq!(
+        header("cache-control").as_deref(),
+        Some("no-cache, no-transform")
+    );
     assert_eq!(header("x-accel-buffering").as_deref(), Some("no"));
     assert_eq!(header("content-encoding").as_deref(), Some("identity"));
     assert_eq!(header("x-server-extra").as_deref(), Some("from-actors"));

@@ -50,14 +50,19 @@ impl TestServer {
     /// Serves `sse` with actix-web's default of allowing half-closed
     /// connections, as an app that did not opt out would.
     pub fn start_allowing_half_close(sse: Sse) -> TestServer {
+        TestServer::start_with_half_close_allowed(move |cfg| {
+            cfg.service(sse.resource("/events"));
+        })
+    }
+
+    /// Serves whatever `configure` mounts, allowing half-closed connections
+    /// (actix-web's default).
+    pub fn start_with_half_close_allowed<F>(configure: F) -> TestServer
+    where
+        F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+    {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        TestServer::listen_with(
-            listener,
-            move |cfg| {
-                cfg.service(sse.resource("/events"));
-            },
-            true,
-        )
+        TestServer::listen_with(listener, configure, true)
     }
 
     fn listen_with<F>(listener: TcpListener, configure: F, allow_half_closed: bool) -> TestServer

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use actix_web::http::header::{HeaderName, HeaderValue};
 
+use crate::server::request::LAST_EVENT_ID_PARAM;
 use crate::server::stream_name::DEFAULT_MAX_STREAM_NAME_LEN;
 
 /// Where a request names its stream.
@@ -53,7 +54,7 @@ impl Default for SseConfig {
     fn default() -> Self {
         SseConfig {
             stream_source: StreamSource::Query("stream".to_owned()),
-            last_event_id_param: Some("lastEventId".to_owned()),
+            last_event_id_param: Some(LAST_EVENT_ID_PARAM.to_owned()),
             max_stream_name_len: DEFAULT_MAX_STREAM_NAME_LEN,
             max_connections: None,
             retry: None,

@@ -29,13 +29,15 @@ mod config;
 mod error;
 mod handler;
 mod limit;
-mod request;
-mod response;
+pub(crate) mod request;
+pub(crate) mod response;
 mod stream_name;
 
 pub use config::{SseConfig, StreamSource};
 pub use error::SseError;
 pub use handler::Sse;
-pub use request::{LAST_EVENT_ID, SubscribeParams, query_param, stream_name, subscribe_params};
+pub use request::{
+    LAST_EVENT_ID, LAST_EVENT_ID_PARAM, SubscribeParams, query_param, stream_name, subscribe_params,
+};
 pub use response::{X_ACCEL_BUFFERING, event_stream_head};
 pub use stream_name::{DEFAULT_MAX_STREAM_NAME_LEN, STREAM_NAME_PUNCTUATION, validate_stream_name};

@@ -12,6 +12,10 @@ use crate::server::stream_name::validate_stream_name;
 /// The `Last-Event-ID` request header.
 pub const LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
 
+/// The query parameter read when no `Last-Event-ID` header is sent, unless
+/// configured otherwise: EventSource polyfills cannot set headers.
+pub const LAST_EVENT_ID_PARAM: &str = "lastEventId";
+
 /// What a subscription request asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SubscribeParams {
@@ -30,6 +34,20 @@ pub fn subscribe_params(
     let query = QueryParams::parse(req.query_string());
     let stream = stream_name_in(req, &query, config)?;
 
+    let last_event_id = last_event_id(req, &query, config.last_event_id_param.as_deref())?;
+    Ok(SubscribeParams {
+        stream,
+        last_event_id,
+    })
+}
+
+/// Where `req` asks to resume: the `Last-Event-ID` header, else the query
+/// parameter `param`; `None` when neither is given or it is empty.
+pub(crate) fn last_event_id(
+    req: &HttpRequest,
+    query: &QueryParams<'_>,
+    param: Option<&str>,
+) -> Result<Option<String>, SseError> {
     let header = req
         .headers()
         .get(LAST_EVENT_ID)
@@ -37,19 +55,12 @@ pub fn subscribe_params(
         // bytes; anything else cannot match a known ID, and an unknown ID
         // means "replay what the log holds", so decode lossily, never fail.
         .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
-    let last_event_id = match header {
-        Some(id) => Some(id),
-        None => match &config.last_event_id_param {
-            Some(param) => query.single(param)?.map(Cow::into_owned),
-            None => None,
-        },
-    }
-    .filter(|id| !id.is_empty());
-
-    Ok(SubscribeParams {
-        stream,
-        last_event_id,
-    })
+    let id = match (header, param) {
+        (Some(id), _) => Some(id),
+        (None, Some(param)) => query.single(param)?.map(Cow::into_owned),
+        (None, None) => None,
+    };
+    Ok(id.filter(|id| !id.is_empty()))
 }
 
 /// Reads and validates the stream name `req` addresses, as configured: the
