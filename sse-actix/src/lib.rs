@@ -7,7 +7,7 @@
 //! ```no_run
 //! use std::time::Duration;
 //!
-//! use actix_web::{App, HttpServer, Responder, post, rt, web};
+//! use actix_web::{App, HttpServer, Responder, post, rt};
 //! use sse_actix::{Event, SseResponse};
 //!
 //! #[post("/chat")]

@@ -151,7 +151,11 @@ async fn thousand_concurrent_streams_leave_no_producer_alive() {
         let counted = counted.clone();
         cfg.route(
             "/events",
-            web::get().to(move || ready(SseResponse::from_stream(counted.counted(one_then_silence())))),
+            web::get().to(move || {
+                ready(SseResponse::from_stream(
+                    counted.counted(one_then_silence()),
+                ))
+            }),
         );
     });
     // awc pools at most 100 connections unless told otherwise.

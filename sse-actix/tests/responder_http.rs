@@ -179,17 +179,13 @@ async fn unencodable_event_ends_the_response_cleanly() {
 #[actix_web::test]
 async fn compress_middleware_passes_events_at_once() {
     let http = TestServer::start_with(|cfg| {
-        cfg.service(
-            web::scope("")
-                .wrap(Compress::default())
-                .route(
-                    "/events",
-                    web::get().to(|| async {
-                        let first = stream::iter([Event::data("at once")]);
-                        SseResponse::from_stream(first.chain(stream::pending()))
-                    }),
-                ),
-        );
+        cfg.service(web::scope("").wrap(Compress::default()).route(
+            "/events",
+            web::get().to(|| async {
+                let first = stream::iter([Event::data("at once")]);
+                SseResponse::from_stream(first.chain(stream::pending()))
+            }),
+        ));
     });
     let mut events =
         EventClient::open_with(&http.url("/events"), &[("accept-encoding", "gzip, br")]).await;
@@ -257,7 +253,10 @@ async fn channel_refuses_an_unencodable_event_and_the_response_goes_on() {
     let sender = next_sender(&mut senders).await;
     let refused = sender.send(Event::data("bad").id("a\nb")).await;
     assert!(
-        matches!(refused, Err(SendError::Encode(EncodeError::InvalidId { .. }))),
+        matches!(
+            refused,
+            Err(SendError::Encode(EncodeError::InvalidId { .. }))
+        ),
         "{refused:?}"
     );
     sender

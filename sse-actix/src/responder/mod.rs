@@ -203,7 +203,9 @@ impl SseResponse {
                         }
                     }
                     Poll::Ready(Some(Err(error))) => {
-                        tracing::warn!("event stream response ended by its stream's error: {error}");
+                        tracing::warn!(
+                            "event stream response ended by its stream's error: {error}"
+                        );
                         return true;
                     }
                 },

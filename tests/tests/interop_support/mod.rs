@@ -4,6 +4,8 @@
 //! hard payloads every client must receive exactly.
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod browser;
+
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
