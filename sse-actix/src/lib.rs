@@ -7,17 +7,24 @@
 //! ```no_run
 //! use std::time::Duration;
 //!
-//! use actix_web::{App, HttpServer, Responder, post, rt};
+//! use actix_web::{App, HttpServer, Responder, get, post, rt};
+//! use futures_util::stream;
 //! use sse_actix::{Event, SseResponse};
 //!
+//! /// Any `futures::Stream` of events.
+//! #[get("/numbers")]
+//! async fn numbers() -> impl Responder {
+//!     SseResponse::from_stream(stream::iter((1..=3).map(|n| Event::data(n.to_string()))))
+//! }
+//!
+//! /// A channel fed by a task, which learns when the client has gone.
 //! #[post("/chat")]
 //! async fn chat(prompt: String) -> impl Responder {
 //!     let (tokens, response) = SseResponse::channel(16);
 //!     rt::spawn(async move {
 //!         for word in prompt.split_whitespace() {
-//!             // Fails once the client has gone: stop generating.
 //!             if tokens.send(Event::new("token", word)).await.is_err() {
-//!                 return;
+//!                 return; // the client hung up: stop generating
 //!             }
 //!             rt::time::sleep(Duration::from_millis(50)).await;
 //!         }
@@ -27,7 +34,7 @@
 //!
 //! #[actix_web::main]
 //! async fn main() -> std::io::Result<()> {
-//!     HttpServer::new(|| App::new().service(chat))
+//!     HttpServer::new(|| App::new().service(numbers).service(chat))
 //!         .h1_allow_half_closed(false) // notice a closed connection at once
 //!         .bind(("127.0.0.1", 8080))?
 //!         .run()
