@@ -8,6 +8,7 @@
 #   SSE_NGINX          nginx (Debian `nginx-light`)
 #   SSE_NCHAN_MODULE   ngx_nchan_module.so (Debian `libnginx-mod-nchan`)
 #   SSE_REDIS_SERVER   redis-server (Debian `redis-server`)
+#   SSE_CURL           curl with HTTP/2 (Debian `curl`)
 #
 # Two ways to use it:
 #   source scripts/install-peers.sh     # installs, then exports the variables
@@ -51,7 +52,7 @@ _sse_peers_root_cmd() {
 }
 
 _sse_peers_apt() {
-    local wanted=(chromium nginx-light libnginx-mod-nchan redis-server)
+    local wanted=(chromium nginx-light libnginx-mod-nchan redis-server curl)
     # Only when there is no node at all: the machine's own Node.js (often
     # newer than Debian's) must not be replaced.
     command -v node >/dev/null 2>&1 || wanted+=(nodejs npm)
@@ -171,6 +172,7 @@ _sse_peers_locate() {
     _sse_peers_export SSE_NCHAN_MODULE \
         "$(dpkg -L libnginx-mod-nchan 2>/dev/null | grep '/ngx_nchan_module\.so$' | head -n 1)"
     _sse_peers_export SSE_REDIS_SERVER "$(command -v redis-server 2>/dev/null)" /usr/bin/redis-server
+    _sse_peers_export SSE_CURL "$(command -v curl 2>/dev/null)" /usr/bin/curl
 }
 
 # Starts each peer once, so that an install that "succeeded" but cannot run
@@ -243,6 +245,13 @@ EOF
             _sse_peers_problem "$SSE_REDIS_SERVER does not run: $(cat "$scratch/redis.log")"
         fi
     fi
+    if [ -n "${SSE_CURL:-}" ]; then
+        if "$SSE_CURL" --version 2>&1 | grep -q 'HTTP2'; then
+            _sse_peers_log "ok: $("$SSE_CURL" --version | head -n 1 | cut -d' ' -f1-2) speaks HTTP/2"
+        else
+            _sse_peers_problem "$SSE_CURL has no HTTP/2 support"
+        fi
+    fi
     rm -rf "$scratch"
 }
 
@@ -268,7 +277,7 @@ if (return 0 2>/dev/null); then
 else
     set -euo pipefail
     sse_install_peers
-    for _sse_var in SSE_CHROMIUM SSE_NODE_MODULES SSE_PYTHON SSE_NGINX SSE_NCHAN_MODULE SSE_REDIS_SERVER; do
+    for _sse_var in SSE_CHROMIUM SSE_NODE_MODULES SSE_PYTHON SSE_NGINX SSE_NCHAN_MODULE SSE_REDIS_SERVER SSE_CURL; do
         if [ -n "${!_sse_var:-}" ]; then
             printf 'export %s=%q\n' "$_sse_var" "${!_sse_var}"
         fi

@@ -13,6 +13,10 @@
 //! product glue, with the CLI, logging and Redis dependencies that the
 //! libraries below it must not carry.
 //!
+//! **HTTPS.** [`TlsCertificate`] reads a certificate and key from PEM files
+//! into the rustls settings actix-web serves HTTPS and HTTP/2 with, and
+//! reloads them on demand (`sse hub` does on SIGHUP).
+//!
 //! **Limits**, each a [`HubConfig`] field and a `sse hub` flag: publish body
 //! size, streams created by publishing, plus every limit of the handler and
 //! the event server it wraps.
@@ -62,9 +66,11 @@ mod config;
 mod demo;
 mod error;
 mod publish_body;
+mod tls;
 
 pub use config::HubConfig;
 pub use error::HubError;
+pub use tls::{TlsCertificate, TlsError};
 
 /// The hub: an [`Sse`] handler plus the publish API, listing, health and
 /// demo endpoints. Cloning is cheap.

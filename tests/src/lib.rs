@@ -28,6 +28,8 @@ pub enum Peer {
     NginxNchan,
     /// `redis-server` (`SSE_REDIS_SERVER`, default found on `PATH`).
     RedisServer,
+    /// `curl` built with HTTP/2 (`SSE_CURL`, default `/usr/bin/curl`).
+    Curl,
 }
 
 impl Peer {
@@ -38,6 +40,7 @@ impl Peer {
             Peer::Python => "SSE_PYTHON",
             Peer::NginxNchan => "SSE_NGINX",
             Peer::RedisServer => "SSE_REDIS_SERVER",
+            Peer::Curl => "SSE_CURL",
         }
     }
 
@@ -49,6 +52,7 @@ impl Peer {
             Peer::Python => root.join("venv/bin/python"),
             Peer::NginxNchan => PathBuf::from("/usr/sbin/nginx"),
             Peer::RedisServer => PathBuf::from("/usr/bin/redis-server"),
+            Peer::Curl => PathBuf::from("/usr/bin/curl"),
         };
         candidate.exists().then_some(candidate)
     }

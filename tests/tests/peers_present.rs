@@ -8,12 +8,13 @@ use std::path::PathBuf;
 
 use sse_tests::{Peer, peer};
 
-const ALL: [Peer; 5] = [
+const ALL: [Peer; 6] = [
     Peer::Chromium,
     Peer::NodeEventSource,
     Peer::Python,
     Peer::NginxNchan,
     Peer::RedisServer,
+    Peer::Curl,
 ];
 
 /// Does not compile when a peer is added without extending [`ALL`].
@@ -24,7 +25,8 @@ fn listed_in_all(peer: Peer) {
         | Peer::NodeEventSource
         | Peer::Python
         | Peer::NginxNchan
-        | Peer::RedisServer => {}
+        | Peer::RedisServer
+        | Peer::Curl => {}
     }
 }
 

@@ -9,6 +9,8 @@ use std::sync::{Arc, Mutex};
 pub struct Hub {
     pub child: Child,
     pub addr: SocketAddr,
+    /// `http` or `https`.
+    pub scheme: &'static str,
     /// Everything the hub logged so far.
     pub log: Arc<Mutex<String>>,
 }
@@ -39,12 +41,18 @@ impl Hub {
         stdout
             .read_line(&mut line)
             .expect("reading the hub's first line");
-        let addr = line
+        let announced = line
             .trim()
-            .strip_prefix("sse hub listening on http://")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .parse()
-            .expect("an address");
+            .strip_prefix("sse hub listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        let (scheme, addr) = if let Some(addr) = announced.strip_prefix("https://") {
+            ("https", addr)
+        } else if let Some(addr) = announced.strip_prefix("http://") {
+            ("http", addr)
+        } else {
+            panic!("unexpected first line {line:?}")
+        };
+        let addr = addr.parse().expect("an address");
         let log = Arc::new(Mutex::new(String::new()));
         let mut stderr = child.stderr.take().unwrap();
         let sink = Arc::clone(&log);
@@ -56,11 +64,16 @@ impl Hub {
                     .push_str(&String::from_utf8_lossy(&buf[..n]));
             }
         });
-        Hub { child, addr, log }
+        Hub {
+            child,
+            addr,
+            scheme,
+            log,
+        }
     }
 
     pub fn url(&self, path_and_query: &str) -> String {
-        format!("http://{}{}", self.addr, path_and_query)
+        format!("{}://{}{}", self.scheme, self.addr, path_and_query)
     }
 
     /// The hub's resident memory, from /proc.

@@ -1,15 +1,22 @@
 //! Headless Chromium driven by the browser tests.
 
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-/// Headless Chromium showing `url`, killed when dropped.
+/// Headless Chromium showing a page, killed when dropped.
 pub struct Browser {
     child: Child,
     _profile: tempfile::TempDir,
 }
 
 impl Browser {
-    pub fn open(chromium: &std::path::Path, url: &str) -> Browser {
+    /// Opens `url` in a fresh profile.
+    pub fn open(chromium: &Path, url: &str) -> Browser {
+        Browser::open_with(chromium, url, &[])
+    }
+
+    /// Opens `url` with extra command-line flags.
+    pub fn open_with(chromium: &Path, url: &str, flags: &[&str]) -> Browser {
         let profile = tempfile::tempdir().unwrap();
         let child = Command::new(chromium)
             .args([
@@ -23,6 +30,7 @@ impl Browser {
                 "--disable-dev-shm-usage",
                 "--disable-extensions",
             ])
+            .args(flags)
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .arg(url)
             .stdin(Stdio::null())

@@ -39,12 +39,23 @@ pub struct Harness {
     reports_tx: mpsc::UnboundedSender<(String, Value)>,
     reports: mpsc::UnboundedReceiver<(String, Value)>,
     handle: Option<ServerHandle>,
+    /// Serve HTTPS (HTTP/2 by ALPN) with these settings instead of HTTP.
+    tls: Option<rustls::ServerConfig>,
 }
 
 impl Harness {
     /// Starts on a fresh port, serving the hub (demo page included) and
     /// `pages` (path, HTML).
     pub async fn start(pages: Pages) -> Harness {
+        Harness::start_with(pages, None).await
+    }
+
+    /// [`start`](Harness::start) over HTTPS with `tls`.
+    pub async fn start_tls(pages: Pages, tls: rustls::ServerConfig) -> Harness {
+        Harness::start_with(pages, Some(tls)).await
+    }
+
+    async fn start_with(pages: Pages, tls: Option<rustls::ServerConfig>) -> Harness {
         let last_event_ids = Arc::new(Mutex::new(Vec::new()));
         let seen = Arc::clone(&last_event_ids);
         let server = Server::builder()
@@ -66,6 +77,7 @@ impl Harness {
             reports_tx,
             reports,
             handle: None,
+            tls,
         };
         harness.serve(listener);
         harness
@@ -79,18 +91,25 @@ impl Harness {
         );
         let http = HttpServer::new(move || {
             let (hub, tx) = (hub.clone(), tx.clone());
-            let mut app = App::new().configure(move |cfg| hub.configure(cfg)).route(
-                "/test/report",
-                web::post().to(move |req: HttpRequest, body: web::Bytes| {
-                    let tx = tx.clone();
-                    async move {
-                        let kind = req.query_string().trim_start_matches("kind=").to_owned();
-                        let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                        let _ = tx.send((kind, value));
-                        HttpResponse::NoContent().finish()
-                    }
-                }),
-            );
+            let mut app = App::new()
+                .configure(move |cfg| hub.configure(cfg))
+                .route(
+                    "/test/report",
+                    web::post().to(move |req: HttpRequest, body: web::Bytes| {
+                        let tx = tx.clone();
+                        async move {
+                            let kind = req.query_string().trim_start_matches("kind=").to_owned();
+                            let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                            let _ = tx.send((kind, value));
+                            HttpResponse::NoContent().finish()
+                        }
+                    }),
+                )
+                // The protocol a page's requests travel over: `HTTP/2.0`, say.
+                .route(
+                    "/test/http-version",
+                    web::get().to(|req: HttpRequest| async move { format!("{:?}", req.version()) }),
+                );
             for (path, html) in &pages {
                 let html = *html;
                 app = app.route(
@@ -107,8 +126,11 @@ impl Harness {
         .workers(1)
         .h1_allow_half_closed(false)
         .disable_signals()
-        .shutdown_timeout(1)
-        .listen(listener)
+        .shutdown_timeout(1);
+        let http = match &self.tls {
+            Some(tls) => http.listen_rustls_0_23(listener, tls.clone()),
+            None => http.listen(listener),
+        }
         .unwrap()
         .run();
         self.handle = Some(http.handle());
@@ -116,7 +138,8 @@ impl Harness {
     }
 
     pub fn url(&self, path_and_query: &str) -> String {
-        format!("http://{}{}", self.addr, path_and_query)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}{}", self.addr, path_and_query)
     }
 
     /// Drops every connection and stops listening, as a crashed or

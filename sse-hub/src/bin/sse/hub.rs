@@ -8,6 +8,8 @@ use sse_actix::server::{Sse, validate_stream_name};
 use sse_actors::{LogLimits, Server, SlowSubscriberPolicy};
 use sse_hub::{Hub, HubConfig};
 
+use crate::hub_deploy::{self, DeployArgs};
+
 /// Arguments of `sse hub`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -128,6 +130,9 @@ pub struct Args {
     /// memory and how far back any node can replay.
     #[arg(long, env = "SSE_HUB_REDIS_MAX_LEN", default_value_t = 10_000)]
     redis_max_len: usize,
+
+    #[command(flatten)]
+    deploy: DeployArgs,
 }
 
 pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
@@ -138,6 +143,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let certificate = args.deploy.certificate()?;
     let mut builder = server_builder(&args)?;
     if let Some(url) = &args.redis {
         builder = builder.backplane(redis_backplane(url, &args)?);
@@ -190,8 +196,11 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // std's TcpListener::bind queues only 128 connections: a burst of
     // subscribers (1,000 opened 256 at a time) overflowed it and every
     // dropped SYN cost its client a second.
-    .backlog(args.backlog)
-    .bind(&args.bind)
+    .backlog(args.backlog);
+    http = match &certificate {
+        Some(certificate) => http.bind_rustls_0_23(&args.bind, certificate.server_config()),
+        None => http.bind(&args.bind),
+    }
     .map_err(|error| format!("cannot listen on {}: {error}", args.bind))?;
     let address = *http.addrs().first().ok_or("bound to no address")?;
     // Fan-out is mostly send() calls on the workers plus pushes and wake-ups
@@ -206,8 +215,16 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     http = http.workers(workers);
     let http = http.run();
     let handle = http.handle();
-    println!("sse hub listening on http://{address}");
-    tracing::info!(%address, "sse hub listening");
+    let scheme = if certificate.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    println!("sse hub listening on {scheme}://{address}");
+    tracing::info!(%address, scheme, "sse hub listening");
+    if let Some(certificate) = certificate {
+        hub_deploy::reload_on_sighup(certificate);
+    }
 
     actix_web::rt::spawn(async move {
         shutdown_signal().await;

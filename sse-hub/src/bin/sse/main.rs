@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod codec;
 mod hub;
+mod hub_deploy;
 mod listen;
 mod publish;
 
@@ -21,7 +22,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a standalone SSE hub server with a demo page.
-    Hub(hub::Args),
+    Hub(Box<hub::Args>),
     /// Publish one event to a hub.
     Publish(publish::Args),
     /// Subscribe to an SSE endpoint and print each event as a JSON line.
@@ -35,7 +36,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Hub(args) => hub::run(args),
+        Command::Hub(args) => hub::run(*args),
         Command::Publish(args) => publish::run(args),
         Command::Listen(args) => listen::run(args),
         Command::Decode(args) => codec::decode(args),
