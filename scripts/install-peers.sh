@@ -9,6 +9,11 @@
 #   SSE_NCHAN_MODULE   ngx_nchan_module.so (Debian `libnginx-mod-nchan`)
 #   SSE_REDIS_SERVER   redis-server (Debian `redis-server`)
 #   SSE_CURL           curl with HTTP/2 (Debian `curl`)
+#   SSE_LD_CONTRACT_TESTS  LaunchDarkly's sse-contract-tests harness, built
+#                      into tests/peers/ld-contract-tests/ from the sources in
+#                      $SSE_SHARED_PEERS (default: ../shared/peers beside the
+#                      repository) by its build-ld-contract-tests.sh, which
+#                      installs Debian's Go packages when missing
 #
 # Two ways to use it:
 #   source scripts/install-peers.sh     # installs, then exports the variables
@@ -144,6 +149,49 @@ _sse_peers_python() {
     fi
 }
 
+# LaunchDarkly's sse-contract-tests harness: no registry carries it, so it is
+# built offline from the sources in the shared peers folder. The stamp holds
+# the digests of the build script and of the harness's main.go (which carries
+# its version), so a new version of either is rebuilt.
+_sse_peers_ld_contract_tests() {
+    local shared
+    shared="$(realpath -m "${SSE_SHARED_PEERS:-$_sse_peers_root/../shared/peers}")"
+    local build="$shared/build-ld-contract-tests.sh"
+    local main_go="$shared/ld-sse-contract-tests/src/github.com/launchdarkly/sse-contract-tests/main.go"
+    local dir="$_sse_peers_root/tests/peers/ld-contract-tests"
+    local binary="$dir/sse-contract-tests" stamp="$dir/.sse-peers-build" want
+    if [ -n "${SSE_LD_CONTRACT_TESTS:-}" ] && [ -x "$SSE_LD_CONTRACT_TESTS" ]; then
+        _sse_peers_log "sse-contract-tests present ($SSE_LD_CONTRACT_TESTS)"
+        return 0
+    fi
+    if [ ! -f "$build" ] || [ ! -f "$main_go" ]; then
+        _sse_peers_problem "sse-contract-tests sources not found in $shared (set SSE_SHARED_PEERS)"
+        return 0
+    fi
+    want="$(_sse_peers_digest "$build") $(_sse_peers_digest "$main_go")"
+    if [ -x "$binary" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+        _sse_peers_log "sse-contract-tests present ($binary)"
+        return 0
+    fi
+    if [ "${SSE_SKIP_PEER_INSTALL:-}" = "1" ]; then
+        _sse_peers_problem "sse-contract-tests not built (SSE_SKIP_PEER_INSTALL=1)"
+        return 0
+    fi
+    _sse_peers_log "building sse-contract-tests from $shared into $dir"
+    mkdir -p "$dir"
+    # The build script's apt-get does not wait for the dpkg lock another
+    # user of the machine may hold: try again rather than fail.
+    local try
+    for try in 1 2 3; do
+        if bash "$build" "$binary" >&2; then
+            printf '%s\n' "$want" >"$stamp"
+            return 0
+        fi
+        [ "$try" -eq 3 ] || sleep 20
+    done
+    _sse_peers_problem "building sse-contract-tests with $build failed"
+}
+
 # Sets and exports VAR to the first existing path among the candidates,
 # keeping a value the caller already set to an existing path.
 _sse_peers_export() {
@@ -173,6 +221,7 @@ _sse_peers_locate() {
         "$(dpkg -L libnginx-mod-nchan 2>/dev/null | grep '/ngx_nchan_module\.so$' | head -n 1)"
     _sse_peers_export SSE_REDIS_SERVER "$(command -v redis-server 2>/dev/null)" /usr/bin/redis-server
     _sse_peers_export SSE_CURL "$(command -v curl 2>/dev/null)" /usr/bin/curl
+    _sse_peers_export SSE_LD_CONTRACT_TESTS "$peers/ld-contract-tests/sse-contract-tests"
 }
 
 # Starts each peer once, so that an install that "succeeded" but cannot run
@@ -252,6 +301,15 @@ EOF
             _sse_peers_problem "$SSE_CURL has no HTTP/2 support"
         fi
     fi
+    if [ -n "${SSE_LD_CONTRACT_TESTS:-}" ]; then
+        # Without -url it prints its version and usage, and exits.
+        "$SSE_LD_CONTRACT_TESTS" -help >"$scratch/ld.log" 2>&1
+        if grep -q 'sse-contract-tests [0-9]' "$scratch/ld.log"; then
+            _sse_peers_log "ok: $(grep -o 'sse-contract-tests [0-9.]*' "$scratch/ld.log" | head -n 1) runs"
+        else
+            _sse_peers_problem "$SSE_LD_CONTRACT_TESTS does not run: $(tail -n 3 "$scratch/ld.log")"
+        fi
+    fi
     rm -rf "$scratch"
 }
 
@@ -261,6 +319,7 @@ sse_install_peers() {
     _sse_peers_apt
     _sse_peers_node
     _sse_peers_python
+    _sse_peers_ld_contract_tests
     _sse_peers_locate
     _sse_peers_check
     if [ "${#_sse_peers_problems[@]}" -gt 0 ] && [ "${CI:-}" = "true" ]; then
@@ -277,7 +336,7 @@ if (return 0 2>/dev/null); then
 else
     set -euo pipefail
     sse_install_peers
-    for _sse_var in SSE_CHROMIUM SSE_NODE_MODULES SSE_PYTHON SSE_NGINX SSE_NCHAN_MODULE SSE_REDIS_SERVER SSE_CURL; do
+    for _sse_var in SSE_CHROMIUM SSE_NODE_MODULES SSE_PYTHON SSE_NGINX SSE_NCHAN_MODULE SSE_REDIS_SERVER SSE_CURL SSE_LD_CONTRACT_TESTS; do
         if [ -n "${!_sse_var:-}" ]; then
             printf 'export %s=%q\n' "$_sse_var" "${!_sse_var}"
         fi

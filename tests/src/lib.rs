@@ -30,6 +30,10 @@ pub enum Peer {
     RedisServer,
     /// `curl` built with HTTP/2 (`SSE_CURL`, default `/usr/bin/curl`).
     Curl,
+    /// LaunchDarkly's `sse-contract-tests` harness binary
+    /// (`SSE_LD_CONTRACT_TESTS`, default `tests/peers/ld-contract-tests/sse-contract-tests`,
+    /// where `scripts/install-peers.sh` builds it).
+    LdContractTests,
 }
 
 impl Peer {
@@ -41,6 +45,7 @@ impl Peer {
             Peer::NginxNchan => "SSE_NGINX",
             Peer::RedisServer => "SSE_REDIS_SERVER",
             Peer::Curl => "SSE_CURL",
+            Peer::LdContractTests => "SSE_LD_CONTRACT_TESTS",
         }
     }
 
@@ -53,6 +58,7 @@ impl Peer {
             Peer::NginxNchan => PathBuf::from("/usr/sbin/nginx"),
             Peer::RedisServer => PathBuf::from("/usr/bin/redis-server"),
             Peer::Curl => PathBuf::from("/usr/bin/curl"),
+            Peer::LdContractTests => root.join("ld-contract-tests/sse-contract-tests"),
         };
         candidate.exists().then_some(candidate)
     }

@@ -8,13 +8,14 @@ use std::path::PathBuf;
 
 use sse_tests::{Peer, peer};
 
-const ALL: [Peer; 6] = [
+const ALL: [Peer; 7] = [
     Peer::Chromium,
     Peer::NodeEventSource,
     Peer::Python,
     Peer::NginxNchan,
     Peer::RedisServer,
     Peer::Curl,
+    Peer::LdContractTests,
 ];
 
 /// Does not compile when a peer is added without extending [`ALL`].
@@ -26,7 +27,8 @@ fn listed_in_all(peer: Peer) {
         | Peer::Python
         | Peer::NginxNchan
         | Peer::RedisServer
-        | Peer::Curl => {}
+        | Peer::Curl
+        | Peer::LdContractTests => {}
     }
 }
 

@@ -239,6 +239,11 @@ impl ClientBuilder {
     /// default 8 MiB). A larger event is discarded and reported as
     /// [`Error::Decode`]; the connection goes on. This bounds the memory a
     /// subscription uses for decoding.
+    ///
+    /// The default is deliberately far below what a hostile or broken server
+    /// could send and far above what event streams carry; raise it for a
+    /// source known to send larger events (LaunchDarkly's contract tests
+    /// send a ~14 MB line, and our contract service raises it to 32 MiB).
     #[must_use]
     pub fn max_event_size(mut self, bytes: usize) -> Self {
         self.config.max_event_size = bytes;

@@ -44,6 +44,8 @@
 //! Subscriptions run on the current actix runtime (awc is not `Send`).
 //! Dropping a stream, or cancelling a subscription, ends its connection, its
 //! backoff sleep and its task at once; [`Client::live`] counts what is alive.
+//! [`EventStream::restart`] (or a [`RestartHandle`] from any thread) makes a
+//! subscription reconnect now, resuming from its last event ID.
 //!
 //! The default strategy uses the `backoff` crate, which carries a RUSTSEC
 //! "unmaintained" advisory; it sits behind this module's own
@@ -52,6 +54,7 @@
 mod builder;
 mod error;
 mod live;
+mod restart;
 mod session;
 mod strategy;
 mod stream;
@@ -60,6 +63,7 @@ mod subscribe;
 pub use builder::{Client, ClientBuilder, HttpErrorPolicy};
 pub use error::Error;
 pub use live::LiveCounts;
+pub use restart::RestartHandle;
 pub use sse_proto::{Event, Frame};
 pub use strategy::{ConstantBackoff, ExponentialBackoff, MaxRetries, ReconnectStrategy};
 pub use stream::{EventStream, FrameStream};

@@ -15,6 +15,7 @@ use awc::http::{StatusCode, Version};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt as _};
 use sse_proto::{ByteString, Decoder, Frame};
+use tokio::sync::Notify;
 use tokio::time::{Instant, Sleep};
 
 use super::builder::{Config, HttpErrorPolicy};
@@ -32,10 +33,24 @@ pub(crate) struct SessionState {
     pub(crate) connected: bool,
 }
 
-pub(crate) type SharedSession = Arc<Mutex<SessionState>>;
+/// The part of a subscription its handles share with it.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    state: Mutex<SessionState>,
+    /// Asks the session to drop what it is doing and connect again at once;
+    /// a request made while it is not waiting is kept (one permit) until it is.
+    restart: Notify,
+}
 
-pub(crate) fn lock(shared: &SharedSession) -> std::sync::MutexGuard<'_, SessionState> {
-    shared.lock().unwrap_or_else(PoisonError::into_inner)
+pub(crate) type SharedSession = Arc<Shared>;
+
+pub(crate) fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, SessionState> {
+    shared.state.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Asks the subscription sharing `shared` to reconnect now.
+pub(crate) fn request_restart(shared: &Shared) {
+    shared.restart.notify_one();
 }
 
 type Body = Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>>;
@@ -77,11 +92,14 @@ impl Session {
         };
         let mut strategy = (config.strategy)();
         strategy.set_base_delay(config.clamp_delay(config.initial_delay));
-        let shared = Arc::new(Mutex::new(SessionState {
-            last_event_id: config.last_event_id.clone(),
-            failed: false,
-            connected: false,
-        }));
+        let shared = Arc::new(Shared {
+            state: Mutex::new(SessionState {
+                last_event_id: config.last_event_id.clone(),
+                failed: false,
+                connected: false,
+            }),
+            restart: Notify::new(),
+        });
         let session = Session {
             decoder: config.decoder(),
             url,
@@ -101,6 +119,7 @@ impl Session {
 
     /// The next frame or error; `None` once the subscription has stopped.
     pub(crate) async fn next(&mut self) -> Option<Result<Frame, Error>> {
+        let shared = Arc::clone(&self.shared);
         loop {
             if self.done {
                 return None;
@@ -112,22 +131,42 @@ impl Session {
                 // An `id:` in a block without data changes the ID without
                 // producing a frame: publish it before waiting for more.
                 self.record_last_event_id();
-                let Err(error) = self.read().await else {
-                    continue;
+                let read = tokio::select! {
+                    biased;
+                    () = shared.restart.notified() => None,
+                    read = self.read() => Some(read),
                 };
-                self.conn = None;
-                lock(&self.shared).connected = false;
-                // Spec: an event not terminated before the loss is discarded.
-                self.decoder.end_stream();
+                let error = match read {
+                    Some(Ok(())) => continue,
+                    Some(Err(error)) => error,
+                    None => {
+                        // A requested restart is not a loss: no error, no
+                        // delay, straight to a new connection.
+                        self.disconnect();
+                        continue;
+                    }
+                };
+                self.disconnect();
                 if let Some(callback) = &self.config.on_disconnect {
                     callback(&error);
                 }
                 return Some(Err(self.schedule(error)));
             }
             if let Some(delay) = self.delay.take() {
-                tokio::time::sleep(delay).await;
+                tokio::select! {
+                    biased;
+                    () = shared.restart.notified() => {}
+                    () = tokio::time::sleep(delay) => {}
+                }
             }
-            match self.connect().await {
+            let connected = tokio::select! {
+                biased;
+                // Start the attempt over: the caller asked for a connection
+                // made from now on.
+                () = shared.restart.notified() => continue,
+                connected = self.connect() => connected,
+            };
+            match connected {
                 Ok(conn) => {
                     self.conn = Some(conn);
                     lock(&self.shared).connected = true;
@@ -143,6 +182,13 @@ impl Session {
                 Err(NotConnected::Error(error)) => return Some(Err(self.refused(error))),
             }
         }
+    }
+
+    /// Drops the connection; an event it cut short is discarded (spec).
+    fn disconnect(&mut self) {
+        self.conn = None;
+        lock(&self.shared).connected = false;
+        self.decoder.end_stream();
     }
 
     fn on_frame(&mut self, frame: Result<Frame, sse_proto::DecodeError>) -> Result<Frame, Error> {

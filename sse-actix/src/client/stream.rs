@@ -10,6 +10,7 @@ use sse_proto::{ByteString, Event, Frame};
 
 use super::Client;
 use super::error::Error;
+use super::restart::RestartHandle;
 use super::session::{Session, SharedSession, lock};
 
 /// Every frame of a subscription: events, `retry:` values, comments (when
@@ -56,6 +57,17 @@ impl FrameStream {
         lock(&self.shared).connected
     }
 
+    /// Reconnects now, resuming from the last event ID, without reporting
+    /// an error or waiting for a delay: see [`RestartHandle`].
+    pub fn restart(&self) {
+        self.restart_handle().restart();
+    }
+
+    /// A handle that restarts this subscription from another task.
+    pub fn restart_handle(&self) -> RestartHandle {
+        RestartHandle::new(&self.shared)
+    }
+
     /// Only the events and errors.
     pub fn events(self) -> EventStream {
         EventStream { frames: self }
@@ -95,6 +107,17 @@ impl EventStream {
     /// Whether a response is accepted and being read right now.
     pub fn is_connected(&self) -> bool {
         self.frames.is_connected()
+    }
+
+    /// Reconnects now, resuming from the last event ID, without reporting
+    /// an error or waiting for a delay: see [`RestartHandle`].
+    pub fn restart(&self) {
+        self.frames.restart();
+    }
+
+    /// A handle that restarts this subscription from another task.
+    pub fn restart_handle(&self) -> RestartHandle {
+        self.frames.restart_handle()
     }
 }
 

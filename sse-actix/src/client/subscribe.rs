@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use super::Client;
 use super::error::Error;
 use super::live::LiveKind;
+use super::restart::RestartHandle;
 use super::session::{SharedSession, lock};
 use super::stream::EventStream;
 
@@ -122,6 +123,17 @@ impl ChannelSubscription {
     /// it again, or after the subscription ended, does nothing.
     pub fn unsubscribe(&self) {
         self.task.abort();
+    }
+
+    /// Reconnects now, resuming from the last event ID, without reporting
+    /// an error or waiting for a delay: see [`RestartHandle`].
+    pub fn restart(&self) {
+        self.restart_handle().restart();
+    }
+
+    /// A handle that restarts this subscription from another task.
+    pub fn restart_handle(&self) -> RestartHandle {
+        RestartHandle::new(&self.shared)
     }
 
     /// Whether the task has ended.

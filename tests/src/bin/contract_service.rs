@@ -5,20 +5,31 @@
 //! point the harness at `http://localhost:8000`. Port 0 picks a free port;
 //! the first stdout line names the address either way.
 //!
-//! Non-2xx responses are retried here (`retry_http_errors`), as the harness
-//! expects of a long-running client; the library's default is to stop.
+//! The client is configured as a long-running application would configure
+//! it, which is what the harness expects:
+//! - non-2xx responses are retried (`retry_http_errors`); the library's
+//!   default is to stop;
+//! - events up to 32 MiB are accepted: the harness's largest message is a
+//!   ~14 MB `data:` line, over the library's 8 MiB default, which bounds the
+//!   memory a hostile server can make each subscription hold.
+//!
+//! `DELETE /` stops the service (after answering 204): `-stop-service-at-end`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use futures_util::StreamExt as _;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sse_actix::client::{Client, ClientBuilder, Frame};
+use sse_actix::client::{ClientBuilder, Frame};
 use tokio::sync::mpsc;
+
+/// The largest event the service's client accepts (see the module docs).
+const MAX_EVENT_SIZE: usize = 32 << 20;
 
 const CAPABILITIES: &[&str] = &[
     "bom",
@@ -69,6 +80,8 @@ struct State {
     next_id: AtomicU64,
     /// Each running stream's command channel; dropping it stops the stream.
     streams: Mutex<HashMap<u64, mpsc::UnboundedSender<Command>>>,
+    /// The HTTP server, stopped by `DELETE /`.
+    server: OnceLock<ServerHandle>,
 }
 
 fn main() -> std::io::Result<()> {
@@ -89,9 +102,14 @@ fn main() -> std::io::Result<()> {
             }
         })
         .workers(1)
+        // In-flight requests get this long once `DELETE /` stopped the
+        // server; the harness's idle keep-alive connections are not waited for.
+        .shutdown_timeout(1)
         .bind(("127.0.0.1", port))?;
         println!("contract service listening on http://{}", server.addrs()[0]);
-        server.run().await
+        let server = server.run();
+        let _ = state.server.set(server.handle());
+        server.await
     })
 }
 
@@ -113,18 +131,18 @@ async fn status() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "name": "sse-actix", "capabilities": CAPABILITIES }))
 }
 
-async fn shutdown() -> HttpResponse {
-    // Stop after this response has been written.
-    actix_rt::spawn(async {
-        actix_rt::time::sleep(Duration::from_millis(50)).await;
-        actix_rt::System::current().stop();
-    });
+async fn shutdown(state: web::Data<State>) -> HttpResponse {
+    if let Some(server) = state.server.get().cloned() {
+        // A graceful stop lets this response be written first; then `run`'s
+        // future ends, `main` returns and every stream's task goes with it.
+        actix_rt::spawn(async move { server.stop(true).await });
+    }
     HttpResponse::NoContent().finish()
 }
 
 async fn create(state: web::Data<State>, options: web::Json<StreamOptions>) -> HttpResponse {
     let options = options.into_inner();
-    let client = match client_for(&options, options.last_event_id.clone()) {
+    let client = match client_for(&options) {
         Ok(client) => client,
         Err(error) => return HttpResponse::BadRequest().body(error),
     };
@@ -177,9 +195,10 @@ async fn close(state: web::Data<State>, id: web::Path<u64>) -> HttpResponse {
     }
 }
 
-fn client_for(options: &StreamOptions, last_event_id: Option<String>) -> Result<Client, String> {
+fn client_for(options: &StreamOptions) -> Result<sse_actix::Client, String> {
     let mut builder = ClientBuilder::new(&options.stream_url)
         .comments(true)
+        .max_event_size(MAX_EVENT_SIZE)
         .retry_http_errors(true);
     if let Some(method) = &options.method {
         let method = awc::http::Method::from_bytes(method.as_bytes())
@@ -209,8 +228,8 @@ fn client_for(options: &StreamOptions, last_event_id: Option<String>) -> Result<
     if let Some(ms) = options.read_timeout_ms {
         builder = builder.idle_timeout(Duration::from_millis(ms));
     }
-    if let Some(id) = last_event_id {
-        builder = builder.last_event_id(id);
+    if let Some(id) = &options.last_event_id {
+        builder = builder.last_event_id(id.as_str());
     }
     builder.try_build().map_err(|e| e.to_string())
 }
@@ -218,7 +237,7 @@ fn client_for(options: &StreamOptions, last_event_id: Option<String>) -> Result<
 /// Runs one client until its command channel closes (DELETE), posting each
 /// frame and error to the callback URL, numbered from 1.
 async fn run_stream(
-    mut client: Client,
+    client: sse_actix::Client,
     options: StreamOptions,
     mut commands: mpsc::UnboundedReceiver<Command>,
 ) {
@@ -234,42 +253,30 @@ async fn run_stream(
             }
         }
     };
-    'restart: loop {
-        let mut frames = client.frames();
-        loop {
-            tokio::select! {
-                command = commands.recv() => match command {
-                    None => return,
-                    Some(Command::Restart) => {
-                        // As if the server had dropped the connection: resume
-                        // from the last event ID at once.
-                        let last = frames.last_event_id().to_string();
-                        drop(frames);
-                        match client_for(&options, Some(last)) {
-                            Ok(next) => client = next,
-                            Err(error) => eprintln!("restart failed: {error}"),
-                        }
-                        continue 'restart;
+    let mut frames = client.frames();
+    loop {
+        tokio::select! {
+            command = commands.recv() => match command {
+                None => return,
+                Some(Command::Restart) => frames.restart(),
+            },
+            item = frames.next() => match item {
+                None => return,
+                Some(Ok(Frame::Event(event))) => {
+                    let mut body = json!({ "type": event.event_type(), "data": &*event.data });
+                    if let Some(id) = &event.id {
+                        body["id"] = json!(&**id);
                     }
-                },
-                item = frames.next() => match item {
-                    None => return,
-                    Some(Ok(Frame::Event(event))) => {
-                        let mut body = json!({ "type": event.event_type(), "data": &*event.data });
-                        if let Some(id) = &event.id {
-                            body["id"] = json!(&**id);
-                        }
-                        post(json!({ "kind": "event", "event": body })).await;
-                    }
-                    Some(Ok(Frame::Comment(text))) => {
-                        post(json!({ "kind": "comment", "comment": &*text })).await;
-                    }
-                    Some(Ok(_)) => {}
-                    Some(Err(error)) => {
-                        post(json!({ "kind": "error", "comment": error.to_string() })).await;
-                    }
-                },
-            }
+                    post(json!({ "kind": "event", "event": body })).await;
+                }
+                Some(Ok(Frame::Comment(text))) => {
+                    post(json!({ "kind": "comment", "comment": &*text })).await;
+                }
+                Some(Ok(_)) => {}
+                Some(Err(error)) => {
+                    post(json!({ "kind": "error", "comment": error.to_string() })).await;
+                }
+            },
         }
     }
 }
