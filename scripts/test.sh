@@ -14,4 +14,12 @@ if ! source "$root/scripts/install-peers.sh"; then
     exit 1
 fi
 
-exec cargo test --workspace --all-features "$@"
+# The contract-test run writes its pass count here; cargo test hides the
+# output of passing tests, so it is printed once the suite has passed.
+contract_report="${SSE_LD_CONTRACT_TESTS:-$root/tests/peers/ld-contract-tests/sse-contract-tests}"
+contract_report="$(dirname "$contract_report")/last-run.txt"
+rm -f "$contract_report"
+cargo test --workspace --all-features "$@"
+if [ -f "$contract_report" ]; then
+    cat "$contract_report"
+fi
