@@ -3,7 +3,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use sse_actors::PublishError;
 
-use crate::auth::authorized;
+use crate::auth::{self, Action};
 use crate::publish_body::{event_from_body, read_limited};
 use crate::{Hub, HubError};
 use sse_actix::server::stream_name;
@@ -32,10 +32,9 @@ async fn publish_event(
     req: &HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, HubError> {
-    if !authorized(req, hub.config().publish_token.as_deref(), None) {
-        return Err(HubError::Unauthorized("publishing"));
-    }
+    let access = auth::check(hub.config(), req, Action::Publish)?;
     let stream = stream_name(req, hub.sse().config())?;
+    access.check_stream(Action::Publish, &stream)?;
     let body = read_limited(req, payload, hub.config().max_body_size).await?;
     let event = event_from_body(req, &body)?;
     let server = hub.sse().server();
@@ -71,15 +70,15 @@ async fn publish_event(
 
 /// `GET /streams`: every stream with its subscriber and event counts.
 pub(crate) async fn streams(hub: &Hub, req: &HttpRequest) -> Result<HttpResponse, HubError> {
-    if !hub.may_inspect(req) {
-        return Err(HubError::Unauthorized("listing streams"));
-    }
+    let inspector = auth::check_inspector(hub.config(), req)?;
     let streams: Vec<_> = hub
         .sse()
         .server()
         .streams()
         .await
         .into_iter()
+        // A JWT sees the streams its claims cover.
+        .filter(|info| inspector.sees(&info.name))
         .map(|info| {
             serde_json::json!({
                 "name": info.name,
@@ -100,7 +99,7 @@ pub(crate) async fn streams(hub: &Hub, req: &HttpRequest) -> Result<HttpResponse
 pub(crate) fn healthz(hub: &Hub, req: &HttpRequest) -> HttpResponse {
     let server = hub.sse().server();
     let status = if server.is_closed() { "closed" } else { "ok" };
-    let body = if hub.may_inspect(req) {
+    let body = if auth::check_inspector(hub.config(), req).is_ok() {
         let stats = server.stats();
         serde_json::json!({
             "status": status,

@@ -1,5 +1,7 @@
 //! The hub's own settings, on top of the handler's and the server's.
 
+use crate::JwtKey;
+
 /// Settings of the HTTP API around the event streams. Every limit has a
 /// default suited to a hub on a trusted network; tokens and CORS are off
 /// (closed) by default.
@@ -14,8 +16,22 @@ pub struct HubConfig {
     /// counts of `GET /healthz` need it or the publish token too. Default:
     /// none.
     pub subscribe_token: Option<String>,
-    /// The query parameter carrying the subscribe token. Default `token`.
+    /// JWTs signed with this key may subscribe to the streams their
+    /// `mercure.subscribe` claim lists (see [`JwtKey`]), beside the static
+    /// subscribe token; a subscription ends when its token expires (`exp`).
+    /// Default: none.
+    pub subscribe_jwt: Option<JwtKey>,
+    /// JWTs signed with this key may publish to the streams their
+    /// `mercure.publish` claim lists, beside the static publish token. The
+    /// same key as [`subscribe_jwt`](HubConfig::subscribe_jwt) or another
+    /// one. Default: none.
+    pub publish_jwt: Option<JwtKey>,
+    /// The query parameter carrying a subscribe token (static or JWT).
+    /// Default `token`.
     pub token_param: String,
+    /// The cookie carrying a subscribe token (static or JWT), after the
+    /// header and the query parameter. Default `sse_token`.
+    pub token_cookie: String,
     /// Origins allowed to call the hub from other sites' pages (CORS); `*`
     /// allows any. Default: none, so browsers only allow same-origin pages.
     pub cors_origins: Vec<String>,
@@ -38,7 +54,10 @@ impl Default for HubConfig {
         HubConfig {
             publish_token: None,
             subscribe_token: None,
+            subscribe_jwt: None,
+            publish_jwt: None,
             token_param: "token".to_owned(),
+            token_cookie: "sse_token".to_owned(),
             cors_origins: Vec::new(),
             max_body_size: 1024 * 1024,
             max_auto_streams: Some(1000),

@@ -15,9 +15,24 @@ pub enum HubError {
     /// handler's own status (400, 404, 503).
     #[error(transparent)]
     Stream(#[from] SseError),
-    /// No or a wrong bearer token: 401.
-    #[error("unauthorized: {0} requires a valid `Authorization: Bearer <token>` header")]
-    Unauthorized(&'static str),
+    /// No token, a wrong one, or an invalid or expired JWT: 401.
+    #[error(
+        "unauthorized: {action} requires a valid token (`Authorization: Bearer <token>`): {reason}"
+    )]
+    Unauthorized {
+        /// What was refused (`"subscribing"`, say).
+        action: &'static str,
+        /// Why.
+        reason: Refusal,
+    },
+    /// A valid JWT whose claims do not cover the stream: 403.
+    #[error("forbidden: the token does not allow {action} to stream {stream:?}")]
+    Forbidden {
+        /// What was refused.
+        action: &'static str,
+        /// The stream the claims do not cover.
+        stream: String,
+    },
     /// The publish body exceeds the limit: 413.
     #[error("request body too large: the limit is {limit} bytes")]
     PayloadTooLarge {
@@ -61,11 +76,28 @@ pub enum HubError {
     Internal(String),
 }
 
+/// Why a request's token was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// The request carries no token.
+    #[error("no token was given")]
+    NoToken,
+    /// The token is not the configured one (and no JWT key is set).
+    #[error("the token is wrong")]
+    WrongToken,
+    /// The token is not a JWT the hub accepts: the reason (expired, bad
+    /// signature, another algorithm, malformed claims).
+    #[error("{0}")]
+    Jwt(String),
+}
+
 impl ResponseError for HubError {
     fn status_code(&self) -> StatusCode {
         match self {
             HubError::Stream(error) => error.status_code(),
-            HubError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            HubError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            HubError::Forbidden { .. } => StatusCode::FORBIDDEN,
             HubError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             HubError::Payload(_)
             | HubError::NotUtf8
@@ -82,8 +114,18 @@ impl ResponseError for HubError {
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((header::CACHE_CONTROL, "no-store"));
-        if matches!(self, HubError::Unauthorized(_)) {
-            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        // RFC 6750's challenges, so clients can tell "log in" from "renew".
+        let challenge = match self {
+            HubError::Unauthorized {
+                reason: Refusal::NoToken,
+                ..
+            } => Some("Bearer"),
+            HubError::Unauthorized { .. } => Some("Bearer error=\"invalid_token\""),
+            HubError::Forbidden { .. } => Some("Bearer error=\"insufficient_scope\""),
+            _ => None,
+        };
+        if let Some(challenge) = challenge {
+            response.insert_header((header::WWW_AUTHENTICATE, challenge));
         }
         response.json(serde_json::json!({ "error": self.to_string() }))
     }

@@ -13,6 +13,12 @@
 //! product glue, with the CLI, logging and Redis dependencies that the
 //! libraries below it must not carry.
 //!
+//! **Access.** Static tokens ([`HubConfig::subscribe_token`],
+//! [`HubConfig::publish_token`]) allow every stream; JWTs signed with a
+//! [`JwtKey`] allow the streams their Mercure-shaped claims list
+//! (`mercure.subscribe`, `mercure.publish`: names, `prefix*`, `*`), and a
+//! subscription ends when its token expires.
+//!
 //! **HTTPS.** [`TlsCertificate`] reads a certificate and key from PEM files
 //! into the rustls settings actix-web serves HTTPS and HTTP/2 with, and
 //! reloads them on demand (`sse hub` does on SIGHUP).
@@ -23,8 +29,8 @@
 //!
 //! | endpoint | what it does |
 //! |---|---|
-//! | `GET /events?stream=NAME` | subscribes (the [`Sse`] handler), behind the optional subscribe token |
-//! | `POST /events?stream=NAME` | publishes: a plain body is the data; `Content-Type: application/json` takes `{"data","event","id","retry"}`; answers `{"stream","id","seq"}` |
+//! | `GET /events?stream=NAME` | subscribes (the [`Sse`] handler), behind the optional subscribe token or JWT (header, `?token=` or cookie `sse_token`) |
+//! | `POST /events?stream=NAME` | publishes (behind the optional publish token or JWT, header only): a plain body is the data; `Content-Type: application/json` takes `{"data","event","id","retry"}`; answers `{"stream","id","seq"}` |
 //! | `GET /streams` | `{"streams": [{"name","subscribers","published"}], "connections": N}`; with a subscribe token configured, only for a subscribe or publish token (else 401) |
 //! | `GET /healthz` | `{"status":"ok","connections","streams","subscribers","queues","published","lagged"}`; 503 once closed; with a subscribe token configured, only `{"status"}` without a token |
 //! | `GET /` | the demo page: an `EventSource` view of a stream and a publish form |
@@ -59,17 +65,23 @@ use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use sse_actix::Sse;
+use sse_actix::server::stream_name;
+
+use crate::auth::Action;
 
 mod api;
 mod auth;
 mod config;
 mod demo;
 mod error;
+mod expiry;
+mod jwt;
 mod publish_body;
 mod tls;
 
 pub use config::HubConfig;
-pub use error::HubError;
+pub use error::{HubError, Refusal};
+pub use jwt::{JwtKey, JwtKeyError};
 pub use tls::{TlsCertificate, TlsError};
 
 /// The hub: an [`Sse`] handler plus the publish API, listing, health and
@@ -149,31 +161,29 @@ impl Hub {
     }
 
     async fn subscribe(&self, req: HttpRequest) -> Result<HttpResponse, HubError> {
-        let token = self.config.subscribe_token.as_deref();
-        if !auth::authorized(&req, token, Some(&self.config.token_param)) {
+        let access = self.subscribe_access(&req).inspect_err(|error| {
             let peer = req
                 .peer_addr()
                 .map(|addr| addr.to_string())
                 .unwrap_or_default();
-            tracing::info!(%peer, "event stream refused: no valid subscribe token");
-            return Err(HubError::Unauthorized("subscribing"));
-        }
-        Ok(self.sse.respond(&req).await?)
+            tracing::info!(%peer, path = %req.path(), "event stream refused: {error}");
+        })?;
+        let response = self.sse.respond(&req).await?;
+        Ok(match access.expires() {
+            Some(deadline) => expiry::end_at(response, deadline),
+            None => response,
+        })
     }
 
-    /// Whether `req` may see what the hub holds (stream names, counts):
-    /// always when subscribing is open, else with a subscribe or a publish
-    /// token. Stream names are often per user (`user-1234`).
-    fn may_inspect(&self, req: &HttpRequest) -> bool {
-        let config = &self.config;
-        config.subscribe_token.is_none()
-            || auth::authorized(
-                req,
-                config.subscribe_token.as_deref(),
-                Some(&config.token_param),
-            )
-            || (config.publish_token.is_some()
-                && auth::authorized(req, config.publish_token.as_deref(), None))
+    /// What the token of a subscribe request allows, checked against the
+    /// stream it names.
+    fn subscribe_access(&self, req: &HttpRequest) -> Result<auth::Access, HubError> {
+        let access = auth::check(&self.config, req, Action::Subscribe)?;
+        if let auth::Access::Token(_) = access {
+            let stream = stream_name(req, self.sse.config())?;
+            access.check_stream(Action::Subscribe, &stream)?;
+        }
+        Ok(access)
     }
 
     /// The CORS policy: no cross-origin access unless origins are listed.

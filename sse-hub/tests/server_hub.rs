@@ -8,21 +8,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use sse_testkit::{EventClient, GUARD, client, seen, until};
+use support::call;
 use support::hub_process::Hub;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 fn triple(id: &str, kind: &str, data: &str) -> (String, String, String) {
     (id.to_owned(), kind.to_owned(), data.to_owned())
-}
-
-/// Sends a request, returns the status and the body parsed as JSON (or as a
-/// JSON string when it is not JSON).
-async fn call(request: awc::ClientRequest, body: impl Into<Bytes>) -> (u16, serde_json::Value) {
-    let mut response = request.send_body(body.into()).await.expect("request");
-    let body = response.body().limit(1 << 20).await.expect("body");
-    let json = serde_json::from_slice(&body)
-        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&body).into_owned()));
-    (response.status().as_u16(), json)
 }
 
 async fn publish(hub: &Hub, stream: &str, body: &str) -> (u16, serde_json::Value) {

@@ -161,19 +161,18 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(retry) = args.retry {
         sse = sse.retry(retry);
     }
-    let hub = Hub::new(
-        sse,
-        HubConfig {
-            publish_token: args.publish_token.clone(),
-            subscribe_token: args.subscribe_token.clone(),
-            cors_origins: args.cors_origins.clone(),
-            max_body_size: args.max_body_size,
-            max_auto_streams: Some(args.max_auto_streams),
-            demo_stream: args.demo_stream.clone(),
-            demo_page: !args.no_demo,
-            ..HubConfig::default()
-        },
-    );
+    let mut config = HubConfig {
+        publish_token: args.publish_token.clone(),
+        subscribe_token: args.subscribe_token.clone(),
+        cors_origins: args.cors_origins.clone(),
+        max_body_size: args.max_body_size,
+        max_auto_streams: Some(args.max_auto_streams),
+        demo_stream: args.demo_stream.clone(),
+        demo_page: !args.no_demo,
+        ..HubConfig::default()
+    };
+    args.deploy.configure_hub(&mut config)?;
+    let hub = Hub::new(sse, config);
     let mut http = HttpServer::new(move || {
         let hub = hub.clone();
         App::new().configure(move |cfg| hub.configure(cfg))

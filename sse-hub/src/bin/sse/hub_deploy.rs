@@ -1,9 +1,10 @@
-//! The flags of `sse hub` for running it in production: HTTPS.
+//! The flags of `sse hub` for running it in production: HTTPS and JWT
+//! authorization.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use sse_hub::TlsCertificate;
+use sse_hub::{HubConfig, JwtKey, TlsCertificate};
 
 /// Deployment flags of `sse hub`, flattened into its arguments.
 #[derive(Debug, clap::Args)]
@@ -17,6 +18,28 @@ pub struct DeployArgs {
     /// The PEM private key of `--tls-cert` (PKCS#8, PKCS#1 or SEC1).
     #[arg(long, env = "SSE_HUB_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+
+    /// Accept JWTs signed with this key, beside the static tokens: with
+    /// HS256 (the default `--jwt-algorithm`) the shared secret; with RS256,
+    /// ES256 and the like a PEM public key file (or the PEM text itself).
+    /// Claims as Mercure's: `{"exp": …, "mercure": {"subscribe": ["news",
+    /// "user-42-*"], "publish": ["news"]}}`; a subscription ends at `exp`.
+    #[arg(
+        long,
+        env = "SSE_HUB_JWT_KEY",
+        hide_env_values = true,
+        allow_hyphen_values = true
+    )]
+    jwt_key: Option<String>,
+    /// The one algorithm JWTs may be signed with: HS256, HS384, HS512,
+    /// RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384 or EdDSA.
+    #[arg(
+        long,
+        env = "SSE_HUB_JWT_ALGORITHM",
+        default_value = "HS256",
+        requires = "jwt_key"
+    )]
+    jwt_algorithm: String,
 }
 
 impl DeployArgs {
@@ -28,6 +51,34 @@ impl DeployArgs {
                 .map_err(|error| format!("--tls-cert/--tls-key: {error}")),
             _ => Ok(None),
         }
+    }
+}
+
+impl DeployArgs {
+    /// Sets the JWT keys of `config`. One key checks both subscribing and
+    /// publishing; [`HubConfig`] keeps a key for each, so separate
+    /// publisher and subscriber keys are a flag away.
+    pub fn configure_hub(&self, config: &mut HubConfig) -> Result<(), String> {
+        let Some(key) = &self.jwt_key else {
+            return Ok(());
+        };
+        let algorithm: jsonwebtoken::Algorithm = self.jwt_algorithm.parse().map_err(|_| {
+            format!(
+                "--jwt-algorithm: unknown JWT algorithm {:?} (try HS256, RS256 or ES256)",
+                self.jwt_algorithm
+            )
+        })?;
+        let secret = algorithm.family() == jsonwebtoken::AlgorithmFamily::Hmac;
+        let material = if secret || key.trim_start().starts_with("-----BEGIN") {
+            key.as_bytes().to_vec()
+        } else {
+            std::fs::read(key).map_err(|error| format!("--jwt-key {key}: {error}"))?
+        };
+        let key = JwtKey::new(&self.jwt_algorithm, &material)
+            .map_err(|error| format!("--jwt-key: {error}"))?;
+        config.subscribe_jwt = Some(key.clone());
+        config.publish_jwt = Some(key);
+        Ok(())
     }
 }
 
