@@ -11,14 +11,13 @@
 use std::fmt;
 use std::str::FromStr;
 use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use bytestring::ByteString;
 use futures_util::future::BoxFuture;
 
 use crate::server_actor::Registry;
-use crate::stream_actor::Deliver;
 
 /// A position in a backplane's log: totally ordered across every node,
 /// written `MILLIS-SEQ` (the form of Redis stream entry ids), where `MILLIS`
@@ -62,14 +61,12 @@ impl FromStr for GlobalId {
 }
 
 impl GlobalId {
-    /// When the event was published, on this node's monotonic clock (for the
-    /// TTL and the log's age limit); clock skew between nodes shifts it.
-    pub(crate) fn published(self) -> Instant {
-        let now = Instant::now();
-        let wall = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        let age = wall.saturating_sub(Duration::from_millis(self.millis));
+    /// When the event was published, on the monotonic clock that reads
+    /// `now` while the wall clock reads `unix_now` (time since the Unix
+    /// epoch): for the TTL and the log's age limit. Clock skew between nodes
+    /// shifts it; an id from the future counts as published `now`.
+    pub(crate) fn published_at(self, now: Instant, unix_now: Duration) -> Instant {
+        let age = unix_now.saturating_sub(Duration::from_millis(self.millis));
         now.checked_sub(age).unwrap_or(now)
     }
 }
@@ -160,14 +157,7 @@ impl Inbound {
             return false;
         };
         match registry.get(stream) {
-            Some(handle) if !handle.is_removed() => {
-                handle.addr.do_send(Deliver {
-                    id: event.id,
-                    frame: event.frame,
-                    published: event.id.published(),
-                });
-                true
-            }
+            Some(handle) if !handle.is_removed() => handle.deliver(event),
             _ => false,
         }
     }
@@ -206,5 +196,25 @@ mod tests {
         for bad in ["", "1", "1-", "-1", "a-1", "1-2-3", "+1-2", "1 -2"] {
             assert!(bad.parse::<GlobalId>().is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_global_id_is_as_old_as_its_millis_say() {
+        // Far enough from the monotonic clock's origin to subtract a minute.
+        let now = Instant::now() + Duration::from_secs(3600);
+        let unix_now = Duration::from_millis(1_700_000_060_000);
+        let id = GlobalId {
+            millis: 1_700_000_000_000,
+            seq: 0,
+        };
+        assert_eq!(
+            id.published_at(now, unix_now),
+            now - Duration::from_secs(60)
+        );
+        let future = GlobalId {
+            millis: 1_700_000_070_000,
+            seq: 0,
+        };
+        assert_eq!(future.published_at(now, unix_now), now);
     }
 }

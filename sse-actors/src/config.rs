@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backplane::Backplane;
+use crate::clock::{Clock, ManualClock};
+use crate::stream_core::CoreOptions;
 use crate::subscription::SubscriberInfo;
 
 /// A subscribe or unsubscribe callback: `(stream name, subscriber)`.
@@ -168,6 +170,7 @@ pub(crate) struct ServerConfig {
     pub(crate) on_unsubscribe: Option<Callback>,
     pub(crate) arbiters: usize,
     pub(crate) backplane: Option<Arc<dyn Backplane>>,
+    pub(crate) clock: Clock,
 }
 
 impl Default for ServerConfig {
@@ -189,6 +192,7 @@ impl Default for ServerConfig {
             on_unsubscribe: None,
             arbiters: std::thread::available_parallelism().map_or(1, |n| n.get()),
             backplane: None,
+            clock: Clock::System,
         }
     }
 }
@@ -213,6 +217,22 @@ pub(crate) struct Resolved {
 pub(crate) struct Callbacks {
     pub(crate) on_subscribe: [Option<Callback>; 2],
     pub(crate) on_unsubscribe: [Option<Callback>; 2],
+}
+
+impl Resolved {
+    /// What the stream's core needs of these options.
+    pub(crate) fn core(&self, auto_created: bool) -> CoreOptions {
+        CoreOptions {
+            log: self.auto_replay.then_some(self.log_limits),
+            ttl: self.event_ttl,
+            max_subscribers: self.max_subscribers,
+            subscriber_queue: self.subscriber_queue,
+            slow_subscriber: self.slow_subscriber,
+            // Without a log nothing is lost by removing an idle
+            // auto-created stream, so it goes with its last subscriber.
+            retire_after: (auto_created && !self.auto_replay).then_some(Duration::ZERO),
+        }
+    }
 }
 
 impl ServerConfig {
@@ -371,6 +391,15 @@ impl ServerBuilder {
         self.config.backplane = Some(backplane);
         self
     }
+
+    /// Runs the server on `clock` instead of the system's: publication
+    /// times, the event TTL, the log's age limit and the other deadlines
+    /// follow it (keep-alive comments still follow real time). For tests
+    /// and simulations of what takes minutes or hours.
+    pub fn clock(mut self, clock: ManualClock) -> Self {
+        self.config.clock = Clock::Manual(clock);
+        self
+    }
 }
 
 impl fmt::Debug for ServerBuilder {
@@ -391,6 +420,7 @@ impl fmt::Debug for ServerBuilder {
             .field("headers", &c.headers)
             .field("arbiters", &c.arbiters)
             .field("backplane", &c.backplane.is_some())
+            .field("clock", &c.clock)
             .finish_non_exhaustive()
     }
 }

@@ -10,10 +10,19 @@
 //! transport to write as a `text/event-stream` body.
 //!
 //! **Actors.** One Server actor owns the registry; one Stream actor per
-//! stream (spread over one arbiter per core) owns its subscribers, log and
-//! fan-out; one Subscriber actor per consumer owns its lifecycle, so the
-//! unsubscribe callback fires exactly once however it ends. Deliveries do not
-//! go through mailboxes: a delivery is a `Bytes` clone and a queue push.
+//! stream (spread over one arbiter per core) drives that stream's logic;
+//! one Subscriber actor per consumer owns its lifecycle, so the unsubscribe
+//! callback fires exactly once however it ends. Deliveries do not go
+//! through mailboxes: a delivery is a `Bytes` clone and a queue push. The
+//! stream's logic (subscribers, log, ordering, replay, catch-up, fan-out,
+//! retirement) is plain state whose methods take the time from their caller
+//! and say what the actor must do next, as `sse-proto` is to bytes: the
+//! actor only drives it.
+//!
+//! **Time.** Every rule that depends on time (TTL, the log's age limit,
+//! idle auto-stream retirement) reads the server's one clock: the system's,
+//! or a [`ManualClock`] that tests advance by hand
+//! ([`ServerBuilder::clock`]).
 //!
 //! **Guarantees.** Publishers and subscribers never wait on a slow subscriber:
 //! it is disconnected ([`EndReason::Lagged`]) so it reconnects and replays
@@ -74,21 +83,25 @@
 #![warn(missing_docs)]
 
 mod backplane;
+mod clock;
 mod config;
 mod error;
 mod log;
 mod queue;
+mod sequencing;
 mod server;
 mod server_actor;
 mod stats;
 mod stream;
 mod stream_actor;
+mod stream_core;
 mod subscriber_actor;
 mod subscription;
 
 pub use backplane::{
     Backplane, BackplaneError, BackplaneEvent, GlobalId, Inbound, InvalidGlobalId,
 };
+pub use clock::ManualClock;
 pub use config::{Callback, LogLimits, ServerBuilder, SlowSubscriberPolicy, StreamOptions};
 pub use error::{BuildError, PublishError, ServerClosed, SubscribeError, TryPublishError};
 pub use server::Server;

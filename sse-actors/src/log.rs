@@ -1,13 +1,13 @@
 //! A stream's bounded event log and the replay rule (exclusive, opaque IDs).
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use bytes::Bytes;
 use bytestring::ByteString;
 
 use crate::config::LogLimits;
 use crate::queue::Item;
+use crate::sequencing::Freshness;
 
 /// One logged event: its wire id, sequence number and encoded frame.
 #[derive(Clone, Debug)]
@@ -44,13 +44,10 @@ impl EventLog {
     }
 
     /// Appends an event, then evicts the oldest ones over any limit.
-    pub(crate) fn add(&mut self, seq: u64, id: ByteString, frame: Bytes, published: Instant) {
-        self.bytes += frame.len();
-        self.events.push_back(Logged {
-            seq,
-            id,
-            item: Item { frame, published },
-        });
+    pub(crate) fn add(&mut self, seq: u64, id: ByteString, item: Item) {
+        self.bytes += item.frame.len();
+        let published = item.published;
+        self.events.push_back(Logged { seq, id, item });
         self.evict(published);
     }
 
@@ -79,22 +76,19 @@ impl EventLog {
 
     /// What a subscriber should be replayed, in order: the events after the
     /// newest one whose id is `last_event_id`, or every event when the id is
-    /// absent or no longer (or never) in the log. Events older than `ttl` are
-    /// skipped.
+    /// absent or no longer (or never) in the log. Events that are no longer
+    /// fresh are skipped.
     pub(crate) fn replay<'a>(
         &'a self,
         last_event_id: Option<&str>,
-        ttl: Option<Duration>,
-        now: Instant,
+        fresh: Freshness,
     ) -> impl Iterator<Item = Item> + 'a {
         let start = last_event_id
             .and_then(|last| self.events.iter().rposition(|e| e.id == last))
             .map_or(0, |at| at + 1);
         self.events
             .range(start..)
-            .filter(move |e| {
-                ttl.is_none_or(|ttl| now.saturating_duration_since(e.item.published) <= ttl)
-            })
+            .filter(move |e| fresh.admits(e.item.published))
             .map(|e| e.item.clone())
     }
 
@@ -111,7 +105,22 @@ impl EventLog {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use bytes::Bytes;
+
     use super::*;
+
+    fn item(frame: impl Into<Bytes>, published: Instant) -> Item {
+        Item {
+            frame: frame.into(),
+            published,
+        }
+    }
+
+    fn all(now: Instant) -> Freshness {
+        Freshness { ttl: None, now }
+    }
 
     fn log_with(limits: LogLimits, n: u64) -> (EventLog, Instant) {
         let mut log = EventLog::new(limits);
@@ -120,15 +129,14 @@ mod tests {
             log.add(
                 seq,
                 seq.to_string().into(),
-                Bytes::from(format!("data: {seq}\n\n")),
-                now,
+                item(format!("data: {seq}\n\n"), now),
             );
         }
         (log, now)
     }
 
     fn frames(log: &EventLog, last: Option<&str>, now: Instant) -> Vec<Bytes> {
-        log.replay(last, None, now).map(|i| i.frame).collect()
+        log.replay(last, all(now)).map(|i| i.frame).collect()
     }
 
     #[test]
@@ -170,12 +178,11 @@ mod tests {
         };
         let mut log = EventLog::new(limits);
         let t0 = Instant::now();
-        log.add(1, "1".into(), Bytes::from_static(b"data: 1\n\n"), t0);
+        log.add(1, "1".into(), item("data: 1\n\n", t0));
         log.add(
             2,
             "2".into(),
-            Bytes::from_static(b"data: 2\n\n"),
-            t0 + Duration::from_secs(5),
+            item("data: 2\n\n", t0 + Duration::from_secs(5)),
         );
         log.evict(t0 + Duration::from_secs(12));
         assert_eq!(log.seqs(), [2]);
@@ -212,7 +219,7 @@ mod tests {
         let mut log = EventLog::new(LogLimits::default());
         let now = Instant::now();
         for (seq, id) in [(1, "a"), (2, "x"), (3, "b"), (4, "x"), (5, "c")] {
-            log.add(seq, id.into(), Bytes::from(id), now);
+            log.add(seq, id.into(), item(id, now));
         }
         let replayed: Vec<_> = frames(&log, Some("x"), now);
         assert_eq!(replayed, [Bytes::from("c")]);
@@ -222,18 +229,13 @@ mod tests {
     fn replay_skips_events_past_their_ttl() {
         let mut log = EventLog::new(LogLimits::default());
         let t0 = Instant::now();
-        log.add(1, "1".into(), Bytes::from("old"), t0);
-        log.add(
-            2,
-            "2".into(),
-            Bytes::from("new"),
-            t0 + Duration::from_secs(9),
-        );
-        let now = t0 + Duration::from_secs(10);
-        let replayed: Vec<_> = log
-            .replay(None, Some(Duration::from_secs(5)), now)
-            .map(|i| i.frame)
-            .collect();
+        log.add(1, "1".into(), item("old", t0));
+        log.add(2, "2".into(), item("new", t0 + Duration::from_secs(9)));
+        let fresh = Freshness {
+            ttl: Some(Duration::from_secs(5)),
+            now: t0 + Duration::from_secs(10),
+        };
+        let replayed: Vec<_> = log.replay(None, fresh).map(|i| i.frame).collect();
         assert_eq!(replayed, [Bytes::from("new")]);
     }
 }

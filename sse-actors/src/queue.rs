@@ -7,11 +7,12 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 
 use crate::config::SlowSubscriberPolicy;
+use crate::sequencing::Freshness;
 use crate::stats::{Counters, Kind, Live};
 use crate::subscription::EndReason;
 
@@ -89,6 +90,7 @@ impl Queue {
     }
 
     /// Delivers one live frame.
+    #[cfg(test)]
     pub(crate) fn push(&self, item: Item) -> Pushed {
         self.push_all(std::iter::once(item))
     }
@@ -128,9 +130,9 @@ impl Queue {
         pushed
     }
 
-    /// Queues a keep-alive frame unless the consumer already has frames
-    /// waiting (they prove liveness just as well).
-    pub(crate) fn push_keep_alive(&self, frame: &Bytes) -> Pushed {
+    /// Queues a keep-alive frame (sent at `now`) unless the consumer already
+    /// has frames waiting (they prove liveness just as well).
+    pub(crate) fn push_keep_alive(&self, frame: &Bytes, now: Instant) -> Pushed {
         let mut inner = self.lock();
         if inner.end.is_some() {
             return Pushed::Closed;
@@ -138,7 +140,7 @@ impl Queue {
         if inner.items.is_empty() {
             inner.items.push_back(Item {
                 frame: frame.clone(),
-                published: Instant::now(),
+                published: now,
             });
             wake(inner);
         }
@@ -177,40 +179,40 @@ impl Queue {
         self.lock().items.len()
     }
 
-    /// The consumer side: the next frame younger than `ttl`, or the end.
+    /// The consumer side: the next frame still `fresh` (every frame when
+    /// `None`: no TTL), or the end.
     pub(crate) fn poll_pop(
         &self,
         cx: &mut Context<'_>,
-        ttl: Option<Duration>,
+        fresh: Option<Freshness>,
     ) -> Poll<Option<Bytes>> {
         let mut frame = None;
-        self.poll_take(cx, ttl, 0, |next| frame = Some(next))
+        self.poll_take(cx, fresh, 0, |next| frame = Some(next))
             .map(|_| frame)
     }
 
-    /// The consumer side, in bulk: appends to `out` the queued frames younger
-    /// than `ttl`, in order, while their total stays within `max_bytes`
+    /// The consumer side, in bulk: appends to `out` the queued frames still
+    /// `fresh`, in order, while their total stays within `max_bytes`
     /// (always at least one), under one lock. `Ready(0)` is the end;
     /// `Pending` (with the waker registered) means nothing is queued.
     pub(crate) fn poll_pop_many(
         &self,
         cx: &mut Context<'_>,
-        ttl: Option<Duration>,
+        fresh: Option<Freshness>,
         max_bytes: usize,
         out: &mut impl Extend<Bytes>,
     ) -> Poll<usize> {
-        self.poll_take(cx, ttl, max_bytes, |frame| out.extend(Some(frame)))
+        self.poll_take(cx, fresh, max_bytes, |frame| out.extend(Some(frame)))
     }
 
     fn poll_take(
         &self,
         cx: &mut Context<'_>,
-        ttl: Option<Duration>,
+        fresh: Option<Freshness>,
         max_bytes: usize,
         mut take: impl FnMut(Bytes),
     ) -> Poll<usize> {
         let mut inner = self.lock();
-        let now = ttl.map(|_| Instant::now());
         let (mut count, mut bytes) = (0, 0);
         while let Some(front) = inner.items.front() {
             if count > 0 && bytes + front.frame.len() > max_bytes {
@@ -222,11 +224,7 @@ impl Queue {
             if inner.replay_left > 0 {
                 inner.replay_left -= 1;
             }
-            let stale = match (ttl, now) {
-                (Some(ttl), Some(now)) => now.saturating_duration_since(item.published) > ttl,
-                _ => false,
-            };
-            if !stale {
+            if fresh.is_none_or(|fresh| fresh.admits(item.published)) {
                 bytes += item.frame.len();
                 count += 1;
                 take(item.frame);
@@ -259,6 +257,7 @@ fn wake(mut inner: MutexGuard<'_, Inner>) {
 #[cfg(test)]
 mod tests {
     use std::task::Waker;
+    use std::time::Duration;
 
     use super::*;
 
@@ -350,11 +349,12 @@ mod tests {
     fn keep_alive_only_into_an_empty_queue() {
         let q = queue(4, SlowSubscriberPolicy::Disconnect);
         let ka = Bytes::from_static(b": keep-alive\n");
-        q.push_keep_alive(&ka);
-        q.push_keep_alive(&ka);
+        let now = Instant::now();
+        q.push_keep_alive(&ka, now);
+        q.push_keep_alive(&ka, now);
         assert_eq!(q.len(), 1);
         q.push(item("e"));
-        q.push_keep_alive(&ka);
+        q.push_keep_alive(&ka, now);
         assert_eq!(drain(&q), [ka.clone(), Bytes::from_static(b"e")]);
     }
 
@@ -371,17 +371,22 @@ mod tests {
     }
 
     #[test]
-    fn stale_frames_are_skipped() {
+    fn frames_past_their_ttl_when_read_are_skipped() {
         let q = queue(4, SlowSubscriberPolicy::Disconnect);
-        q.push(Item {
-            frame: Bytes::from_static(b"old"),
-            published: Instant::now() - Duration::from_secs(60),
-        });
-        q.push(item("new"));
+        let t0 = Instant::now();
+        for (text, at) in [("old", 0), ("new", 20)] {
+            q.push(Item {
+                frame: Bytes::from_static(text.as_bytes()),
+                published: t0 + Duration::from_secs(at),
+            });
+        }
         let mut cx = Context::from_waker(Waker::noop());
-        let ttl = Some(Duration::from_secs(30));
+        let fresh = Freshness {
+            ttl: Some(Duration::from_secs(30)),
+            now: t0 + Duration::from_secs(31),
+        };
         assert_eq!(
-            q.poll_pop(&mut cx, ttl),
+            q.poll_pop(&mut cx, Some(fresh)),
             Poll::Ready(Some(Bytes::from_static(b"new")))
         );
     }

@@ -10,9 +10,11 @@ use sse_proto::Encoder;
 use tokio::sync::Semaphore;
 
 use crate::config::{ServerConfig, StreamOptions};
+use crate::sequencing::{Global, Local, Sequencing};
 use crate::stats::Counters;
-use crate::stream::{StreamHandle, StreamState};
-use crate::stream_actor::{Shutdown, StreamActor};
+use crate::stream::{StreamAddr, StreamHandle, StreamState};
+use crate::stream_actor::{Driving, StreamActor};
+use crate::stream_core::StreamCore;
 use crate::subscription::EndReason;
 
 /// The registry, readable by every handle without a message round trip (so
@@ -108,6 +110,33 @@ impl ServerActor {
     }
 }
 
+impl ServerActor {
+    /// Starts a stream actor on the next arbiter, round robin.
+    fn start<S: Sequencing>(
+        &mut self,
+        order: S,
+        options: crate::stream_core::CoreOptions,
+        name: &Arc<str>,
+        driving: Driving,
+    ) -> actix::Addr<StreamActor<S>> {
+        let now = self.config.clock.now();
+        let core = StreamCore::new(
+            Arc::clone(name),
+            order,
+            options,
+            Arc::clone(&self.counters),
+            now,
+        );
+        let actor = StreamActor::new(core, driving);
+        if self.arbiters.is_empty() {
+            return actor.start();
+        }
+        let arbiter = &self.arbiters[self.next_arbiter % self.arbiters.len()];
+        self.next_arbiter = self.next_arbiter.wrapping_add(1);
+        StreamActor::start_in_arbiter(&arbiter.handle(), move |_| actor)
+    }
+}
+
 impl Actor for ServerActor {
     type Context = Context<Self>;
 
@@ -116,7 +145,7 @@ impl Actor for ServerActor {
     fn stopped(&mut self, _ctx: &mut Self::Context) {
         let (streams, arbiters) = self.shutdown_all();
         for stream in streams {
-            stream.addr.do_send(Shutdown(EndReason::ServerClosed));
+            stream.addr.shut_down_now(EndReason::ServerClosed);
         }
         for arbiter in arbiters {
             arbiter.stop();
@@ -163,14 +192,20 @@ impl Handler<CreateStream> for ServerActor {
             } else {
                 0
             },
+            clock: self.config.clock.clone(),
         });
-        let actor = StreamActor::new(Arc::clone(&state), options, ctx.address().downgrade());
-        let addr = if self.arbiters.is_empty() {
-            actor.start()
+        let driving = Driving {
+            state: Arc::clone(&state),
+            callbacks: Arc::clone(&options.callbacks),
+            keep_alive: options.keep_alive,
+            ttl: options.event_ttl,
+            server: ctx.address().downgrade(),
+        };
+        let core = options.core(msg.auto_created);
+        let addr = if self.config.backplane.is_some() {
+            StreamAddr::Global(self.start(Global::default(), core, &name, driving))
         } else {
-            let arbiter = &self.arbiters[self.next_arbiter % self.arbiters.len()];
-            self.next_arbiter = self.next_arbiter.wrapping_add(1);
-            StreamActor::start_in_arbiter(&arbiter.handle(), move |_| actor)
+            StreamAddr::Local(self.start(Local, core, &name, driving))
         };
         let handle = StreamHandle { addr, state };
         match self.registry.write().insert(name, handle.clone()) {
@@ -210,8 +245,7 @@ impl Handler<RemoveStream> for ServerActor {
                 }
                 stream.state.close();
                 Box::pin(async move {
-                    // An error means the actor already stopped: nothing left to end.
-                    let _ = stream.addr.send(Shutdown(EndReason::StreamRemoved)).await;
+                    stream.addr.shut_down(EndReason::StreamRemoved).await;
                     true
                 })
             }
@@ -247,7 +281,7 @@ impl Handler<Close> for ServerActor {
             join_all(
                 streams
                     .iter()
-                    .map(|s| s.addr.send(Shutdown(EndReason::ServerClosed))),
+                    .map(|s| s.addr.shut_down(EndReason::ServerClosed)),
             )
             .await;
             for arbiter in arbiters {

@@ -2,18 +2,19 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use actix::Addr;
 use bytestring::ByteString;
 use sse_proto::{Encoder, Event};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
-use crate::backplane::{Backplane, GlobalId};
+use crate::backplane::{Backplane, BackplaneEvent, GlobalId};
+use crate::clock::Clock;
 use crate::error::{PublishError, SubscribeError, TryPublishError};
+use crate::sequencing::{Backfill, Global, Incoming, Local, LocalEvent};
 use crate::stats::Counters;
-use crate::stream_actor::{Publish, StreamActor, Subscribe};
-use crate::subscription::{SubscribeRequest, Subscription};
+use crate::stream_actor::{Deliver, Publish, Shutdown, StreamActor, Subscribe};
+use crate::subscription::{EndReason, SubscribeRequest, Subscription};
 
 /// An event the stream accepted.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,6 +68,8 @@ pub(crate) struct StreamState {
     pub(crate) counters: Arc<Counters>,
     /// Set when events go through a backplane instead of the actor's mailbox.
     pub(crate) backplane: Option<Arc<dyn Backplane>>,
+    /// The server's clock: publication times, TTL and timers follow it.
+    pub(crate) clock: Clock,
     /// Most events replayed from the backplane to one subscriber (the log's
     /// `max_events`; 0 without auto-replay).
     pub(crate) replay_limit: usize,
@@ -89,9 +92,11 @@ impl StreamState {
         self.permits.close();
     }
 
-    pub(crate) fn mirror_log(&self, log: &crate::log::EventLog) {
-        self.logged_events.store(log.len(), Ordering::Relaxed);
-        self.logged_bytes.store(log.bytes(), Ordering::Relaxed);
+    /// Mirrors the actor's counts for [`StreamHandle::info`].
+    pub(crate) fn mirror(&self, subscribers: usize, (events, bytes): (usize, usize)) {
+        self.subscribers.store(subscribers, Ordering::Release);
+        self.logged_events.store(events, Ordering::Relaxed);
+        self.logged_bytes.store(bytes, Ordering::Relaxed);
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -107,8 +112,41 @@ impl StreamState {
 /// `StreamRemoved`.
 #[derive(Clone)]
 pub struct StreamHandle {
-    pub(crate) addr: Addr<StreamActor>,
+    pub(crate) addr: StreamAddr,
     pub(crate) state: Arc<StreamState>,
+}
+
+/// A stream actor, by how its stream orders events.
+#[derive(Clone)]
+pub(crate) enum StreamAddr {
+    Local(Addr<StreamActor<Local>>),
+    Global(Addr<StreamActor<Global>>),
+}
+
+impl StreamAddr {
+    fn connected(&self) -> bool {
+        match self {
+            StreamAddr::Local(addr) => addr.connected(),
+            StreamAddr::Global(addr) => addr.connected(),
+        }
+    }
+
+    /// Ends the stream's subscriptions; resolves once they ended (at once
+    /// if the actor is gone: then they already have).
+    pub(crate) async fn shut_down(&self, reason: EndReason) {
+        let _ = match self {
+            StreamAddr::Local(addr) => addr.send(Shutdown(reason)).await,
+            StreamAddr::Global(addr) => addr.send(Shutdown(reason)).await,
+        };
+    }
+
+    /// [`shut_down`](Self::shut_down) without waiting.
+    pub(crate) fn shut_down_now(&self, reason: EndReason) {
+        match self {
+            StreamAddr::Local(addr) => addr.do_send(Shutdown(reason)),
+            StreamAddr::Global(addr) => addr.do_send(Shutdown(reason)),
+        }
+    }
 }
 
 impl StreamHandle {
@@ -198,24 +236,24 @@ impl StreamHandle {
         if self.state.is_closed() {
             return Err(removed());
         }
-        let backfill = match &self.state.backplane {
-            Some(backplane) => self.backfill(&**backplane, &request).await,
-            None => None,
+        let joined = match &self.addr {
+            StreamAddr::Local(addr) => {
+                let backfill = ();
+                addr.send(Subscribe { request, backfill }).await
+            }
+            StreamAddr::Global(addr) => {
+                let backfill = self.backfill(&request).await;
+                addr.send(Subscribe { request, backfill }).await
+            }
         };
-        self.addr
-            .send(Subscribe { request, backfill })
-            .await
-            .unwrap_or_else(|_| Err(removed()))
+        joined.unwrap_or_else(|_| Err(removed()))
     }
 
     /// Starts the backplane delivering this stream, then reads what a client
     /// resuming from its Last-Event-ID missed. Without the backplane (it is
     /// down) or a global Last-Event-ID, the local log's replay applies.
-    async fn backfill(
-        &self,
-        backplane: &dyn Backplane,
-        request: &SubscribeRequest,
-    ) -> Option<(GlobalId, Vec<crate::BackplaneEvent>)> {
+    async fn backfill(&self, request: &SubscribeRequest) -> Option<Backfill> {
+        let backplane = self.state.backplane.as_deref()?;
         // A failed watch is retried by the next subscriber; meanwhile this one
         // is served what the node delivers.
         let _ = backplane.watch(&self.state.name).await;
@@ -227,7 +265,23 @@ impl StreamHandle {
             .read_after(&self.state.name, after, self.state.replay_limit)
             .await
             .ok()?;
-        Some((after, events))
+        let (now, unix_now) = (self.state.clock.now(), self.state.clock.unix_now());
+        let events = events
+            .into_iter()
+            .map(|event| incoming(event, now, unix_now))
+            .collect();
+        Some(Backfill { after, events })
+    }
+
+    /// Hands an event read from the backplane to this stream's actor;
+    /// false if this stream does not take backplane events.
+    pub(crate) fn deliver(&self, event: BackplaneEvent) -> bool {
+        let StreamAddr::Global(addr) = &self.addr else {
+            return false;
+        };
+        let clock = &self.state.clock;
+        addr.do_send(Deliver(incoming(event, clock.now(), clock.unix_now())));
+        true
     }
 
     fn enqueue(
@@ -236,19 +290,23 @@ impl StreamHandle {
         frame: bytes::Bytes,
         permit: OwnedSemaphorePermit,
     ) -> Option<Published> {
+        let StreamAddr::Local(addr) = &self.addr else {
+            return None;
+        };
         let seq = {
             let mut seq = self.state.lock_seq();
-            if seq.closed || !self.addr.connected() {
+            if seq.closed || !addr.connected() {
                 return None;
             }
             seq.last += 1;
-            self.addr.do_send(Publish {
+            // Read under the lock, so publication times follow the order.
+            let event = LocalEvent {
                 seq: seq.last,
                 user_id: user_id.clone(),
                 frame,
-                published: Instant::now(),
-                permit,
-            });
+                published: self.state.clock.now(),
+            };
+            addr.do_send(Publish { event, permit });
             seq.last
         };
         self.state
@@ -257,6 +315,18 @@ impl StreamHandle {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let id = user_id.unwrap_or_else(|| ByteString::from(itoa::Buffer::new().format(seq)));
         Some(Published { id, seq })
+    }
+}
+
+fn incoming(
+    event: BackplaneEvent,
+    now: std::time::Instant,
+    unix_now: std::time::Duration,
+) -> Incoming {
+    Incoming {
+        id: event.id,
+        published: event.id.published_at(now, unix_now),
+        frame: event.frame,
     }
 }
 

@@ -8,12 +8,12 @@
 
 use std::sync::Arc;
 
-use actix::{Actor, ActorContext, Context, Handler, Message, WeakAddr};
+use actix::{Actor, ActorContext, Context, Handler, Message, WeakRecipient};
 
 use crate::config::Callbacks;
 use crate::queue::Queue;
 use crate::stats::Live;
-use crate::stream_actor::{Detach, StreamActor};
+use crate::stream_actor::Detach;
 use crate::subscription::{EndReason, SubscriberInfo};
 
 /// Ends a subscriber.
@@ -23,7 +23,7 @@ pub(crate) struct Stop(pub(crate) EndReason);
 
 pub(crate) struct SubscriberActor {
     pub(crate) queue: Arc<Queue>,
-    pub(crate) stream: WeakAddr<StreamActor>,
+    pub(crate) stream: WeakRecipient<Detach>,
     pub(crate) membership: Membership,
     pub(crate) _live: Live,
 }

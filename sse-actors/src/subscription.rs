@@ -10,7 +10,9 @@ use bytes::Bytes;
 use futures_util::Stream;
 use futures_util::stream::FusedStream;
 
+use crate::clock::Clock;
 use crate::queue::Queue;
+use crate::sequencing::Freshness;
 use crate::subscriber_actor::{Stop, SubscriberActor};
 
 /// What a transport tells the server about a new subscriber.
@@ -96,6 +98,7 @@ pub struct Subscription {
     pub(crate) actor: Addr<SubscriberActor>,
     pub(crate) info: Arc<SubscriberInfo>,
     pub(crate) ttl: Option<Duration>,
+    pub(crate) clock: Clock,
 }
 
 impl Subscription {
@@ -168,7 +171,16 @@ impl Subscription {
         frames: &mut impl Extend<Bytes>,
         max_bytes: usize,
     ) -> Poll<usize> {
-        self.queue.poll_pop_many(cx, self.ttl, max_bytes, frames)
+        self.queue
+            .poll_pop_many(cx, self.freshness(), max_bytes, frames)
+    }
+
+    /// What is still fresh now, if there is a TTL (the clock is read only then).
+    fn freshness(&self) -> Option<Freshness> {
+        self.ttl.map(|ttl| Freshness {
+            ttl: Some(ttl),
+            now: self.clock.now(),
+        })
     }
 }
 
@@ -176,7 +188,7 @@ impl Stream for Subscription {
     type Item = Bytes;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
-        self.queue.poll_pop(cx, self.ttl)
+        self.queue.poll_pop(cx, self.freshness())
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use common::*;
 use futures_util::FutureExt as _;
 use sse_actors::{
-    EndReason, Event, LogLimits, SlowSubscriberPolicy, StreamOptions, SubscribeError,
+    EndReason, Event, LogLimits, ManualClock, SlowSubscriberPolicy, StreamOptions, SubscribeError,
     SubscribeRequest,
 };
 
@@ -47,7 +47,8 @@ async fn event_log_is_bounded_by_bytes_and_age() {
         max_bytes: 60,
         max_age: None,
     };
-    let server = server().log_limits(limits).build();
+    let clock = ManualClock::new();
+    let server = server().log_limits(limits).clock(clock.clone()).build();
     let stream = server.create_stream("s").await.unwrap();
     for _ in 0..10 {
         // "id: N\ndata: 0123456789\n\n" is 25 bytes for one digit.
@@ -67,7 +68,7 @@ async fn event_log_is_bounded_by_bytes_and_age() {
         .await
         .unwrap();
     stream.publish(Event::data("old")).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    clock.advance(Duration::from_millis(1001));
     stream.publish(Event::data("new")).await.unwrap();
     let mut sub = stream.subscribe(SubscribeRequest::new()).await.unwrap();
     assert_eq!(next_str(&mut sub).await, "id: 2\ndata: new\n\n");
@@ -226,16 +227,18 @@ async fn empty_data_and_comments_are_events_that_end_nothing() {
 
 #[actix_rt::test]
 async fn ttl_counts_from_publish_time_with_replay_off() {
+    let clock = ManualClock::new();
     let server = server()
         .auto_replay(false)
         .event_ttl(Duration::from_secs(1))
+        .clock(clock.clone())
         .build();
     let stream = server.create_stream("s").await.unwrap();
     let mut sub = stream.subscribe(SubscribeRequest::new()).await.unwrap();
     stream.publish(Event::data("stale")).await.unwrap();
     eventually("the event to be queued", || sub.queued() == 1).await;
     // Older than the TTL by the time it is read: never delivered.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    clock.advance(Duration::from_millis(1001));
     stream.publish(Event::data("fresh")).await.unwrap();
     assert_eq!(next_str(&mut sub).await, "id: 2\ndata: fresh\n\n");
     server.close().await;
@@ -243,10 +246,14 @@ async fn ttl_counts_from_publish_time_with_replay_off() {
 
 #[actix_rt::test]
 async fn expired_events_are_not_replayed() {
-    let server = server().event_ttl(Duration::from_secs(1)).build();
+    let clock = ManualClock::new();
+    let server = server()
+        .event_ttl(Duration::from_secs(1))
+        .clock(clock.clone())
+        .build();
     let stream = server.create_stream("s").await.unwrap();
     stream.publish(Event::data("stale")).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    clock.advance(Duration::from_millis(1001));
     stream.publish(Event::data("fresh")).await.unwrap();
     let mut sub = stream.subscribe(SubscribeRequest::new()).await.unwrap();
     assert_eq!(next_str(&mut sub).await, "id: 2\ndata: fresh\n\n");

@@ -1,0 +1,732 @@
+//! One stream's logic as plain state: its subscribers, event log, order,
+//! replay, catch-up, fan-out and retirement.
+//!
+//! No actors, no clock, no I/O. Every method takes the time from its
+//! caller; what the caller (the stream actor, its driver) must do next is
+//! queued as an [`Effect`] for it to take with
+//! [`poll_effect`](StreamCore::poll_effect), and when it must call back is
+//! [`next_timeout`](StreamCore::next_timeout) — the shape of `quinn-proto`'s
+//! connection under `quinn`'s driver. Deliveries are not effects: a
+//! delivery is a `Bytes` clone pushed into the subscriber's [`Queue`],
+//! which is plain shared state as well.
+//!
+//! How events are ordered and named (one node, or a backplane's shared log)
+//! is the [`Sequencing`] the core is built with; everything else is one
+//! code path for both.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use sse_proto::Encoder;
+
+use crate::config::{LogLimits, SlowSubscriberPolicy};
+use crate::error::SubscribeError;
+use crate::log::EventLog;
+use crate::queue::{Item, Pushed, Queue};
+use crate::sequencing::{Freshness, Sequencing};
+use crate::stats::{Counters, Kind, Live};
+use crate::subscription::{EndReason, SubscribeRequest, SubscriberInfo};
+
+/// What a stream's core is set up with.
+#[derive(Clone, Debug)]
+pub(crate) struct CoreOptions {
+    /// Keep an event log within these limits (auto-replay on).
+    pub(crate) log: Option<LogLimits>,
+    pub(crate) ttl: Option<Duration>,
+    pub(crate) max_subscribers: Option<usize>,
+    pub(crate) subscriber_queue: usize,
+    pub(crate) slow_subscriber: SlowSubscriberPolicy,
+    /// For auto-created streams: how long the stream stays without a
+    /// subscriber before it retires (zero: as soon as the last one leaves).
+    /// `None`: never.
+    pub(crate) retire_after: Option<Duration>,
+}
+
+/// What the driver must do.
+#[derive(Debug)]
+pub(crate) enum Effect<T> {
+    /// A subscriber left the stream and its queue is ended: end the
+    /// driver's side of it (`subscriber` is what the driver attached).
+    End { subscriber: T, reason: EndReason },
+    /// The stream retired (an idle auto-created stream): take it out of the
+    /// registry and stop driving it.
+    Retire,
+}
+
+/// One subscriber, as the stream sees it.
+struct Record<P, T> {
+    queue: Arc<Queue>,
+    /// Set while the subscriber was replayed past what the stream has
+    /// taken: live events up to it are skipped, as it already has them.
+    caught_up_to: Option<P>,
+    subscriber: T,
+    _live: Live,
+}
+
+/// A subscriber the stream admitted.
+pub(crate) struct Joined<T> {
+    pub(crate) queue: Arc<Queue>,
+    pub(crate) info: Arc<SubscriberInfo>,
+    /// A clone of what the driver attached.
+    pub(crate) subscriber: T,
+}
+
+/// An event taken but not yet fanned out.
+struct Pending<P> {
+    position: P,
+    item: Item,
+}
+
+/// One stream's state; `T` is the driver's handle on a subscriber.
+pub(crate) struct StreamCore<S: Sequencing, T> {
+    order: S,
+    options: CoreOptions,
+    name: Arc<str>,
+    records: HashMap<u64, Record<S::Position, T>>,
+    /// Records with `caught_up_to` set.
+    catching_up: usize,
+    log: Option<EventLog>,
+    /// Events taken since the last fan-out. The events that arrive together
+    /// are pushed to each subscriber under one lock and with one wake-up.
+    pending: Vec<Pending<S::Position>>,
+    /// When this stream retires if no subscriber joins before.
+    retire_at: Option<Instant>,
+    /// Set once the stream is removed, retired or shut down.
+    ended: Option<EndReason>,
+    keep_alive: Bytes,
+    counters: Arc<Counters>,
+    effects: VecDeque<Effect<T>>,
+}
+
+impl<S: Sequencing, T> StreamCore<S, T> {
+    pub(crate) fn new(
+        name: Arc<str>,
+        order: S,
+        options: CoreOptions,
+        counters: Arc<Counters>,
+        now: Instant,
+    ) -> Self {
+        // A stream created for a subscriber that never joins (it was
+        // refused) must retire too. At zero it waits for a first departure,
+        // or it would retire before its first subscriber arrives.
+        let retire_at = options
+            .retire_after
+            .filter(|idle| !idle.is_zero())
+            .map(|idle| now + idle);
+        StreamCore {
+            order,
+            log: options.log.map(EventLog::new),
+            options,
+            name,
+            records: HashMap::new(),
+            catching_up: 0,
+            pending: Vec::new(),
+            retire_at,
+            ended: None,
+            keep_alive: Encoder::comment("keep-alive"),
+            counters,
+            effects: VecDeque::new(),
+        }
+    }
+
+    /// The next thing the driver must do, if any.
+    pub(crate) fn poll_effect(&mut self) -> Option<Effect<T>> {
+        self.effects.pop_front()
+    }
+
+    /// When the driver must call [`on_timeout`](Self::on_timeout).
+    pub(crate) fn next_timeout(&self) -> Option<Instant> {
+        self.retire_at.filter(|_| self.ended.is_none())
+    }
+
+    pub(crate) fn on_timeout(&mut self, now: Instant) {
+        if self.retire_at.is_some_and(|at| at <= now) && self.records.is_empty() {
+            self.retire();
+        }
+    }
+
+    pub(crate) fn subscribers(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Events and encoded bytes in the log.
+    pub(crate) fn logged(&self) -> (usize, usize) {
+        self.log
+            .as_ref()
+            .map_or((0, 0), |log| (log.len(), log.bytes()))
+    }
+
+    /// Events taken and not yet fanned out.
+    pub(crate) fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Takes one event: its id and log position are fixed now, its fan-out
+    /// waits for [`fan_out`](Self::fan_out). Answers false for an event the
+    /// stream already took (it is dropped).
+    pub(crate) fn accept(&mut self, input: S::Input) -> bool {
+        let Some(accepted) = self.order.accept(input) else {
+            return false;
+        };
+        if let Some(log) = &mut self.log {
+            log.add(accepted.seq, accepted.id, accepted.item.clone());
+        }
+        self.pending.push(Pending {
+            position: accepted.position,
+            item: accepted.item,
+        });
+        true
+    }
+
+    /// Pushes the waiting events to every subscriber. Every method that
+    /// changes who gets what calls this first, so each event reaches
+    /// exactly the subscribers it would have reached on arrival: no
+    /// replayed event is pushed again.
+    pub(crate) fn fan_out(&mut self, now: Instant) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let pending = &self.pending;
+        let gone = push_to_all(
+            &mut self.records,
+            &mut self.effects,
+            &self.counters,
+            |record| {
+                let from = match record.caught_up_to {
+                    None => 0,
+                    Some(mark) => {
+                        let from = pending.partition_point(|p| p.position <= mark);
+                        if from == pending.len() {
+                            return Pushed::Queued;
+                        }
+                        record.caught_up_to = None;
+                        from
+                    }
+                };
+                record
+                    .queue
+                    .push_all(pending[from..].iter().map(|p| p.item.clone()))
+            },
+        );
+        self.pending.clear();
+        if self.catching_up > 0 {
+            self.recount_catching_up();
+        }
+        if gone {
+            self.after_departure(now);
+        }
+    }
+
+    /// Adds a subscriber, replayed what it missed. `attach` makes the
+    /// driver's handle on it, once it is admitted (callbacks go there).
+    pub(crate) fn subscribe(
+        &mut self,
+        request: SubscribeRequest,
+        backfill: S::Backfill,
+        now: Instant,
+        attach: impl FnOnce(&Arc<Queue>, &Arc<SubscriberInfo>) -> T,
+    ) -> Result<Joined<T>, SubscribeError>
+    where
+        T: Clone,
+    {
+        self.fan_out(now);
+        self.on_timeout(now);
+        if self.ended.is_some() {
+            return Err(SubscribeError::StreamRemoved {
+                stream: self.name.to_string(),
+            });
+        }
+        if let Some(limit) = self.options.max_subscribers
+            && self.records.len() >= limit
+        {
+            if self.records.is_empty() {
+                self.after_departure(now);
+            }
+            return Err(SubscribeError::TooManySubscribers {
+                stream: self.name.to_string(),
+                limit,
+            });
+        }
+        let SubscribeRequest {
+            last_event_id,
+            label,
+        } = request;
+        let info = Arc::new(SubscriberInfo {
+            id: self.counters.next_subscriber_id(),
+            stream: Arc::clone(&self.name),
+            last_event_id,
+            label,
+        });
+        let queue = Arc::new(Queue::new(
+            self.options.subscriber_queue,
+            self.options.slow_subscriber,
+            &self.counters,
+        ));
+        if let Some(log) = &mut self.log {
+            log.evict(now);
+        }
+        let fresh = Freshness {
+            ttl: self.options.ttl,
+            now,
+        };
+        let caught_up_to = self.order.replay(
+            info.last_event_id.as_deref(),
+            backfill,
+            self.log.as_ref(),
+            fresh,
+            &queue,
+        );
+        if caught_up_to.is_some() {
+            self.catching_up += 1;
+        }
+        let subscriber = attach(&queue, &info);
+        self.records.insert(
+            info.id,
+            Record {
+                queue: Arc::clone(&queue),
+                caught_up_to,
+                subscriber: subscriber.clone(),
+                _live: Live::new(&self.counters, Kind::SubscriberRecord),
+            },
+        );
+        self.retire_at = None;
+        Ok(Joined {
+            queue,
+            info,
+            subscriber,
+        })
+    }
+
+    /// Forgets the subscriber `id` (its consumer is gone).
+    pub(crate) fn detach(&mut self, id: u64, now: Instant) {
+        if self.remove(id, EndReason::Unsubscribed) {
+            self.after_departure(now);
+        }
+    }
+
+    /// Sends every subscriber with nothing queued a keep-alive comment, and
+    /// evicts logged events past the log's age limit.
+    pub(crate) fn keep_alive(&mut self, now: Instant) {
+        self.fan_out(now);
+        let frame = &self.keep_alive;
+        let gone = push_to_all(
+            &mut self.records,
+            &mut self.effects,
+            &self.counters,
+            |record| record.queue.push_keep_alive(frame, now),
+        );
+        if gone {
+            self.recount_catching_up();
+            self.after_departure(now);
+        }
+        if let Some(log) = &mut self.log {
+            log.evict(now);
+        }
+    }
+
+    /// Ends every subscription with `reason` and frees the log; the stream
+    /// takes nothing more.
+    pub(crate) fn shut_down(&mut self, reason: EndReason, now: Instant) {
+        self.fan_out(now);
+        self.ended.get_or_insert(reason);
+        for (_, record) in self.records.drain() {
+            record.queue.close(reason);
+            self.effects.push_back(Effect::End {
+                subscriber: record.subscriber,
+                reason,
+            });
+        }
+        self.catching_up = 0;
+        if let Some(log) = &mut self.log {
+            log.clear();
+        }
+    }
+
+    fn remove(&mut self, id: u64, reason: EndReason) -> bool {
+        let Some(record) = self.records.remove(&id) else {
+            return false;
+        };
+        if record.caught_up_to.is_some() {
+            self.catching_up -= 1;
+        }
+        record.queue.close(reason);
+        self.effects.push_back(Effect::End {
+            subscriber: record.subscriber,
+            reason,
+        });
+        true
+    }
+
+    fn recount_catching_up(&mut self) {
+        self.catching_up = self
+            .records
+            .values()
+            .filter(|record| record.caught_up_to.is_some())
+            .count();
+    }
+
+    /// After subscribers left: an auto-created stream left without any
+    /// starts its idle time (or retires at once).
+    fn after_departure(&mut self, now: Instant) {
+        if !self.records.is_empty() || self.ended.is_some() {
+            return;
+        }
+        match self.options.retire_after {
+            Some(idle) if idle.is_zero() => self.retire(),
+            Some(idle) => self.retire_at = Some(now + idle),
+            None => {}
+        }
+    }
+
+    fn retire(&mut self) {
+        self.ended = Some(EndReason::StreamRemoved);
+        self.retire_at = None;
+        if let Some(log) = &mut self.log {
+            log.clear();
+        }
+        self.effects.push_back(Effect::Retire);
+    }
+}
+
+/// Pushes to every record with `push`; removes the ones that are gone
+/// (lagged, or their consumer left) and queues their end. Answers whether
+/// any went.
+fn push_to_all<P, T>(
+    records: &mut HashMap<u64, Record<P, T>>,
+    effects: &mut VecDeque<Effect<T>>,
+    counters: &Counters,
+    mut push: impl FnMut(&mut Record<P, T>) -> Pushed,
+) -> bool {
+    let before = records.len();
+    let gone = records.extract_if(|_, record| match push(record) {
+        Pushed::Queued | Pushed::DroppedOldest => false,
+        Pushed::Lagged | Pushed::Closed => true,
+    });
+    for (_, record) in gone {
+        // The queue says why: it lagged, or its consumer ended it.
+        let reason = record.queue.end_reason().unwrap_or(EndReason::Unsubscribed);
+        if reason == EndReason::Lagged {
+            counters
+                .lagged
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        effects.push_back(Effect::End {
+            subscriber: record.subscriber,
+            reason,
+        });
+    }
+    records.len() != before
+}
+
+impl<S: Sequencing, T> Drop for StreamCore<S, T> {
+    /// A core dropped without [`shut_down`](StreamCore::shut_down) (its
+    /// arbiter stopped) still ends every subscription.
+    fn drop(&mut self) {
+        let reason = self.ended.unwrap_or(EndReason::ServerClosed);
+        for record in self.records.values() {
+            record.queue.close(reason);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::task::{Context, Poll, Waker};
+
+    use super::*;
+    use crate::backplane::GlobalId;
+    use crate::sequencing::{Backfill, Global, Incoming, Local, LocalEvent};
+
+    /// The driver's handle on a subscriber, in these tests: a name.
+    type Tag = &'static str;
+
+    fn options() -> CoreOptions {
+        CoreOptions {
+            log: Some(LogLimits::default()),
+            ttl: None,
+            max_subscribers: None,
+            subscriber_queue: 16,
+            slow_subscriber: SlowSubscriberPolicy::Disconnect,
+            retire_after: None,
+        }
+    }
+
+    fn local(options: CoreOptions, now: Instant) -> StreamCore<Local, Tag> {
+        StreamCore::new("s".into(), Local, options, Arc::default(), now)
+    }
+
+    fn event(seq: u64, published: Instant) -> LocalEvent {
+        LocalEvent {
+            seq,
+            user_id: None,
+            frame: Bytes::from(format!("data: {seq}\n\n")),
+            published,
+        }
+    }
+
+    fn join<S: Sequencing>(
+        core: &mut StreamCore<S, Tag>,
+        tag: Tag,
+        last_event_id: Option<&str>,
+        backfill: S::Backfill,
+        now: Instant,
+    ) -> Arc<Queue> {
+        join_with_id(core, tag, last_event_id, backfill, now).1
+    }
+
+    fn join_with_id<S: Sequencing>(
+        core: &mut StreamCore<S, Tag>,
+        tag: Tag,
+        last_event_id: Option<&str>,
+        backfill: S::Backfill,
+        now: Instant,
+    ) -> (u64, Arc<Queue>) {
+        let mut request = SubscribeRequest::new();
+        request.last_event_id = last_event_id.map(str::to_owned);
+        let joined = core
+            .subscribe(request, backfill, now, |_, _| tag)
+            .expect("admitted");
+        (joined.info.id, joined.queue)
+    }
+
+    /// The frames a consumer reading at `now` gets (those still fresh under
+    /// `ttl`), as text.
+    fn read(queue: &Queue, ttl: Option<Duration>, now: Instant) -> Vec<String> {
+        let mut cx = Context::from_waker(Waker::noop());
+        let fresh = ttl.map(|ttl| Freshness {
+            ttl: Some(ttl),
+            now,
+        });
+        let mut out = Vec::new();
+        while let Poll::Ready(Some(frame)) = queue.poll_pop(&mut cx, fresh) {
+            out.push(String::from_utf8(frame.to_vec()).unwrap());
+        }
+        out
+    }
+
+    fn ids(frames: &[String]) -> Vec<&str> {
+        frames
+            .iter()
+            .map(|f| f.lines().next().unwrap().trim_start_matches("id: "))
+            .collect()
+    }
+
+    fn effects<S: Sequencing>(core: &mut StreamCore<S, Tag>) -> Vec<String> {
+        std::iter::from_fn(|| core.poll_effect())
+            .map(|effect| match effect {
+                Effect::End { subscriber, reason } => format!("end {subscriber}: {reason:?}"),
+                Effect::Retire => "retire".to_owned(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_subscriber_joining_behind_waiting_events_gets_each_once() {
+        let t0 = Instant::now();
+        let mut core = local(options(), t0);
+        let early = join(&mut core, "early", None, (), t0);
+        for seq in 1..=3 {
+            core.accept(event(seq, t0));
+        }
+        assert_eq!(core.pending(), 3);
+        // Joining fans out what waits first: `late` gets 1-3 by replay only.
+        let late = join(&mut core, "late", Some("1"), (), t0);
+        core.accept(event(4, t0));
+        core.fan_out(t0);
+        assert_eq!(ids(&read(&early, None, t0)), ["1", "2", "3", "4"]);
+        assert_eq!(ids(&read(&late, None, t0)), ["2", "3", "4"]);
+        assert!(effects(&mut core).is_empty());
+    }
+
+    #[test]
+    fn a_lagging_subscriber_is_ended_and_counted_and_a_gone_one_forgotten() {
+        let t0 = Instant::now();
+        let counters = Arc::<Counters>::default();
+        let options = CoreOptions {
+            subscriber_queue: 2,
+            ..options()
+        };
+        let mut core: StreamCore<Local, Tag> =
+            StreamCore::new("s".into(), Local, options, Arc::clone(&counters), t0);
+        let slow = join(&mut core, "slow", None, (), t0);
+        let gone = join(&mut core, "gone", None, (), t0);
+        gone.close(EndReason::Unsubscribed);
+        for seq in 1..=3 {
+            core.accept(event(seq, t0));
+        }
+        core.fan_out(t0);
+        let mut ended = effects(&mut core);
+        ended.sort();
+        assert_eq!(ended, ["end gone: Unsubscribed", "end slow: Lagged"]);
+        assert_eq!(core.subscribers(), 0);
+        assert_eq!(
+            counters.lagged.load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
+        assert_eq!(
+            read(&slow, None, t0).len(),
+            2,
+            "a lagged queue drains first"
+        );
+    }
+
+    #[test]
+    fn ttl_and_log_age_follow_the_callers_clock() {
+        let t0 = Instant::now();
+        let ttl = Duration::from_secs(30);
+        let options = CoreOptions {
+            ttl: Some(ttl),
+            log: Some(LogLimits {
+                max_age: Some(Duration::from_secs(60)),
+                ..LogLimits::default()
+            }),
+            ..options()
+        };
+        let mut core = local(options, t0);
+        let live = join(&mut core, "live", None, (), t0);
+        core.accept(event(1, t0));
+        core.accept(event(2, t0 + Duration::from_secs(20)));
+        core.fan_out(t0 + Duration::from_secs(20));
+        // Read at 40 s: event 1 is 40 s old, past the TTL.
+        let at_40 = t0 + Duration::from_secs(40);
+        assert_eq!(ids(&read(&live, Some(ttl), at_40)), ["2"]);
+        let replayed = join(&mut core, "replayed", None, (), at_40);
+        assert_eq!(ids(&read(&replayed, Some(ttl), at_40)), ["2"]);
+        assert_eq!(
+            core.logged().0,
+            2,
+            "the TTL does not evict, the age limit does"
+        );
+        core.keep_alive(t0 + Duration::from_secs(70));
+        assert_eq!(core.logged().0, 1);
+    }
+
+    #[test]
+    fn an_auto_created_stream_without_a_log_retires_with_its_last_subscriber() {
+        let t0 = Instant::now();
+        let auto = CoreOptions {
+            log: None,
+            retire_after: Some(Duration::ZERO),
+            ..options()
+        };
+        let mut core = local(auto, t0);
+        assert_eq!(core.next_timeout(), None, "waits for its first subscriber");
+        let (a, _) = join_with_id(&mut core, "a", None, (), t0);
+        let _b = join(&mut core, "b", None, (), t0);
+        core.detach(a, t0);
+        assert_eq!(effects(&mut core), ["end a: Unsubscribed"]);
+        core.shut_down(EndReason::StreamRemoved, t0);
+        assert_eq!(effects(&mut core), ["end b: StreamRemoved"]);
+
+        let mut core = local(
+            CoreOptions {
+                log: None,
+                retire_after: Some(Duration::ZERO),
+                ..options()
+            },
+            t0,
+        );
+        let (only, _) = join_with_id(&mut core, "only", None, (), t0);
+        core.detach(only, t0);
+        assert_eq!(effects(&mut core), ["end only: Unsubscribed", "retire"]);
+        let refused = core.subscribe(SubscribeRequest::new(), (), t0, |_, _| "late");
+        assert!(matches!(refused, Err(SubscribeError::StreamRemoved { .. })));
+    }
+
+    #[test]
+    fn an_explicit_stream_never_retires() {
+        let t0 = Instant::now();
+        let mut core = local(options(), t0);
+        let (only, _) = join_with_id(&mut core, "only", None, (), t0);
+        core.detach(only, t0);
+        assert_eq!(effects(&mut core), ["end only: Unsubscribed"]);
+        assert_eq!(core.next_timeout(), None);
+        core.on_timeout(t0 + Duration::from_secs(86_400));
+        assert!(effects(&mut core).is_empty());
+        join(
+            &mut core,
+            "again",
+            None,
+            (),
+            t0 + Duration::from_secs(86_400),
+        );
+    }
+
+    #[test]
+    fn an_auto_created_stream_refusing_its_first_subscriber_still_retires() {
+        let t0 = Instant::now();
+        let full = CoreOptions {
+            log: None,
+            max_subscribers: Some(0),
+            retire_after: Some(Duration::ZERO),
+            ..options()
+        };
+        let mut core = local(full, t0);
+        let refused = core.subscribe(SubscribeRequest::new(), (), t0, |_, _| "x");
+        assert!(matches!(
+            refused,
+            Err(SubscribeError::TooManySubscribers { .. })
+        ));
+        assert_eq!(effects(&mut core), ["retire"]);
+    }
+
+    #[test]
+    fn shutting_down_ends_everyone_frees_the_log_and_refuses_newcomers() {
+        let t0 = Instant::now();
+        let mut core = local(options(), t0);
+        let a = join(&mut core, "a", None, (), t0);
+        core.accept(event(1, t0));
+        core.shut_down(EndReason::StreamRemoved, t0);
+        assert_eq!(effects(&mut core), ["end a: StreamRemoved"]);
+        assert_eq!(a.end_reason(), Some(EndReason::StreamRemoved));
+        assert_eq!(core.logged(), (0, 0));
+        let refused = core.subscribe(SubscribeRequest::new(), (), t0, |_, _| "late");
+        assert!(matches!(refused, Err(SubscribeError::StreamRemoved { .. })));
+    }
+
+    #[test]
+    fn a_dropped_core_ends_its_subscriptions() {
+        let t0 = Instant::now();
+        let mut core = local(options(), t0);
+        let a = join(&mut core, "a", None, (), t0);
+        drop(core);
+        assert_eq!(a.end_reason(), Some(EndReason::ServerClosed));
+    }
+
+    fn incoming(millis: u64, now: Instant) -> Incoming {
+        Incoming {
+            id: GlobalId { millis, seq: 0 },
+            frame: Bytes::from(format!("data: {millis}\n\n")),
+            published: now,
+        }
+    }
+
+    /// A node that has taken 1 while the backplane holds 1-3: a client
+    /// resuming after 1 is replayed 2-3 from the backplane, and when the
+    /// node catches up (taking 2 twice, as after a reconnect) it gets only
+    /// what follows 3; the others get everything once.
+    #[test]
+    fn a_backplane_resume_ahead_of_the_node_skips_what_it_was_replayed() {
+        let t0 = Instant::now();
+        let mut core: StreamCore<Global, Tag> =
+            StreamCore::new("s".into(), Global::default(), options(), Arc::default(), t0);
+        let live = join(&mut core, "live", None, None, t0);
+        core.accept(incoming(1, t0));
+        let backfill = Backfill {
+            after: GlobalId { millis: 1, seq: 0 },
+            events: vec![incoming(2, t0), incoming(3, t0)],
+        };
+        let resumed = join(&mut core, "resumed", Some("1-0"), Some(backfill), t0);
+        for millis in [2, 2, 3, 4] {
+            core.accept(incoming(millis, t0));
+        }
+        core.fan_out(t0);
+        assert_eq!(ids(&read(&live, None, t0)), ["1-0", "2-0", "3-0", "4-0"]);
+        assert_eq!(ids(&read(&resumed, None, t0)), ["2-0", "3-0", "4-0"]);
+        core.accept(incoming(5, t0));
+        core.fan_out(t0);
+        assert_eq!(ids(&read(&resumed, None, t0)), ["5-0"]);
+    }
+}
