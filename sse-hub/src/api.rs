@@ -1,6 +1,8 @@
 //! The hub's endpoints besides subscribing: publish, list, health.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use std::time::Instant;
+
+use actix_web::{HttpRequest, HttpResponse, ResponseError as _, web};
 use sse_actors::PublishError;
 
 use crate::auth::{self, Action};
@@ -15,7 +17,17 @@ pub(crate) async fn publish(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, HubError> {
+    let started = Instant::now();
     let result = publish_event(hub, &req, payload).await;
+    match &result {
+        Ok(_) => hub.metrics.published(started.elapsed()),
+        Err(error) => {
+            hub.metrics.refused("publish", error.status_code());
+            if matches!(error, HubError::Backplane(_)) {
+                hub.metrics.backplane_error();
+            }
+        }
+    }
     if let Err(error) = &result {
         let peer = req
             .peer_addr()
@@ -130,4 +142,22 @@ fn publish_error(stream: &str, error: PublishError) -> HubError {
         PublishError::Backplane(error) => HubError::Backplane(error.to_string()),
         other => HubError::Internal(other.to_string()),
     }
+}
+
+/// `GET /metrics`: the metrics token when one is set, else whoever may see
+/// the counts of `/healthz`.
+pub(crate) fn metrics(hub: &Hub, req: &HttpRequest) -> Result<HttpResponse, HubError> {
+    match &hub.config().metrics_token {
+        Some(token) => auth::check_static(req, token, "reading metrics")?,
+        None => {
+            auth::check_inspector(hub.config(), req).map_err(|error| match error {
+                HubError::Unauthorized { reason, .. } => HubError::Unauthorized {
+                    action: "reading metrics",
+                    reason,
+                },
+                other => other,
+            })?;
+        }
+    }
+    Ok(hub.metrics.response())
 }

@@ -110,6 +110,25 @@ pub(crate) fn check(
     }
 }
 
+/// Refuses `req` unless its `Authorization: Bearer` header holds `expected`.
+pub(crate) fn check_static(
+    req: &HttpRequest,
+    expected: &str,
+    action: &'static str,
+) -> Result<(), HubError> {
+    match bearer_token(req) {
+        Some(given) if same_secret(given, expected) => Ok(()),
+        given => Err(HubError::Unauthorized {
+            action,
+            reason: if given.is_some() {
+                Refusal::WrongToken
+            } else {
+                Refusal::NoToken
+            },
+        }),
+    }
+}
+
 /// Who may see what the hub holds (stream names, counts): anyone while
 /// subscribing is open, else a subscribe or a publish token, seeing the
 /// streams it covers.

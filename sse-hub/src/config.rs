@@ -43,6 +43,12 @@ pub struct HubConfig {
     /// the server's `max_auto_streams` too, so neither subscribing nor
     /// publishing to invented names grows the hub without bound.
     pub max_auto_streams: Option<usize>,
+    /// Serve Prometheus metrics at `GET /metrics`. Default on.
+    pub metrics: bool,
+    /// Bearer token required to read `/metrics`. Default: none, so
+    /// `/metrics` follows the counts of `/healthz` (open unless a subscribe
+    /// token or key is set, then for a subscribe or publish token).
+    pub metrics_token: Option<String>,
     /// The stream the demo page opens. Default `demo`.
     pub demo_stream: String,
     /// Serve the demo page at `/`. Default on.
@@ -61,6 +67,8 @@ impl Default for HubConfig {
             cors_origins: Vec::new(),
             max_body_size: 1024 * 1024,
             max_auto_streams: Some(1000),
+            metrics: true,
+            metrics_token: None,
             demo_stream: "demo".to_owned(),
             demo_page: true,
         }

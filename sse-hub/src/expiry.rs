@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 use actix_web::HttpResponse;
 use actix_web::body::{BodySize, BoxBody, MessageBody};
 use bytes::Bytes;
+use prometheus_client::metrics::counter::Counter;
 use tokio::time::Sleep;
 
 /// Deadlines further away than this get no timer: the connection will not
@@ -16,7 +17,12 @@ const HORIZON: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// `response` (an event stream) ending at `deadline`: one timer per
 /// subscription, polled with the body, nothing per event.
-pub(crate) fn end_at(response: HttpResponse, deadline: SystemTime) -> HttpResponse {
+/// `expired` counts the subscriptions it ends.
+pub(crate) fn end_at(
+    response: HttpResponse,
+    deadline: SystemTime,
+    expired: Counter,
+) -> HttpResponse {
     let left = deadline
         .duration_since(SystemTime::now())
         .unwrap_or(Duration::ZERO);
@@ -27,6 +33,7 @@ pub(crate) fn end_at(response: HttpResponse, deadline: SystemTime) -> HttpRespon
         BoxBody::new(Expiring {
             body,
             timer: Box::pin(tokio::time::sleep(left)),
+            expired,
         })
     })
 }
@@ -34,6 +41,7 @@ pub(crate) fn end_at(response: HttpResponse, deadline: SystemTime) -> HttpRespon
 struct Expiring {
     body: BoxBody,
     timer: Pin<Box<Sleep>>,
+    expired: Counter,
 }
 
 impl MessageBody for Expiring {
@@ -52,6 +60,7 @@ impl MessageBody for Expiring {
             // A clean end: EventSource reconnects, and its expired token is
             // refused with 401, which stops it.
             tracing::info!("event stream ended: the token expired");
+            this.expired.inc();
             return Poll::Ready(None);
         }
         Pin::new(&mut this.body).poll_next(cx)

@@ -33,6 +33,7 @@
 //! | `POST /events?stream=NAME` | publishes (behind the optional publish token or JWT, header only): a plain body is the data; `Content-Type: application/json` takes `{"data","event","id","retry"}`; answers `{"stream","id","seq"}` |
 //! | `GET /streams` | `{"streams": [{"name","subscribers","published"}], "connections": N}`; with a subscribe token configured, only for a subscribe or publish token (else 401) |
 //! | `GET /healthz` | `{"status":"ok","connections","streams","subscribers","queues","published","lagged"}`; 503 once closed; with a subscribe token configured, only `{"status"}` without a token |
+//! | `GET /metrics` | Prometheus metrics (OpenMetrics text); behind [`HubConfig::metrics_token`] when set, else as the counts of `/healthz` |
 //! | `GET /` | the demo page: an `EventSource` view of a stream and a publish form |
 //!
 //! ```no_run
@@ -62,7 +63,7 @@ use std::sync::Arc;
 
 use actix_cors::Cors;
 use actix_web::http::{Method, header};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, ResponseError as _, web};
 
 use sse_actix::Sse;
 use sse_actix::server::stream_name;
@@ -76,6 +77,7 @@ mod demo;
 mod error;
 mod expiry;
 mod jwt;
+mod metrics;
 mod publish_body;
 mod tls;
 
@@ -90,12 +92,14 @@ pub use tls::{TlsCertificate, TlsError};
 pub struct Hub {
     sse: Sse,
     config: Arc<HubConfig>,
+    metrics: Arc<metrics::HubMetrics>,
 }
 
 impl Hub {
     /// A hub serving `sse`'s streams with `config`.
     pub fn new(sse: Sse, config: HubConfig) -> Self {
         Hub {
+            metrics: Arc::new(metrics::HubMetrics::new(&sse)),
             sse,
             config: Arc::new(config),
         }
@@ -115,7 +119,8 @@ impl Hub {
     /// `App::new().configure(|cfg| hub.configure(cfg))`. Only these paths
     /// are claimed, so the app's other routes keep working around them.
     pub fn configure(&self, cfg: &mut web::ServiceConfig) {
-        let (subscribe, publish, streams, healthz, demo) = (
+        let (subscribe, publish, streams, healthz, demo, metrics) = (
+            self.clone(),
             self.clone(),
             self.clone(),
             self.clone(),
@@ -152,6 +157,14 @@ impl Hub {
                     async move { api::healthz(&hub, &req) }
                 })),
         );
+        if self.config.metrics {
+            cfg.service(
+                web::resource("/metrics").route(web::get().to(move |req: HttpRequest| {
+                    let hub = metrics.clone();
+                    async move { api::metrics(&hub, &req) }
+                })),
+            );
+        }
         if self.config.demo_page {
             cfg.service(web::resource("/").route(web::get().to(move || {
                 let hub = demo.clone();
@@ -167,12 +180,31 @@ impl Hub {
                 .map(|addr| addr.to_string())
                 .unwrap_or_default();
             tracing::info!(%peer, path = %req.path(), "event stream refused: {error}");
-        })?;
-        let response = self.sse.respond(&req).await?;
-        Ok(match access.expires() {
-            Some(deadline) => expiry::end_at(response, deadline),
-            None => response,
-        })
+        });
+        let response = match access {
+            Ok(access) => self
+                .sse
+                .respond(&req)
+                .await
+                .map_err(HubError::from)
+                .map(|response| (access, response)),
+            Err(error) => Err(error),
+        };
+        match response {
+            Ok((access, response)) => {
+                self.metrics.subscription_opened();
+                Ok(match access.expires() {
+                    Some(deadline) => {
+                        expiry::end_at(response, deadline, self.metrics.token_expired.clone())
+                    }
+                    None => response,
+                })
+            }
+            Err(error) => {
+                self.metrics.refused("subscribe", error.status_code());
+                Err(error)
+            }
+        }
     }
 
     /// What the token of a subscribe request allows, checked against the

@@ -1,5 +1,5 @@
-//! The flags of `sse hub` for running it in production: HTTPS and JWT
-//! authorization.
+//! The flags of `sse hub` for running it in production: HTTPS, JWT
+//! authorization, metrics.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -40,6 +40,11 @@ pub struct DeployArgs {
         requires = "jwt_key"
     )]
     jwt_algorithm: String,
+
+    /// Bearer token required to read the Prometheus metrics at `/metrics`
+    /// (default: whoever may see the counts of `/healthz`).
+    #[arg(long, env = "SSE_HUB_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
 }
 
 impl DeployArgs {
@@ -55,10 +60,11 @@ impl DeployArgs {
 }
 
 impl DeployArgs {
-    /// Sets the JWT keys of `config`. One key checks both subscribing and
+    /// Sets the metrics token and the JWT keys of `config`. One key checks both subscribing and
     /// publishing; [`HubConfig`] keeps a key for each, so separate
     /// publisher and subscriber keys are a flag away.
     pub fn configure_hub(&self, config: &mut HubConfig) -> Result<(), String> {
+        config.metrics_token = self.metrics_token.clone();
         let Some(key) = &self.jwt_key else {
             return Ok(());
         };

@@ -1,0 +1,167 @@
+//! Prometheus metrics at `GET /metrics`: the event server's counts, read at
+//! scrape time (nothing on the delivery path), plus what only the hub sees.
+//! Labels are bounded: never one per stream.
+
+use std::time::Duration;
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric as _};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use sse_actix::Sse;
+
+/// `[("endpoint", …), ("status", …)]`.
+type Refusal = [(&'static str, &'static str); 2];
+
+/// The hub's own counters, shared by every worker.
+#[derive(Debug)]
+pub(crate) struct HubMetrics {
+    registry: Registry,
+    subscriptions_opened: Counter,
+    refused: Family<Refusal, Counter>,
+    /// Subscriptions ended because their JWT expired.
+    pub(crate) token_expired: Counter,
+    publish_seconds: Histogram,
+    backplane_errors: Counter,
+}
+
+impl HubMetrics {
+    pub(crate) fn new(sse: &Sse) -> HubMetrics {
+        let mut registry = Registry::with_prefix("sse");
+        let subscriptions_opened = Counter::default();
+        registry.register(
+            "subscriptions_opened",
+            "Event streams opened",
+            subscriptions_opened.clone(),
+        );
+        let refused = Family::<Refusal, Counter>::default();
+        registry.register(
+            "requests_refused",
+            "Subscribe and publish requests refused, by endpoint and HTTP status",
+            refused.clone(),
+        );
+        // 0.5 ms to about 8 s.
+        let publish_seconds = Histogram::new(exponential_buckets(0.0005, 4.0, 8));
+        registry.register(
+            "publish_duration_seconds",
+            "Time from a publish request to the event server accepting the event \
+             (in a cluster, the Redis round trip included)",
+            publish_seconds.clone(),
+        );
+        let backplane_errors = Counter::default();
+        registry.register(
+            "backplane_publish_errors",
+            "Publications the cluster backplane (Redis) refused; each was answered 503",
+            backplane_errors.clone(),
+        );
+        let token_expired = Counter::default();
+        registry.register_collector(Box::new(ServerCounts {
+            sse: sse.clone(),
+            token_expired: token_expired.clone(),
+        }));
+        HubMetrics {
+            registry,
+            subscriptions_opened,
+            refused,
+            token_expired,
+            publish_seconds,
+            backplane_errors,
+        }
+    }
+
+    pub(crate) fn subscription_opened(&self) {
+        self.subscriptions_opened.inc();
+    }
+
+    pub(crate) fn refused(&self, endpoint: &'static str, status: StatusCode) {
+        self.refused
+            .get_or_create(&[("endpoint", endpoint), ("status", status_label(status))])
+            .inc();
+    }
+
+    pub(crate) fn published(&self, took: Duration) {
+        self.publish_seconds.observe(took.as_secs_f64());
+    }
+
+    pub(crate) fn backplane_error(&self) {
+        self.backplane_errors.inc();
+    }
+
+    /// The OpenMetrics text of every metric.
+    pub(crate) fn response(&self) -> HttpResponse {
+        let mut text = String::new();
+        match prometheus_client::encoding::text::encode(&mut text, &self.registry) {
+            Ok(()) => HttpResponse::Ok()
+                .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+                .body(text),
+            Err(_) => HttpResponse::InternalServerError().finish(),
+        }
+    }
+}
+
+/// The statuses the hub answers refusals with; anything else is `other`.
+fn status_label(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "400",
+        401 => "401",
+        403 => "403",
+        404 => "404",
+        413 => "413",
+        500 => "500",
+        503 => "503",
+        _ => "other",
+    }
+}
+
+/// What the event server and the handler count, read at each scrape.
+#[derive(Debug)]
+struct ServerCounts {
+    sse: Sse,
+    token_expired: Counter,
+}
+
+impl Collector for ServerCounts {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let stats = self.sse.server().stats();
+        let gauges = [
+            (
+                "connections",
+                "Event-stream responses open",
+                self.sse.open_connections(),
+            ),
+            ("subscribers", "Subscribers alive", stats.subscriber_actors),
+            ("streams", "Streams in the registry", stats.streams),
+        ];
+        for (name, help, value) in gauges {
+            let gauge = ConstGauge::new(i64::try_from(value).unwrap_or(i64::MAX));
+            gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)?;
+        }
+        let published = ConstCounter::new(stats.published);
+        published.encode(encoder.encode_descriptor(
+            "events_published",
+            "Events accepted for publication",
+            None,
+            published.metric_type(),
+        )?)?;
+        let ended = [
+            ("lagged", stats.lagged),
+            ("token_expired", self.token_expired.get()),
+        ];
+        let mut family = encoder.encode_descriptor(
+            "subscriptions_ended",
+            "Subscriptions the hub ended, by reason: lagged (fell behind), \
+             token_expired (its JWT's exp passed)",
+            None,
+            prometheus_client::metrics::MetricType::Counter,
+        )?;
+        for (reason, count) in ended {
+            ConstCounter::new(count).encode(family.encode_family(&[("reason", reason)])?)?;
+        }
+        Ok(())
+    }
+}

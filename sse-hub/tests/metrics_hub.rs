@@ -1,0 +1,154 @@
+//! `GET /metrics`: Prometheus metrics of a running `sse hub` move with what
+//! it does.
+
+mod support;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::{EncodingKey, Header};
+use sse_testkit::{EventClient, client, until};
+use support::call;
+use support::hub_process::Hub;
+use tokio::io::AsyncWriteExt as _;
+
+/// The scrape, as text.
+async fn scrape(hub: &Hub, token: Option<&str>) -> (u16, String) {
+    let mut request = client().get(hub.url("/metrics"));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let (status, body) = call(request, "").await;
+    (status, body.as_str().unwrap_or_default().to_owned())
+}
+
+/// The value of the sample `name` (with its labels, as exposed).
+fn sample(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[actix_web::test]
+async fn counters_move_with_subscriptions_publications_and_refusals() {
+    let hub = Hub::start(&["--subscriber-queue", "1"]);
+    let (status, text) = scrape(&hub, None).await;
+    assert_eq!(status, 200, "{text}");
+    assert!(text.ends_with("# EOF\n"), "OpenMetrics text: {text}");
+    assert_eq!(sample(&text, "sse_connections"), Some(0.0), "{text}");
+    assert_eq!(sample(&text, "sse_events_published_total"), Some(0.0));
+
+    let mut events = EventClient::open(&hub.url("/events?stream=m")).await;
+    for data in ["one", "two"] {
+        let (status, _) = call(client().post(hub.url("/events?stream=m")), data).await;
+        assert_eq!(status, 200);
+    }
+    assert_eq!(events.events(2).await.len(), 2);
+    let (status, _) = call(client().get(hub.url("/events?stream=%3C")), "").await;
+    assert_eq!(status, 400);
+    let (status, _) = call(client().post(hub.url("/events")), "x").await;
+    assert_eq!(status, 400);
+
+    let (_, text) = scrape(&hub, None).await;
+    for (name, value) in [
+        ("sse_connections", 1.0),
+        ("sse_subscribers", 1.0),
+        ("sse_events_published_total", 2.0),
+        ("sse_subscriptions_opened_total", 1.0),
+        (
+            r#"sse_requests_refused_total{endpoint="subscribe",status="400"}"#,
+            1.0,
+        ),
+        (
+            r#"sse_requests_refused_total{endpoint="publish",status="400"}"#,
+            1.0,
+        ),
+        ("sse_publish_duration_seconds_count", 2.0),
+        (r#"sse_subscriptions_ended_total{reason="lagged"}"#, 0.0),
+    ] {
+        assert_eq!(sample(&text, name), Some(value), "{name} in\n{text}");
+    }
+    assert!(
+        sample(&text, "sse_streams").is_some_and(|n| n >= 2.0),
+        "{text}"
+    );
+    assert!(!text.contains("stream=\"m\""), "no label per stream");
+
+    // A subscriber that reads nothing falls behind a one-frame queue once
+    // the socket buffers are full, and is ended as lagged.
+    let mut stalled = tokio::net::TcpStream::connect(hub.addr).await.unwrap();
+    stalled
+        .write_all(b"GET /events?stream=slow HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await
+        .unwrap();
+    let big = "x".repeat(256 * 1024);
+    let mut published = 0;
+    until("the stalled subscriber is ended as lagged", async || {
+        assert!(published < 400, "never lagged after {published} events");
+        published += 1;
+        call(client().post(hub.url("/events?stream=slow")), big.clone()).await;
+        let (_, text) = scrape(&hub, None).await;
+        sample(&text, r#"sse_subscriptions_ended_total{reason="lagged"}"#) == Some(1.0)
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn metrics_need_the_metrics_token_when_one_is_set() {
+    let hub = Hub::start(&["--metrics-token", "m3trics", "--subscribe-token", "sub"]);
+    let (status, body) = scrape(&hub, None).await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(
+        scrape(&hub, Some("sub")).await.0,
+        401,
+        "only the metrics token"
+    );
+    assert_eq!(scrape(&hub, Some("m3trics")).await.0, 200);
+
+    // Without a metrics token, /metrics follows /healthz's counts.
+    let guarded = Hub::start(&["--subscribe-token", "sub"]);
+    assert_eq!(scrape(&guarded, None).await.0, 401);
+    assert_eq!(scrape(&guarded, Some("sub")).await.0, 200);
+}
+
+#[actix_web::test]
+async fn subscriptions_ended_by_an_expired_token_are_counted() {
+    let hub = Hub::start(&["--jwt-key", "secret"]);
+    let exp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 2;
+    let claims = serde_json::json!({ "exp": exp, "mercure": { "subscribe": ["*"] } });
+    let token = jsonwebtoken::encode(
+        &Header::default(),
+        &claims,
+        &EncodingKey::from_secret(b"secret").unwrap(),
+    )
+    .unwrap();
+    let mut events = EventClient::open(&hub.url(&format!("/events?stream=t&token={token}"))).await;
+    assert_eq!(events.rest().await, []);
+    let (status, text) = scrape(&hub, Some(&token)).await;
+    assert_eq!(status, 401, "the expired token reads nothing: {text}");
+    let fresh = jsonwebtoken::encode(
+        &Header::default(),
+        &serde_json::json!({ "mercure": { "subscribe": ["*"] } }),
+        &EncodingKey::from_secret(b"secret").unwrap(),
+    )
+    .unwrap();
+    let (_, text) = scrape(&hub, Some(&fresh)).await;
+    assert_eq!(
+        sample(
+            &text,
+            r#"sse_subscriptions_ended_total{reason="token_expired"}"#
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"sse_requests_refused_total{endpoint="subscribe",status="401"}"#
+        ),
+        None,
+        "no refusal yet: {text}"
+    );
+}
