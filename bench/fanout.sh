@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# Fan-out over HTTP: the same load against each SSE server, side by side.
+# Fan-out over HTTP: the same load against each SSE server, one server up at
+# a time, every run repeated, reported as the median and range of the runs.
 #
-#   bench/fanout.sh [--full] [--peers "hub baseline nchan"] [--scenarios "a b c d e"]
-#                   [--duration SECS (publishing time, default 20)] [--out DIR]
+#   bench/fanout.sh [--full] [--runs K (default 3)] [--peers "hub r3labs baseline nchan"]
+#                   [--scenarios "a b c d e"] [--duration SECS (publishing time, default 20)]
 #                   [--subscribers N (for a and b; default 1,000 / 10,000 with --full)]
+#                   [--out DIR]
 #
-# Peers (each on its own free port on 127.0.0.1, started fresh for every
-# scenario, stopped afterwards):
+# Peers (each started fresh on its own free port on 127.0.0.1 for every run,
+# alone on the machine, stopped afterwards):
 #   hub       our `sse hub` (sse-hub), logs at warn; HUB_CMD overrides its
 #             command line ({port} is replaced by the port).
+#   r3labs    r3labs/sse v2, the Go library this project re-imagines, in a
+#             30-line net/http server; built from ../shared/peers/ (R3LABS_SRC)
+#             with Debian's Go, installed when missing.
 #   baseline  actix-web-lab `sse` + tokio broadcast (bench/src/baseline.rs)
 #   nchan     nginx with the nchan module, one worker
 #   nchan2    the same with two workers (one per core, like the actix peers)
@@ -25,28 +30,35 @@
 #   d  N idle subscribers: memory per connection     (1,000 / 19,000 over 2 tool processes)
 #   e  churn: connects+disconnects per second         (100/s for 10 s / 1,000/s for 30 s)
 #
-# Peers run in a rotated order per scenario so none always goes first, and a
-# run starts only once every started server is idle. Results: one JSON per
-# run in the output directory, commands.txt, and table.md with every table.
-# Only loopback, bounded time; everything started here is stopped on exit.
+# Before the runs, `sse-bench-floor` measures the kernel's cost of one
+# loopback send (3 times), the floor under every latency. Each run starts
+# once the machine is idle; peers run in a rotated order. Results in DIR:
+# machine.txt (CPU, memory, versions, load), floor.txt, commands.txt,
+# reports.jsonl (one tool report per line, with its run number and the
+# machine's CPU time besides server and tool) and table.md (bench/table.py:
+# median and min-max of the runs). SETTLE_SECONDS (default 60) bounds the
+# wait for an idle machine. Loopback only, bounded time; everything started
+# here is stopped on exit.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 MODE=quick
-PEERS="hub baseline nchan"
+RUNS=3
+PEERS="hub r3labs baseline nchan"
 SCENARIOS="a b c d e"
-OUT="$ROOT/target/fanout-$(date -u +%Y%m%dT%H%M%SZ)"
 DURATION=""
 SUBSCRIBERS=""
+OUT=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --full) MODE=full ;;
+        --runs) RUNS="$2"; shift ;;
         --peers) PEERS="$2"; shift ;;
         --scenarios) SCENARIOS="$2"; shift ;;
-        --out) OUT="$2"; shift ;;
         --duration) DURATION="$2"; shift ;;
         --subscribers) SUBSCRIBERS="$2"; shift ;;
-        -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
+        --out) OUT="$2"; shift ;;
+        -h|--help) sed -n '2,41p' "$0"; exit 0 ;;
         *) echo "unknown argument $1" >&2; exit 2 ;;
     esac
     shift
@@ -61,7 +73,13 @@ else
 fi
 N=${SUBSCRIBERS:-$N}
 
+TARGET=$(cargo metadata --format-version 1 --no-deps --manifest-path "$ROOT/Cargo.toml" \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+BIN="$TARGET/release"
+OUT=${OUT:-"$TARGET/fanout-$(date -u +%Y%m%dT%H%M%SZ)"}
 mkdir -p "$OUT"
+: >"$OUT/reports.jsonl"
+: >"$OUT/commands.txt"
 WORK=$(mktemp -d /tmp/sse-fanout.XXXXXX)
 PIDS=()
 cleanup() {
@@ -80,7 +98,22 @@ cargo build --release --quiet -p sse-bench --manifest-path "$ROOT/Cargo.toml"
 if [[ " $PEERS " == *" hub "* || " $PEERS " == *" cluster "* ]] && [[ -z "${HUB_CMD:-}" ]]; then
     cargo build --release --quiet -p sse-hub --bin sse --manifest-path "$ROOT/Cargo.toml"
 fi
-BIN="$ROOT/target/release"
+
+# The r3labs peer is built once into the target directory; a missing Go
+# toolchain is installed by the build script, and a failed build is fatal
+# under CI=true (elsewhere the peer is left out with a warning).
+R3LABS_SRC=${R3LABS_SRC:-"$ROOT/../shared/peers"}
+R3LABS_BIN="$TARGET/peers/r3labs-server"
+if [[ " $PEERS " == *" r3labs "* && ! -x $R3LABS_BIN ]]; then
+    if ! bash "$R3LABS_SRC/build-r3labs.sh" "$R3LABS_BIN" >&2; then
+        if [[ ${CI:-} == true ]]; then
+            echo "ERROR: the r3labs peer could not be built from $R3LABS_SRC" >&2
+            exit 1
+        fi
+        echo "WARNING: the r3labs peer could not be built from $R3LABS_SRC: left out" >&2
+        PEERS=${PEERS/r3labs/}
+    fi
+fi
 
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -101,6 +134,16 @@ wait_port() {
 start_baseline() {
     local port; port=$(free_port)
     "$BIN/sse-bench-baseline" --bind "127.0.0.1:$port" >"$WORK/baseline.log" 2>&1 &
+    PIDS+=($!); SERVER_PIDS=$!
+    SUB_URL="http://127.0.0.1:$port/events?stream={stream}"
+    PUB_URL=$SUB_URL
+    wait_port "$port"
+}
+
+# GET subscribes, POST publishes the body as one event (r3labs `Publish`).
+start_r3labs() {
+    local port; port=$(free_port)
+    "$R3LABS_BIN" "127.0.0.1:$port" >"$WORK/r3labs.log" 2>&1 &
     PIDS+=($!); SERVER_PIDS=$!
     SUB_URL="http://127.0.0.1:$port/events?stream={stream}"
     PUB_URL=$SUB_URL
@@ -230,22 +273,28 @@ cpu_ticks() {
     echo "$total"
 }
 
-# Waits (at most 60 s) until the given servers are idle: a peer still
-# draining the previous run's backlog (sse-starlette takes many seconds after
-# 10,000 subscribers) would otherwise share the 2 cores with the next run.
+# CPU ticks the whole machine spent busy (everything but idle and iowait).
+machine_ticks() {
+    awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat
+}
+
+# Waits (at most SETTLE_SECONDS, default 60) until the machine is idle: a
+# peer still draining the previous run's backlog, or anything else, would
+# share the 2 cores with the next run. Idle: under 10 % of one core busy
+# over a second.
 settle() {
     local before after waited=0
-    while ((waited < 60)); do
-        before=$(cpu_ticks "$@")
+    while ((waited < ${SETTLE_SECONDS:-60})); do
+        before=$(machine_ticks)
         sleep 1
         waited=$((waited + 1))
-        after=$(cpu_ticks "$@")
-        if ((after - before <= 5)); then
-            ((waited > 1)) && echo "   (servers idle after ${waited} s)" >&2
+        after=$(machine_ticks)
+        if ((after - before <= 10)); then
+            ((waited > 1)) && echo "   (machine idle after ${waited} s)" >&2
             return 0
         fi
     done
-    echo "   (servers still busy after 60 s)" >&2
+    echo "   (machine still busy after ${waited} s: the run shares it; see other CPU in the table)" >&2
 }
 
 stop_all() {
@@ -255,20 +304,20 @@ stop_all() {
 }
 
 # Runs the tool against the current peer; $1 = scenario id, $2 = peer, rest = tool args.
-RUN=0
+STREAM_RUN=0
 tool() {
     local id=$1 peer=$2; shift 2
-    RUN=$((RUN + 1))
+    STREAM_RUN=$((STREAM_RUN + 1))
     local pid_args=()
     for p in $SERVER_PIDS; do pid_args+=(--server-pid "$p"); done
-    echo "== $id $peer: $*" | tee -a "$OUT/commands.txt" >&2
+    echo "== run $RUN $id $peer: $*" | tee -a "$OUT/commands.txt" >&2
     "$BIN/sse-bench" --label "$peer" --subscribe-url "$SUB_URL" --publish-url "$PUB_URL" \
-        --stream-prefix "r${RUN}s" "${pid_args[@]}" "$@"
+        --stream-prefix "r${STREAM_RUN}s" "${pid_args[@]}" "$@"
 }
 
+# Runs scenario $1 against peer $2, writing the tool's report to $3.
 run_scenario() {
-    local id=$1 peer=$2
-    local json="$OUT/$id-$peer.json"
+    local id=$1 peer=$2 json=$3
     case $id in
         a) tool a "$peer" --out "$json" fanout -n "$N" --rate "$RATE" --duration "$DUR" ;;
         b) tool b "$peer" --out "$json" fanout -n "$N" --rate 0 --duration "$DUR" ;;
@@ -285,7 +334,6 @@ run_scenario() {
                 done
                 for p in "${pids[@]}"; do wait "$p"; done
                 merge_shards "$json" "${parts[@]}"
-                rm -f "${parts[@]}"
             fi
             ;;
         e) tool e "$peer" --out "$json" churn --rate "$CHURN" --duration "$CHURN_DUR" --hold-ms 100 ;;
@@ -317,41 +365,72 @@ if before and end and r["connections_held"]:
     mem["per_connection_bytes"] = (max(end) - min(before)) * 1024 / r["connections_held"]
 after = [p["memory"]["after_close_kib"] for p in parts if p["memory"]["after_close_kib"]]
 mem["after_close_kib"] = min(after) if after else None
-json.dump(r, open(out, "w"), indent=2)
+json.dump(r, open(out, "w"))
+EOF
+}
+
+# Appends report $1 to reports.jsonl with the run's identity and where the
+# machine's CPU went: $2 = scenario, $3 = run, $4 = machine busy ticks,
+# $5 = server ticks, both over the whole tool invocation.
+record() {
+    python3 - "$OUT/reports.jsonl" "$@" <<'EOF'
+import json, sys
+out, path, scenario, run, machine, server = sys.argv[1:]
+r = json.load(open(path))
+r["id"], r["run"] = scenario, int(run)
+r["machine_cpu_seconds"] = int(machine) / 100
+# What neither the server nor the tool used: other processes on the machine.
+r["other_cpu_seconds"] = max(0.0, (int(machine) - int(server)) / 100 - r["tool_cpu_seconds"])
+open(out, "a").write(json.dumps(r, separators=(",", ":")) + "\n")
 EOF
 }
 
 {
-    echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -sr)"
+    echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
+    echo "cpu: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores"
+    echo "memory: $(free -g | awk '/Mem:/ {print $2}') GiB; kernel: $(uname -sr)"
+    echo "versions: $(rustc --version); $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
+    [[ " $PEERS " == *" r3labs "* ]] && echo "r3labs: $(cat "$R3LABS_SRC/r3labs-sse/SNAPSHOT" 2>/dev/null | cut -c1-12), $(go version 2>/dev/null)"
+    [[ " $PEERS " == *" nchan"* ]] && echo "nchan: $(nginx -v 2>&1)"
+    echo "mode: $MODE; runs: $RUNS; peers: $PEERS; scenarios: $SCENARIOS"
     echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "mode: $MODE; peers: $PEERS; scenarios: $SCENARIOS"
 } | tee "$OUT/machine.txt" >&2
 
+# The loopback floor at the scale of the runs: one send to each of
+# min(N, 9,000) sockets (each pair takes two of the 20,000 open files).
+pairs=$((N < 9000 ? N : 9000))
+: >"$OUT/floor.txt"
+for _ in 1 2 3; do
+    "$BIN/sse-bench-floor" --pairs "$pairs" --rounds 20 | tee -a "$OUT/floor.txt" >&2
+done
+
 read -r -a PEER_LIST <<<"$PEERS"
+count=${#PEER_LIST[@]}
 rotation=0
-for id in $SCENARIOS; do
-    # Start every peer fresh, side by side, so memory readings start clean.
-    declare -A SUB PUB SPIDS
-    started=()
-    for peer in "${PEER_LIST[@]}"; do
-        if "start_$peer"; then
-            SUB[$peer]=$SUB_URL PUB[$peer]=$PUB_URL SPIDS[$peer]=$SERVER_PIDS
-            started+=("$peer")
-        fi
+for ((RUN = 1; RUN <= RUNS; RUN++)); do
+    for id in $SCENARIOS; do
+        for ((k = 0; k < count; k++)); do
+            peer=${PEER_LIST[$(((k + rotation) % count))]}
+            settle
+            if ! "start_$peer"; then
+                echo "run $RUN $id $peer: the server did not start" >&2
+                stop_all
+                continue
+            fi
+            json="$WORK/$id-$peer.json"
+            rm -f "$json"
+            read -r -a spids <<<"$SERVER_PIDS"
+            machine0=$(machine_ticks) server0=$(cpu_ticks "${spids[@]}")
+            if run_scenario "$id" "$peer" "$json" && [[ -s $json ]]; then
+                record "$json" "$id" "$RUN" "$(($(machine_ticks) - machine0))" \
+                    "$(($(cpu_ticks "${spids[@]}") - server0))"
+            else
+                echo "run $RUN $id $peer: run failed" >&2
+            fi
+            stop_all
+        done
+        rotation=$((rotation + 1))
     done
-    all_servers=()
-    for peer in "${started[@]}"; do read -r -a pids <<<"${SPIDS[$peer]}"; all_servers+=("${pids[@]}"); done
-    settle "${all_servers[@]}"
-    count=${#started[@]}
-    for ((k = 0; k < count; k++)); do
-        peer=${started[$(((k + rotation) % count))]}
-        SUB_URL=${SUB[$peer]} PUB_URL=${PUB[$peer]} SERVER_PIDS=${SPIDS[$peer]}
-        run_scenario "$id" "$peer" || echo "$id $peer: run failed" >&2
-        settle "${all_servers[@]}"
-    done
-    rotation=$((rotation + 1))
-    stop_all
-    unset SUB PUB SPIDS
 done
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/machine.txt" >&2
 

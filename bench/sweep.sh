@@ -2,42 +2,48 @@
 # The fan-out sweep behind BENCHMARKS.md's chart: scenarios (a) and (b) of
 # bench/fanout.sh at several subscriber counts, then a chart of them.
 #
-#   bench/sweep.sh [--peers "hub baseline nchan"] [--counts "1000 2500 5000 10000"]
-#                  [--repeat-last K (default 3)] [--duration SECS (default 10)] [--out DIR]
+#   bench/sweep.sh [--peers "hub r3labs baseline nchan"] [--counts "1000 2500 5000 10000"]
+#                  [--runs K (default 1)] [--repeat-last K (default 3)]
+#                  [--duration SECS (default 10)] [--out DIR]
 #
-# One fanout.sh run per count (each starts its peers fresh, side by side),
-# K runs at the last (largest) count; results in DIR/N/ (DIR/N-2/, ... for
-# repeats), the chart in DIR/chart.svg (sse-bench-chart: medians of repeats).
+# One bench/fanout.sh run set per count, K runs each (--repeat-last at the
+# largest count, whose figures the headline quotes); results in DIR/N/
+# (reports.jsonl, table.md, ...), the chart in DIR/chart.svg
+# (sse-bench-chart: medians of the runs, min-max as error bars).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-PEERS="hub baseline nchan"
+PEERS="hub r3labs baseline nchan"
 COUNTS="1000 2500 5000 10000"
 DURATION=10
+RUNS=1
 REPEAT_LAST=3
-OUT="$ROOT/target/sweep-$(date -u +%Y%m%dT%H%M%SZ)"
+OUT=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --peers) PEERS="$2"; shift ;;
         --counts) COUNTS="$2"; shift ;;
         --duration) DURATION="$2"; shift ;;
+        --runs) RUNS="$2"; shift ;;
         --repeat-last) REPEAT_LAST="$2"; shift ;;
         --out) OUT="$2"; shift ;;
-        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
         *) echo "unknown argument $1" >&2; exit 2 ;;
     esac
     shift
 done
+TARGET=$(cargo metadata --format-version 1 --no-deps --manifest-path "$ROOT/Cargo.toml" \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+OUT=${OUT:-"$TARGET/sweep-$(date -u +%Y%m%dT%H%M%SZ)"}
 
-runs=()
-for n in $COUNTS; do runs+=("$n"); done
-last=${runs[-1]}
-for ((k = 2; k <= REPEAT_LAST; k++)); do runs+=("$last-$k"); done
+read -r -a counts <<<"$COUNTS"
 dirs=()
-for run in "${runs[@]}"; do
-    "$ROOT/bench/fanout.sh" --full --peers "$PEERS" --scenarios "a b" \
-        --subscribers "${run%%-*}" --duration "$DURATION" --out "$OUT/$run"
-    dirs+=("$OUT/$run")
+for n in "${counts[@]}"; do
+    runs=$RUNS
+    [[ $n == "${counts[-1]}" ]] && runs=$REPEAT_LAST
+    "$ROOT/bench/fanout.sh" --full --peers "$PEERS" --scenarios "a b" --runs "$runs" \
+        --subscribers "$n" --duration "$DURATION" --out "$OUT/$n"
+    dirs+=("$OUT/$n")
 done
 cargo build --release --quiet -p sse-bench --bin sse-bench-chart --manifest-path "$ROOT/Cargo.toml"
-"$ROOT/target/release/sse-bench-chart" "$OUT/chart.svg" "${dirs[@]}"
+"$TARGET/release/sse-bench-chart" "$OUT/chart.svg" "${dirs[@]}"

@@ -3,12 +3,13 @@
 //! subscriber count, one line per peer.
 //!
 //! Usage: `sse-bench-chart OUT.svg DIR...`, where each DIR holds the
-//! `a-PEER.json` and `b-PEER.json` reports of one `bench/fanout.sh` run.
-//! Where several runs share a subscriber count, the chart shows their median.
+//! `reports.jsonl` of one `bench/fanout.sh` run set (scenarios `a` and `b`).
+//! Where several runs share a subscriber count, the chart shows their median,
+//! with their range as an error bar.
 
 use std::collections::BTreeMap;
 use std::error::Error;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -17,8 +18,11 @@ use serde_json::Value;
 /// One JSON report: (scenario, peer, report).
 type Report = (char, String, Value);
 
-/// `(subscribers, value)` points per peer, sorted by subscribers.
-type Series = BTreeMap<String, Vec<(u64, f64)>>;
+/// A point: subscribers, then the median, least and greatest value of its runs.
+type Point = (u64, f64, f64, f64);
+
+/// Points per peer, sorted by subscribers.
+type Series = BTreeMap<String, Vec<Point>>;
 
 /// What each panel plots: its title, y-axis label and scale, scenario and
 /// the value read from a report.
@@ -97,41 +101,40 @@ fn main() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// Every `a-*.json` and `b-*.json` report in `dirs`.
+/// Every report of scenario `a` or `b` in the `reports.jsonl` of `dirs`.
 fn read_reports(dirs: &[PathBuf]) -> Result<Vec<Report>, Box<dyn Error>> {
     let mut reports = Vec::new();
     for dir in dirs {
-        for entry in std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))? {
-            let path = entry?.path();
-            let Some((scenario, peer)) = report_name(&path) else {
-                continue;
-            };
-            let text = std::fs::read_to_string(&path)?;
+        let path = dir.join("reports.jsonl");
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
             let report: Value =
-                serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-            reports.push((scenario, peer, report));
+                serde_json::from_str(line).map_err(|e| format!("{}: {e}", path.display()))?;
+            if let Some(tagged) = tag(report) {
+                reports.push(tagged);
+            }
         }
     }
     if reports.is_empty() {
-        return Err("no a-PEER.json or b-PEER.json report in the given directories".into());
+        return Err("no report of scenario a or b in the given directories".into());
     }
     Ok(reports)
 }
 
-/// `a-hub.json` → `('a', "hub")`; `None` for any other file.
-fn report_name(path: &Path) -> Option<(char, String)> {
-    let stem = path.file_name()?.to_str()?.strip_suffix(".json")?;
-    let (scenario, peer) = stem.split_once('-')?;
-    let scenario = match scenario {
+/// `(scenario, peer, report)` for a report of scenario `a` or `b`.
+fn tag(report: Value) -> Option<Report> {
+    let scenario = match report["id"].as_str()? {
         "a" => 'a',
         "b" => 'b',
         _ => return None,
     };
-    Some((scenario, peer.to_owned()))
+    let peer = report["label"].as_str()?.to_owned();
+    Some((scenario, peer, report))
 }
 
 /// The panel's points per peer; repeated runs at one subscriber count
-/// become their median.
+/// become their median and range.
 fn collect(reports: &[Report], panel: &Panel) -> Series {
     let mut runs: BTreeMap<String, BTreeMap<u64, Vec<f64>>> = BTreeMap::new();
     for (scenario, peer, report) in reports {
@@ -156,7 +159,7 @@ fn collect(reports: &[Report], panel: &Panel) -> Series {
                 .into_iter()
                 .map(|(n, mut ys)| {
                     ys.sort_by(f64::total_cmp);
-                    (n, ys[ys.len() / 2])
+                    (n, ys[ys.len() / 2], ys[0], ys[ys.len() - 1])
                 })
                 .collect();
             (peer, points)
@@ -171,9 +174,9 @@ fn draw_panel(
     peers: &[String],
 ) -> Result<(), Box<dyn Error>> {
     let points = series.values().flatten();
-    let x_max = points.clone().map(|&(n, _)| n).max().unwrap_or(1);
-    let y_min = points.clone().map(|&(_, y)| y).fold(f64::MAX, f64::min);
-    let y_max = points.map(|&(_, y)| y).fold(0.0, f64::max);
+    let x_max = points.clone().map(|p| p.0).max().unwrap_or(1);
+    let y_min = points.clone().map(|p| p.2).fold(f64::MAX, f64::min);
+    let y_max = points.map(|p| p.3).fold(0.0, f64::max);
     let mut builder = ChartBuilder::on(area);
     builder
         .caption(panel.title, ("sans-serif", 20))
@@ -226,7 +229,7 @@ where
         let colour = COLOURS[index % COLOURS.len()];
         chart
             .draw_series(LineSeries::new(
-                points.iter().copied(),
+                points.iter().map(|&(n, y, _, _)| (n, y)),
                 colour.stroke_width(2),
             ))?
             .label(name.as_str())
@@ -234,7 +237,15 @@ where
         chart.draw_series(
             points
                 .iter()
-                .map(|&point| Circle::new(point, 3, colour.filled())),
+                .map(|&(n, y, _, _)| Circle::new((n, y), 3, colour.filled())),
+        )?;
+        chart.draw_series(
+            points
+                .iter()
+                .filter(|&&(_, _, lo, hi)| lo < hi)
+                .map(|&(n, _, lo, hi)| {
+                    PathElement::new([(n, lo), (n, hi)], colour.stroke_width(1))
+                }),
         )?;
     }
     chart
@@ -251,22 +262,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn report_names_are_scenario_and_peer() {
+    fn only_fanout_scenarios_a_and_b_are_charted() {
+        let report = |id: &str| serde_json::json!({"id": id, "label": "hub"});
         assert_eq!(
-            report_name(Path::new("x/a-hub.json")),
+            tag(report("a")).map(|r| (r.0, r.1)),
             Some(('a', "hub".into()))
         );
-        assert_eq!(
-            report_name(Path::new("b-nchan2.json")),
-            Some(('b', "nchan2".into()))
-        );
-        assert_eq!(report_name(Path::new("d-hub.json")), None);
-        assert_eq!(report_name(Path::new("a-hub.json.0")), None);
-        assert_eq!(report_name(Path::new("table.md")), None);
+        assert_eq!(tag(report("b")).map(|r| r.0), Some('b'));
+        assert!(tag(report("d")).is_none());
+        assert!(tag(serde_json::json!({"label": "hub"})).is_none());
     }
 
     #[test]
-    fn points_are_grouped_by_peer_sorted_and_repeats_give_their_median() {
+    fn points_are_grouped_by_peer_sorted_and_repeats_give_their_median_and_range() {
         let report = |n: u64, p99: f64| serde_json::json!({"connections_requested": n, "latency": {"p50_us": 1.0, "p99_us": p99}});
         let reports = vec![
             ('a', "hub".to_owned(), report(10_000, 40_000.0)),
@@ -277,7 +285,10 @@ mod tests {
             ('a', "hub".to_owned(), report(10_000, 30_000.0)),
         ];
         let series = collect(&reports, &PANELS[1]);
-        assert_eq!(series["hub"], [(1_000, 5.0), (10_000, 40.0)]);
-        assert_eq!(series["nchan"], [(1_000, 9.0)]);
+        assert_eq!(
+            series["hub"],
+            [(1_000, 5.0, 5.0, 5.0), (10_000, 40.0, 30.0, 90.0)]
+        );
+        assert_eq!(series["nchan"], [(1_000, 9.0, 9.0, 9.0)]);
     }
 }
