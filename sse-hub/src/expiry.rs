@@ -17,11 +17,14 @@ const HORIZON: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// `response` (an event stream) ending at `deadline`: one timer per
 /// subscription, polled with the body, nothing per event.
-/// `expired` counts the subscriptions it ends.
+/// `expired` counts the subscriptions it ends; `stream` and `peer` go into
+/// the log line.
 pub(crate) fn end_at(
     response: HttpResponse,
     deadline: SystemTime,
     expired: Counter,
+    stream: String,
+    peer: String,
 ) -> HttpResponse {
     let left = deadline
         .duration_since(SystemTime::now())
@@ -34,6 +37,8 @@ pub(crate) fn end_at(
             body,
             timer: Box::pin(tokio::time::sleep(left)),
             expired,
+            stream,
+            peer,
         })
     })
 }
@@ -42,6 +47,8 @@ struct Expiring {
     body: BoxBody,
     timer: Pin<Box<Sleep>>,
     expired: Counter,
+    stream: String,
+    peer: String,
 }
 
 impl MessageBody for Expiring {
@@ -59,7 +66,13 @@ impl MessageBody for Expiring {
         if this.timer.as_mut().poll(cx).is_ready() {
             // A clean end: EventSource reconnects, and its expired token is
             // refused with 401, which stops it.
-            tracing::info!("event stream ended: the token expired");
+            // Its close line follows, with `end` ConnectionDropped.
+            tracing::info!(
+                stream = %this.stream,
+                peer = %this.peer,
+                end = "TokenExpired",
+                "event stream ended: the token expired"
+            );
             this.expired.inc();
             return Poll::Ready(None);
         }

@@ -175,10 +175,7 @@ impl Hub {
 
     async fn subscribe(&self, req: HttpRequest) -> Result<HttpResponse, HubError> {
         let access = self.subscribe_access(&req).inspect_err(|error| {
-            let peer = req
-                .peer_addr()
-                .map(|addr| addr.to_string())
-                .unwrap_or_default();
+            let peer = peer(&req);
             tracing::info!(%peer, path = %req.path(), "event stream refused: {error}");
         });
         let response = match access {
@@ -194,9 +191,13 @@ impl Hub {
             Ok((access, response)) => {
                 self.metrics.subscription_opened();
                 Ok(match access.expires() {
-                    Some(deadline) => {
-                        expiry::end_at(response, deadline, self.metrics.token_expired.clone())
-                    }
+                    Some(deadline) => expiry::end_at(
+                        response,
+                        deadline,
+                        self.metrics.token_expired.clone(),
+                        stream_name(&req, self.sse.config()).unwrap_or_default(),
+                        peer(&req),
+                    ),
                     None => response,
                 })
             }
@@ -238,4 +239,11 @@ impl Hub {
         }
         cors
     }
+}
+
+/// The client's address, for log lines.
+fn peer(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map(|addr| addr.to_string())
+        .unwrap_or_default()
 }

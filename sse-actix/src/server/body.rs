@@ -66,9 +66,10 @@ impl Stream for EventBody {
                     this.done = true;
                     this.log.ended_by = Some(this.frames.end_reason());
                 }
+                Poll::Ready(frames) => this.log.frames += frames as u64,
                 // Pending registered the waker: a frame pushed after this
                 // poll wakes the connection again.
-                Poll::Ready(_) | Poll::Pending => {}
+                Poll::Pending => {}
             }
         }
         match gathered.into_chunk() {
@@ -122,6 +123,8 @@ pub(crate) struct ConnectionLog {
     pub(crate) peer: String,
     pub(crate) opened: Instant,
     pub(crate) sent: u64,
+    /// Frames taken from the subscription (events and keep-alives).
+    pub(crate) frames: u64,
     /// Set when the subscription ended on the server's side; `None` when
     /// the connection was dropped first.
     pub(crate) ended_by: Option<Option<EndReason>>,
@@ -129,16 +132,22 @@ pub(crate) struct ConnectionLog {
 
 impl Drop for ConnectionLog {
     fn drop(&mut self) {
-        let reason = match self.ended_by {
-            Some(Some(reason)) => reason.to_string(),
-            Some(None) => "the subscription ended".to_owned(),
-            None => {
-                "the connection was dropped (client went away or HTTP server stopped)".to_owned()
-            }
+        // `end`: a stable name for log processors; the message says it in words.
+        let (end, reason) = match self.ended_by {
+            Some(Some(reason)) => (format!("{reason:?}"), reason.to_string()),
+            Some(None) => ("Ended".to_owned(), "the subscription ended".to_owned()),
+            None => (
+                "ConnectionDropped".to_owned(),
+                "the connection was dropped (the client went away, the HTTP server stopped, \
+                 or the application ended the response)"
+                    .to_owned(),
+            ),
         };
         tracing::info!(
             stream = %self.stream,
             peer = %self.peer,
+            end,
+            frames = self.frames,
             bytes = self.sent,
             duration_ms = self.opened.elapsed().as_millis() as u64,
             "event stream closed: {reason}"
@@ -161,6 +170,7 @@ mod tests {
             peer: "test".to_owned(),
             opened: Instant::now(),
             sent: 0,
+            frames: 0,
             ended_by: None,
         }
     }
@@ -197,6 +207,7 @@ mod tests {
             std::str::from_utf8(&expected).unwrap()
         );
         assert_eq!(body.log.sent, expected.len() as u64);
+        assert_eq!(body.log.frames, 5);
 
         // A lone frame is passed on as it is, and the end still ends the body.
         server.publish("s", Event::data("e6")).await.unwrap();

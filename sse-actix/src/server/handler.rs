@@ -235,6 +235,7 @@ impl Sse {
             peer: peer.to_owned(),
             opened: Instant::now(),
             sent: 0,
+            frames: 0,
             ended_by: None,
         };
         let body = EventBody::new(Some(first), subscription, slot, log);

@@ -136,7 +136,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    init_tracing();
+    hub_deploy::init_tracing(&args.deploy);
     validate_stream_name(&args.demo_stream, args.max_stream_name_len)
         .map_err(|error| format!("--demo-stream: {error}"))?;
     actix_web::rt::System::new().block_on(serve(args))
@@ -293,17 +293,6 @@ fn redis_backplane(
     _args: &Args,
 ) -> Result<std::sync::Arc<dyn sse_actors::Backplane>, Box<dyn std::error::Error>> {
     Err("--redis: this build of sse has no Redis support (feature `redis`)".into())
-}
-
-fn init_tracing() {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    // Logs go to stderr: stdout carries only the listening address.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
 }
 
 async fn shutdown_signal() {

@@ -1,5 +1,5 @@
 //! The flags of `sse hub` for running it in production: HTTPS, JWT
-//! authorization, metrics.
+//! authorization, metrics, structured logs.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -45,6 +45,43 @@ pub struct DeployArgs {
     /// (default: whoever may see the counts of `/healthz`).
     #[arg(long, env = "SSE_HUB_METRICS_TOKEN", hide_env_values = true)]
     metrics_token: Option<String>,
+
+    /// Log lines on stderr as `text` (for people) or `json` (one object a
+    /// line, fields at the top level, for log processors). Each event
+    /// stream logs one line when it opens (stream, peer, last_event_id) and
+    /// one when it ends (stream, peer, end, frames, bytes, duration_ms).
+    /// Tokens are never logged. The level is `RUST_LOG` (default `info`).
+    #[arg(long, env = "SSE_HUB_LOG_FORMAT", default_value = "text")]
+    log_format: LogFormat,
+}
+
+/// The format of the hub's log lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object a line.
+    Json,
+}
+
+/// Sends log lines to stderr (stdout carries only the listening address).
+pub fn init_tracing(args: &DeployArgs) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match args.log_format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .try_init(),
+    };
 }
 
 impl DeployArgs {
