@@ -165,6 +165,7 @@ pub(crate) struct ServerConfig {
     pub(crate) slow_subscriber: SlowSubscriberPolicy,
     pub(crate) max_subscribers_per_stream: Option<usize>,
     pub(crate) max_auto_streams: Option<usize>,
+    pub(crate) auto_stream_idle: Duration,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) on_subscribe: Option<Callback>,
     pub(crate) on_unsubscribe: Option<Callback>,
@@ -187,6 +188,7 @@ impl Default for ServerConfig {
             slow_subscriber: SlowSubscriberPolicy::Disconnect,
             max_subscribers_per_stream: None,
             max_auto_streams: None,
+            auto_stream_idle: Duration::from_secs(60),
             headers: Vec::new(),
             on_subscribe: None,
             on_unsubscribe: None,
@@ -209,6 +211,7 @@ pub(crate) struct Resolved {
     pub(crate) slow_subscriber: SlowSubscriberPolicy,
     pub(crate) keep_alive: Option<Duration>,
     pub(crate) base64: bool,
+    pub(crate) auto_stream_idle: Duration,
     pub(crate) callbacks: Arc<Callbacks>,
 }
 
@@ -230,7 +233,11 @@ impl Resolved {
             slow_subscriber: self.slow_subscriber,
             // Without a log nothing is lost by removing an idle
             // auto-created stream, so it goes with its last subscriber.
-            retire_after: (auto_created && !self.auto_replay).then_some(Duration::ZERO),
+            retire_after: auto_created.then_some(if self.auto_replay {
+                self.auto_stream_idle
+            } else {
+                Duration::ZERO
+            }),
         }
     }
 }
@@ -247,6 +254,7 @@ impl ServerConfig {
             slow_subscriber: self.slow_subscriber,
             keep_alive: self.keep_alive.filter(|d| !d.is_zero()),
             base64: self.base64,
+            auto_stream_idle: self.auto_stream_idle,
             callbacks: Arc::new(Callbacks {
                 on_subscribe: [self.on_subscribe.clone(), options.on_subscribe.clone()],
                 on_unsubscribe: [self.on_unsubscribe.clone(), options.on_unsubscribe.clone()],
@@ -261,7 +269,8 @@ impl ServerConfig {
 /// Defaults: buffer 1024 events, subscriber queue 1024 frames, no TTL, text
 /// data, no auto-stream, auto-replay on, log limits of [`LogLimits::default`],
 /// keep-alive every 15 s, slow subscribers disconnected, no subscriber limit,
-/// no auto-stream limit, no extra headers, one arbiter per core.
+/// no auto-stream limit, idle auto-streams removed after 60 s, no extra
+/// headers, one arbiter per core, the system's clock.
 #[derive(Clone, Default)]
 #[must_use]
 pub struct ServerBuilder {
@@ -297,10 +306,11 @@ impl ServerBuilder {
         self
     }
 
-    /// Create a stream when someone subscribes to an unknown one, and remove
-    /// such a stream when its last subscriber leaves if it has no replay log
-    /// (r3labs `AutoStream`). Streams created explicitly are never removed
-    /// implicitly.
+    /// Create a stream when someone subscribes to an unknown one (r3labs
+    /// `AutoStream`), and remove it once it has no subscriber: at once
+    /// without a replay log (as r3labs), after
+    /// [`auto_stream_idle`](Self::auto_stream_idle) with one. Streams
+    /// created explicitly are never removed implicitly.
     pub fn auto_stream(mut self, on: bool) -> Self {
         self.config.auto_stream = on;
         self
@@ -341,11 +351,24 @@ impl ServerBuilder {
     }
 
     /// The most streams auto-stream may have created at once (`None`: no
-    /// limit, as r3labs). Auto-created streams with a replay log stay until
-    /// removed, so with auto-stream and auto-replay on, any client can make
-    /// the server keep a stream (and its log) per name it invents: set this.
+    /// limit, as r3labs). Auto-created streams with a replay log stay for
+    /// [`auto_stream_idle`](Self::auto_stream_idle) after their last
+    /// subscriber, so with auto-stream and auto-replay on, any client can make
+    /// the server keep a stream (and its log) per name it invents for that
+    /// long: set this.
     pub fn max_auto_streams(mut self, limit: Option<usize>) -> Self {
         self.config.max_auto_streams = limit;
+        self
+    }
+
+    /// How long an auto-created stream with a replay log stays without a
+    /// subscriber before it is removed and stops counting against
+    /// [`max_auto_streams`](Self::max_auto_streams) (default 60 s): a client
+    /// that reconnects within it is still replayed what it missed. Publishing
+    /// does not keep a stream; only a subscriber does. Zero removes it with
+    /// its last subscriber, as without a log.
+    pub fn auto_stream_idle(mut self, idle: Duration) -> Self {
+        self.config.auto_stream_idle = idle;
         self
     }
 
@@ -417,6 +440,7 @@ impl fmt::Debug for ServerBuilder {
             .field("slow_subscriber", &c.slow_subscriber)
             .field("max_subscribers_per_stream", &c.max_subscribers_per_stream)
             .field("max_auto_streams", &c.max_auto_streams)
+            .field("auto_stream_idle", &c.auto_stream_idle)
             .field("headers", &c.headers)
             .field("arbiters", &c.arbiters)
             .field("backplane", &c.backplane.is_some())

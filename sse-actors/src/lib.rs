@@ -52,8 +52,9 @@
 //! **Limits**, all set on [`ServerBuilder`] (some per stream with
 //! [`StreamOptions`]): the publish buffer per stream, the queue per
 //! subscriber, the event log (count, bytes, age: [`LogLimits`]), the event
-//! TTL, subscribers per stream, auto-created streams, the keep-alive interval
-//! and the number of arbiters. Stream names and event ids are opaque strings; this crate puts
+//! TTL, subscribers per stream, auto-created streams and how long an idle
+//! one stays (60 s by default, so no client can fill the limit for good),
+//! the keep-alive interval and the number of arbiters. Stream names and event ids are opaque strings; this crate puts
 //! no limit on their length (the transport should). Costs: a delivery
 //! allocates nothing; an idle subscriber holds about 1.3 KiB (see
 //! `BENCHMARKS.md`).

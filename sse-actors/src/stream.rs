@@ -43,8 +43,9 @@ pub struct StreamInfo {
     pub logged_events: usize,
     /// Encoded bytes in the replay log.
     pub logged_bytes: usize,
-    /// Whether auto-stream created it (it goes away with its last subscriber
-    /// unless it keeps a replay log).
+    /// Whether auto-stream created it (it goes away once it has had no
+    /// subscriber for [`ServerBuilder::auto_stream_idle`](crate::ServerBuilder::auto_stream_idle),
+    /// at once without a replay log).
     pub auto_created: bool,
 }
 

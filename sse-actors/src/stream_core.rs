@@ -636,6 +636,59 @@ mod tests {
     }
 
     #[test]
+    fn an_auto_created_stream_with_a_log_retires_once_idle_for_its_time() {
+        let t0 = Instant::now();
+        let idle = Duration::from_secs(60);
+        let auto = CoreOptions {
+            retire_after: Some(idle),
+            ..options()
+        };
+        let mut core = local(auto, t0);
+        assert_eq!(core.next_timeout(), Some(t0 + idle), "even if no one joins");
+        let (first, _) = join_with_id(&mut core, "first", None, (), t0);
+        assert_eq!(core.next_timeout(), None);
+        core.accept(event(1, t0));
+        let left = t0 + Duration::from_secs(5);
+        core.detach(first, left);
+        assert_eq!(core.next_timeout(), Some(left + idle));
+        // Back within the idle time: replayed, and the stream stays.
+        let (back, queue) = join_with_id(
+            &mut core,
+            "back",
+            None,
+            (),
+            left + idle - Duration::from_millis(1),
+        );
+        assert_eq!(ids(&read(&queue, None, left)), ["1"]);
+        let left = left + idle;
+        core.detach(back, left);
+        core.on_timeout(left + idle - Duration::from_millis(1));
+        assert_eq!(
+            effects(&mut core),
+            ["end first: Unsubscribed", "end back: Unsubscribed"]
+        );
+        core.on_timeout(left + idle);
+        assert_eq!(effects(&mut core), ["retire"]);
+        assert_eq!(core.logged(), (0, 0), "the log goes with it");
+        assert_eq!(core.next_timeout(), None);
+    }
+
+    #[test]
+    fn a_subscriber_arriving_after_the_idle_time_finds_the_stream_retired() {
+        let t0 = Instant::now();
+        let idle = Duration::from_secs(60);
+        let auto = CoreOptions {
+            retire_after: Some(idle),
+            ..options()
+        };
+        let mut core = local(auto, t0);
+        // The driver's timer has not fired yet: the time decides, not the timer.
+        let late = core.subscribe(SubscribeRequest::new(), (), t0 + idle, |_, _| "late");
+        assert!(matches!(late, Err(SubscribeError::StreamRemoved { .. })));
+        assert_eq!(effects(&mut core), ["retire"]);
+    }
+
+    #[test]
     fn an_explicit_stream_never_retires() {
         let t0 = Instant::now();
         let mut core = local(options(), t0);

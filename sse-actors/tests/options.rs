@@ -3,9 +3,10 @@
 mod common;
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use common::*;
-use sse_actors::{EndReason, Event, StreamOptions, SubscribeError, SubscribeRequest};
+use sse_actors::{EndReason, Event, ManualClock, StreamOptions, SubscribeError, SubscribeRequest};
 
 #[actix_rt::test]
 async fn auto_stream_creates_on_subscribe_and_removes_when_idle() {
@@ -32,9 +33,18 @@ async fn auto_stream_creates_on_subscribe_and_removes_when_idle() {
     all_freed(&server).await;
 }
 
+/// A client that reconnects within the idle time is replayed what it
+/// missed; after it, the stream and its log are gone.
 #[actix_rt::test]
-async fn auto_stream_with_replay_keeps_the_stream() {
-    let server = server().auto_stream(true).auto_replay(true).build();
+async fn an_auto_stream_with_replay_stays_for_its_idle_time() {
+    let clock = ManualClock::new();
+    let idle = Duration::from_secs(60);
+    let server = server()
+        .auto_stream(true)
+        .auto_replay(true)
+        .auto_stream_idle(idle)
+        .clock(clock.clone())
+        .build();
     let sub = server
         .subscribe("auto", SubscribeRequest::new())
         .await
@@ -43,11 +53,66 @@ async fn auto_stream_with_replay_keeps_the_stream() {
     drop(sub);
     let stream = server.stream("auto").unwrap();
     eventually("the subscriber to leave", || stream.info().subscribers == 0).await;
+    clock.advance(idle - Duration::from_millis(1));
     let mut sub = server
         .subscribe("auto", SubscribeRequest::new())
         .await
         .unwrap();
     assert_eq!(next_str(&mut sub).await, "id: 1\ndata: kept\n\n");
+    drop(sub);
+    eventually("the subscriber to leave", || stream.info().subscribers == 0).await;
+    clock.advance(idle);
+    eventually("the idle stream to go", || server.stats().streams == 0).await;
+    assert!(stream.is_removed());
+    let mut fresh = server
+        .subscribe("auto", SubscribeRequest::new())
+        .await
+        .unwrap();
+    server.publish("auto", Event::data("new")).await.unwrap();
+    assert_eq!(
+        next_str(&mut fresh).await,
+        "id: 1\ndata: new\n\n",
+        "a new log"
+    );
+    server.close().await;
+}
+
+/// 1,000 invented names, each subscribed to and dropped at once, fill the
+/// auto-stream limit only until they have been idle for the idle time.
+#[actix_rt::test]
+async fn invented_stream_names_fill_the_auto_stream_limit_only_while_idle() {
+    let clock = ManualClock::new();
+    let idle = Duration::from_secs(60);
+    let server = server()
+        .auto_stream(true)
+        .auto_replay(true)
+        .max_auto_streams(Some(1000))
+        .auto_stream_idle(idle)
+        .clock(clock.clone())
+        .build();
+    for i in 0..1000 {
+        drop(
+            server
+                .subscribe(&format!("s{i}"), SubscribeRequest::new())
+                .await
+                .unwrap(),
+        );
+    }
+    let refused = server.subscribe("one-more", SubscribeRequest::new()).await;
+    assert!(matches!(
+        refused,
+        Err(SubscribeError::TooManyStreams { limit: 1000, .. })
+    ));
+    eventually("every subscriber to leave", || {
+        server.stats().subscriber_records == 0
+    })
+    .await;
+    clock.advance(idle);
+    eventually("the idle streams to go", || server.stats().streams == 0).await;
+    let _admitted = server
+        .subscribe("one-more", SubscribeRequest::new())
+        .await
+        .unwrap();
     server.close().await;
 }
 

@@ -58,6 +58,12 @@ pub struct Args {
     /// (auto-stream); one more gets 503.
     #[arg(long, env = "SSE_HUB_MAX_AUTO_STREAMS", default_value_t = 1000)]
     max_auto_streams: usize,
+    /// How long a stream created by subscribing to a new name stays without
+    /// a subscriber before it is removed (with its log) and no longer counts
+    /// against `--max-auto-streams`, e.g. `60s`; a client reconnecting
+    /// within it is still replayed what it missed.
+    #[arg(long, env = "SSE_HUB_AUTO_STREAM_IDLE", default_value = "60s", value_parser = parse_duration)]
+    auto_stream_idle: Duration,
     /// Longest stream name in bytes; names are ASCII letters, digits and `-_.~`.
     #[arg(long, env = "SSE_HUB_MAX_STREAM_NAME_LEN", default_value_t = 128)]
     max_stream_name_len: usize,
@@ -251,7 +257,8 @@ fn server_builder(args: &Args) -> Result<sse_actors::ServerBuilder, Box<dyn std:
         .subscriber_queue(args.subscriber_queue)
         .slow_subscriber(args.slow_subscriber)
         .max_subscribers_per_stream(args.max_subscribers_per_stream)
-        .max_auto_streams(Some(args.max_auto_streams));
+        .max_auto_streams(Some(args.max_auto_streams))
+        .auto_stream_idle(args.auto_stream_idle);
     if let Some(ttl) = args.event_ttl {
         builder = builder.event_ttl(ttl);
     }

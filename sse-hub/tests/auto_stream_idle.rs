@@ -1,0 +1,24 @@
+//! `sse hub --auto-stream-idle`: streams invented by subscribers go away
+//! once idle, so no client can fill `--max-auto-streams` for good.
+
+mod support;
+
+use sse_testkit::{EventClient, client, until};
+use support::hub_process::Hub;
+
+#[actix_web::test]
+async fn invented_stream_names_free_their_slots_once_idle() {
+    let hub = Hub::start(&["--max-auto-streams", "50", "--auto-stream-idle", "20ms"]);
+    // Replay is on (the hub's default): each stream keeps a log.
+    for i in 0..50 {
+        drop(EventClient::open(&hub.url(&format!("/events?stream=s{i}"))).await);
+    }
+    // Each stream goes 20 ms after its subscriber left; until then a new
+    // name may be refused (503), never for good.
+    let url = hub.url("/events?stream=one-more");
+    until("a new stream name to be accepted", async || {
+        let response = client().get(&url).send().await.expect("request");
+        response.status() == 200
+    })
+    .await;
+}
