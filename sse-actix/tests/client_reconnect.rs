@@ -304,16 +304,6 @@ async fn invalid_url_is_a_fatal_error() {
 }
 
 #[actix_web::test]
-async fn https_without_a_tls_client_is_a_fatal_error_not_a_retry_loop() {
-    let client = fast(Client::builder("https://127.0.0.1:9/events")).build();
-    let result = within("stop", client.subscribe_raw(|_| {})).await;
-    assert!(
-        matches!(result, Err(Error::InvalidRequest(ref m)) if m.contains("TLS")),
-        "{result:?}"
-    );
-}
-
-#[actix_web::test]
 async fn an_id_without_data_updates_the_last_event_id() {
     let server = ScriptedServer::start(|_, _| Reply::sse(vec!["id: 5\n\n".into()], End::Hang));
     let client = fast(Client::builder(&server.url)).build();

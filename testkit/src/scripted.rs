@@ -104,6 +104,22 @@ impl ScriptedServer {
     /// Starts a server on 127.0.0.1:0 answering every path with `script`
     /// (given the request and its index, from 0).
     pub fn start(script: impl Fn(&Req, usize) -> Reply + Send + Sync + 'static) -> ScriptedServer {
+        Self::start_with(None, script)
+    }
+
+    /// [`start`](Self::start) over HTTPS with these rustls settings; `url`
+    /// is then `https://localhost:PORT`.
+    pub fn start_tls(
+        tls: rustls::ServerConfig,
+        script: impl Fn(&Req, usize) -> Reply + Send + Sync + 'static,
+    ) -> ScriptedServer {
+        Self::start_with(Some(tls), script)
+    }
+
+    fn start_with(
+        tls: Option<rustls::ServerConfig>,
+        script: impl Fn(&Req, usize) -> Reply + Send + Sync + 'static,
+    ) -> ScriptedServer {
         let script: Arc<Script> = Arc::new(script);
         let requests = Arc::new(Mutex::new(Vec::new()));
         let open = Arc::new(AtomicUsize::new(0));
@@ -120,15 +136,22 @@ impl ScriptedServer {
             }))
         })
         .workers(1)
-        .disable_signals()
-        .bind(("127.0.0.1", 0))
-        .expect("binding 127.0.0.1:0");
-        let addr = server.addrs()[0];
+        .disable_signals();
+        let (server, scheme, host) = match tls {
+            None => (server.bind(("127.0.0.1", 0)), "http", "127.0.0.1"),
+            Some(tls) => (
+                server.bind_rustls_0_23(("127.0.0.1", 0), tls),
+                "https",
+                "localhost",
+            ),
+        };
+        let server = server.expect("binding 127.0.0.1:0");
+        let port = server.addrs()[0].port();
         let server = server.run();
         let handle = server.handle();
         actix_rt::spawn(server);
         ScriptedServer {
-            url: format!("http://{addr}"),
+            url: format!("{scheme}://{host}:{port}"),
             requests,
             open,
             handle,

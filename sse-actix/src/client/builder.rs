@@ -13,6 +13,7 @@ use sse_proto::{ByteString, Decoder};
 use super::error::Error;
 use super::live::{LiveCounters, LiveCounts};
 use super::strategy::{ExponentialBackoff, ReconnectStrategy};
+use super::tls::TlsConfig;
 
 pub(crate) type Validator = dyn Fn(StatusCode, &HeaderMap) -> Result<(), String> + Send + Sync;
 pub(crate) type StrategyFactory = dyn Fn() -> Box<dyn ReconnectStrategy> + Send + Sync;
@@ -81,6 +82,9 @@ pub(crate) struct Config {
     pub(crate) on_disconnect: Option<Box<DisconnectCallback>>,
     pub(crate) reconnect_notify: Option<Box<NotifyCallback>>,
     pub(crate) awc: Option<Box<AwcFactory>>,
+    pub(crate) tls: TlsConfig,
+    /// Built from `tls` once, by `build`, for every connection.
+    pub(crate) rustls: Option<Arc<rustls::ClientConfig>>,
     /// Why the request cannot be built, if it cannot.
     pub(crate) invalid: Option<String>,
 }
@@ -107,10 +111,17 @@ impl Config {
     pub(crate) fn awc_client(&self) -> awc::Client {
         match &self.awc {
             Some(factory) => factory(),
-            None => awc::Client::builder()
-                .timeout(self.response_timeout)
-                .max_redirects(self.max_redirects)
-                .finish(),
+            None => {
+                let mut connector = awc::Connector::new();
+                if let Some(rustls) = &self.rustls {
+                    connector = connector.rustls_0_23(Arc::clone(rustls));
+                }
+                awc::Client::builder()
+                    .connector(connector)
+                    .timeout(self.response_timeout)
+                    .max_redirects(self.max_redirects)
+                    .finish()
+            }
         }
     }
 }
@@ -201,6 +212,8 @@ impl ClientBuilder {
                 on_disconnect: None,
                 reconnect_notify: None,
                 awc: None,
+                tls: TlsConfig::default(),
+                rustls: None,
                 invalid: None,
             },
             error: None,
@@ -387,13 +400,18 @@ impl ClientBuilder {
         self
     }
 
-    /// Builds the awc client used by each subscription (for TLS settings, a
-    /// custom connector…). It then owns the response timeout and redirects.
-    ///
-    /// This crate enables no awc TLS feature: for `https://` URLs, enable
-    /// one (e.g. awc's `rustls-0_23`) in your own `Cargo.toml` and build the
-    /// awc client with its connector here. Without one, an `https://` URL
-    /// stops the client with [`Error::InvalidRequest`].
+    /// TLS settings for `https://` URLs (default: the bundled web PKI
+    /// roots, no client certificate): a private CA, a client certificate.
+    #[must_use]
+    pub fn tls(mut self, tls: TlsConfig) -> Self {
+        self.config.tls = tls;
+        self
+    }
+
+    /// Builds the awc client used by each subscription, for a connector of
+    /// your own. It then owns TLS (see
+    /// [`TlsConfig::rustls_client_config`] for ours), the response timeout
+    /// and redirects.
     #[must_use]
     pub fn awc_client(mut self, factory: impl Fn() -> awc::Client + Send + Sync + 'static) -> Self {
         self.config.awc = Some(Box::new(factory));
@@ -410,20 +428,37 @@ impl ClientBuilder {
         }
     }
 
-    /// Builds the client, or reports an invalid URL or header.
+    fn prepare_tls(&mut self) {
+        if self.config.awc.is_some() || self.config.rustls.is_some() {
+            return;
+        }
+        match self.config.tls.rustls_client_config() {
+            Ok(config) => self.config.rustls = Some(config),
+            Err(error) => {
+                self.error.get_or_insert_with(|| match error {
+                    Error::InvalidRequest(message) => message,
+                    other => other.to_string(),
+                });
+            }
+        }
+    }
+
+    /// Builds the client, or reports an invalid URL, header or TLS setting.
     pub fn try_build(mut self) -> Result<Client, Error> {
         self.check_url();
-        match self.error {
+        self.prepare_tls();
+        match self.error.take() {
             Some(error) => Err(Error::InvalidRequest(error)),
             None => Ok(self.build()),
         }
     }
 
-    /// Builds the client. An invalid header is reported by every
-    /// subscription as [`Error::InvalidRequest`], after which it stops; use
-    /// [`try_build`](Self::try_build) to catch it here.
+    /// Builds the client. An invalid header or TLS setting is reported by
+    /// every subscription as [`Error::InvalidRequest`], after which it
+    /// stops; use [`try_build`](Self::try_build) to catch it here.
     pub fn build(mut self) -> Client {
         self.check_url();
+        self.prepare_tls();
         self.config.invalid = self.error;
         Client {
             last_event_id: Arc::new(Mutex::new(self.config.last_event_id.clone())),

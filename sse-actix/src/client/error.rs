@@ -16,10 +16,17 @@ use awc::http::StatusCode;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The request could not be built (bad URL, header name or value).
-    /// Fatal: no connection is attempted.
+    /// The request could not be built (bad URL, header name or value, TLS
+    /// settings). Fatal: no connection is attempted.
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    /// A TLS certificate was refused: the server's, by this client (an
+    /// unknown issuer, a name it is not valid for, expired…), or the
+    /// client's, by the server. Fatal: retrying cannot fix it; see
+    /// [`TlsConfig`](super::TlsConfig) to trust a private CA or present a
+    /// client certificate.
+    #[error("TLS certificate refused: {0}")]
+    Certificate(String),
     /// Connecting or sending the request failed, or no response head arrived
     /// within the response timeout.
     #[error("connecting to the event source failed: {0}")]

@@ -59,6 +59,7 @@ mod session;
 mod strategy;
 mod stream;
 mod subscribe;
+mod tls;
 
 pub use builder::{Client, ClientBuilder, HttpErrorPolicy};
 pub use error::Error;
@@ -68,3 +69,4 @@ pub use sse_proto::{Event, Frame};
 pub use strategy::{ConstantBackoff, ExponentialBackoff, MaxRetries, ReconnectStrategy};
 pub use stream::{EventStream, FrameStream};
 pub use subscribe::ChannelSubscription;
+pub use tls::TlsConfig;

@@ -22,6 +22,7 @@ use super::builder::{Config, HttpErrorPolicy};
 use super::error::Error;
 use super::live::{LiveCounters, LiveGuard, LiveKind};
 use super::strategy::ReconnectStrategy;
+use super::tls::certificate_error;
 
 /// What a subscription's handles can see of it while it runs.
 #[derive(Debug, Default)]
@@ -247,7 +248,7 @@ impl Session {
 
     /// A connection attempt failed: stop or schedule a retry per policy.
     fn refused(&mut self, error: Error) -> Error {
-        let stop = matches!(error, Error::InvalidRequest(_))
+        let stop = matches!(error, Error::InvalidRequest(_) | Error::Certificate(_))
             || (error.is_http_error() && self.config.http_errors == HttpErrorPolicy::Stop);
         if stop {
             self.stop();
@@ -338,14 +339,16 @@ impl Session {
     }
 }
 
-/// Errors that retrying cannot fix are request errors (fatal); the others
-/// are connection errors (retried).
+/// Errors that retrying cannot fix are request and certificate errors
+/// (fatal); the others are connection errors (retried).
 fn send_error(error: SendRequestError) -> Error {
+    if let Some(reason) = certificate_error(&error) {
+        return Error::Certificate(reason);
+    }
     match error {
         SendRequestError::Url(e) => Error::InvalidRequest(format!("invalid URL: {e}")),
         SendRequestError::Connect(ConnectError::SslIsNotSupported) => Error::InvalidRequest(
-            "https needs a TLS-enabled awc client: enable an awc TLS feature and pass it with \
-             ClientBuilder::awc_client"
+            "https needs a TLS-enabled awc client; the awc_client factory made one without TLS"
                 .to_owned(),
         ),
         other => Error::Connect(other.to_string()),

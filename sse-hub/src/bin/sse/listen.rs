@@ -5,6 +5,8 @@ use std::time::Duration;
 use futures_util::StreamExt as _;
 use sse_actix::client::{Client, Event};
 
+use crate::flags::TlsFlags;
+
 /// Arguments of `sse listen`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -28,6 +30,8 @@ pub struct Args {
     /// Reconnect when nothing arrived for this many seconds.
     #[arg(long, value_name = "SECONDS")]
     idle_timeout: Option<f64>,
+    #[command(flatten)]
+    tls: TlsFlags,
 }
 
 /// One output line: the schema of `sse decode`.
@@ -44,6 +48,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .map_err(|_| format!("invalid method {:?}", args.method))?;
     let mut builder = Client::builder(&args.url)
         .method(method)
+        .tls(args.tls.config()?)
         .on_connect(|| eprintln!("sse: connected"))
         .reconnect_notify(|error, delay| {
             eprintln!("sse: {error}; reconnecting in {} ms", delay.as_millis());

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod codec;
+mod flags;
 mod hub;
 mod hub_deploy;
 mod listen;

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use awc::http::Uri;
 
+use crate::flags::TlsFlags;
+
 /// Arguments of `sse publish`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -32,6 +34,8 @@ pub struct Args {
     timeout_secs: u64,
     /// The event data; `-` reads it from standard input. Line breaks are kept.
     data: String,
+    #[command(flatten)]
+    tls: TlsFlags,
 }
 
 pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
@@ -56,7 +60,8 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         event["retry"] = retry.into();
     }
     let timeout = Duration::from_secs(args.timeout_secs);
-    let id = actix_rt::System::new().block_on(send(uri, event, args.token, timeout))?;
+    let tls = args.tls.config()?.rustls_client_config()?;
+    let id = actix_rt::System::new().block_on(send(uri, event, args.token, timeout, tls))?;
     println!("{id}");
     Ok(())
 }
@@ -66,8 +71,12 @@ async fn send(
     event: serde_json::Value,
     token: Option<String>,
     timeout: Duration,
+    tls: std::sync::Arc<rustls::ClientConfig>,
 ) -> Result<String, Box<dyn std::error::Error>> {
-    let client = awc::Client::builder().timeout(timeout).finish();
+    let client = awc::Client::builder()
+        .connector(awc::Connector::new().rustls_0_23(tls))
+        .timeout(timeout)
+        .finish();
     let mut request = client.post(uri.clone());
     if let Some(token) = token {
         request = request.bearer_auth(token);
