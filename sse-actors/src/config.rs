@@ -166,6 +166,7 @@ pub(crate) struct ServerConfig {
     pub(crate) max_subscribers_per_stream: Option<usize>,
     pub(crate) max_auto_streams: Option<usize>,
     pub(crate) auto_stream_idle: Duration,
+    pub(crate) drain_timeout: Duration,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) on_subscribe: Option<Callback>,
     pub(crate) on_unsubscribe: Option<Callback>,
@@ -189,6 +190,7 @@ impl Default for ServerConfig {
             max_subscribers_per_stream: None,
             max_auto_streams: None,
             auto_stream_idle: Duration::from_secs(60),
+            drain_timeout: Duration::ZERO,
             headers: Vec::new(),
             on_subscribe: None,
             on_unsubscribe: None,
@@ -398,6 +400,17 @@ impl ServerBuilder {
         self
     }
 
+    /// How long [`Server::close`](crate::Server::close) waits for connected
+    /// subscribers to read what they are still owed (default: zero, it
+    /// returns at once). Either way each subscription yields every event
+    /// accepted before the close, then ends; the wait only lets the caller
+    /// know they were read before it stops the transport (an HTTP server's
+    /// graceful stop, say).
+    pub fn drain_timeout(mut self, timeout: Duration) -> Self {
+        self.config.drain_timeout = timeout;
+        self
+    }
+
     /// Arbiters (threads) the stream actors are spread over. `0` runs every
     /// stream on the arbiter that builds the server. Default: one per core.
     pub fn arbiters(mut self, n: usize) -> Self {
@@ -441,6 +454,7 @@ impl fmt::Debug for ServerBuilder {
             .field("max_subscribers_per_stream", &c.max_subscribers_per_stream)
             .field("max_auto_streams", &c.max_auto_streams)
             .field("auto_stream_idle", &c.auto_stream_idle)
+            .field("drain_timeout", &c.drain_timeout)
             .field("headers", &c.headers)
             .field("arbiters", &c.arbiters)
             .field("backplane", &c.backplane.is_some())

@@ -5,11 +5,13 @@
 //! deque keeps its capacity, so steady-state delivery allocates nothing.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use bytes::Bytes;
+use tokio::sync::Notify;
 
 use crate::config::SlowSubscriberPolicy;
 use crate::sequencing::Freshness;
@@ -53,6 +55,55 @@ struct Inner {
     waker: Option<Waker>,
     end: Option<EndReason>,
     dropped: u64,
+    /// Set while a closing server waits for this queue to be read out.
+    drain: Option<Arc<Drain>>,
+}
+
+impl Inner {
+    /// Frees the queued frames and tells a waiting drain this one is done.
+    fn clear(&mut self) {
+        self.items = VecDeque::new();
+        self.replay_left = 0;
+        if let Some(drain) = self.drain.take() {
+            drain.one_done();
+        }
+    }
+}
+
+/// Whether a subscription ending for `reason` still yields what it was
+/// owed: a lagged subscriber drains its queue, so its Last-Event-ID is as
+/// recent as possible when it reconnects; a closing server delivers what it
+/// accepted. Any other end (its consumer left, its stream was removed, it
+/// was ended by the server) drops what is queued.
+fn keeps_queued(reason: EndReason) -> bool {
+    matches!(reason, EndReason::Lagged | EndReason::ServerClosed)
+}
+
+/// The queues a closing server waits to see read to the end (or dropped).
+#[derive(Debug, Default)]
+pub(crate) struct Drain {
+    left: AtomicUsize,
+    done: Notify,
+}
+
+impl Drain {
+    /// Resolves once every watched queue was read out or dropped.
+    pub(crate) async fn finished(&self) {
+        loop {
+            // Registered before the check, so no wake-up falls in between.
+            let done = self.done.notified();
+            if self.left.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            done.await;
+        }
+    }
+
+    fn one_done(&self) {
+        if self.left.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.done.notify_waiters();
+        }
+    }
 }
 
 impl Queue {
@@ -147,19 +198,32 @@ impl Queue {
         Pushed::Queued
     }
 
-    /// Ends the queue: the first reason wins. Frames still queued are dropped
-    /// unless the subscriber lagged (then it drains them before it ends, so
-    /// its Last-Event-ID is as recent as possible when it reconnects).
+    /// Ends the queue: the first reason wins. Frames still queued are
+    /// dropped unless that reason keeps them for the consumer to read first
+    /// (lagged, server closed).
     pub(crate) fn close(&self, reason: EndReason) {
         let mut inner = self.lock();
-        if inner.end.is_none() {
-            inner.end = Some(reason);
-        }
-        if inner.end != Some(EndReason::Lagged) {
-            inner.items = VecDeque::new();
-            inner.replay_left = 0;
+        let reason = *inner.end.get_or_insert(reason);
+        if !keeps_queued(reason) {
+            inner.clear();
         }
         wake(inner);
+    }
+
+    /// The consumer is gone: ends the queue and frees what it held.
+    pub(crate) fn abandon(&self) {
+        let mut inner = self.lock();
+        inner.end.get_or_insert(EndReason::Unsubscribed);
+        inner.clear();
+    }
+
+    /// Makes `drain` wait until this ended queue is read out or dropped.
+    pub(crate) fn watch_drain(&self, drain: &Arc<Drain>) {
+        let mut inner = self.lock();
+        if inner.end.is_some() && !inner.items.is_empty() && inner.drain.is_none() {
+            drain.left.fetch_add(1, Ordering::AcqRel);
+            inner.drain = Some(Arc::clone(drain));
+        }
     }
 
     pub(crate) fn end_reason(&self) -> Option<EndReason> {
@@ -230,6 +294,11 @@ impl Queue {
                 take(item.frame);
             }
         }
+        if inner.items.is_empty()
+            && let Some(drain) = inner.drain.take()
+        {
+            drain.one_done();
+        }
         if count > 0 {
             return Poll::Ready(count);
         }
@@ -241,6 +310,12 @@ impl Queue {
             _ => inner.waker = Some(cx.waker().clone()),
         }
         Poll::Pending
+    }
+}
+
+impl Drop for Queue {
+    fn drop(&mut self) {
+        self.lock().clear();
     }
 }
 
@@ -368,6 +443,44 @@ mod tests {
         assert_eq!(q.len(), 0);
         assert_eq!(pop(&q), Poll::Ready(None));
         assert_eq!(q.push(item("late")), Pushed::Closed);
+    }
+
+    #[test]
+    fn a_closing_server_leaves_what_it_owes_to_be_read_then_the_end() {
+        let q = queue(4, SlowSubscriberPolicy::Disconnect);
+        q.push_all(["a", "b"].map(item));
+        q.close(EndReason::ServerClosed);
+        q.close(EndReason::Unsubscribed);
+        assert_eq!(q.end_reason(), Some(EndReason::ServerClosed));
+        assert_eq!(q.push(item("late")), Pushed::Closed);
+        assert_eq!(drain(&q), ["a", "b"]);
+        assert_eq!(pop(&q), Poll::Ready(None));
+    }
+
+    #[test]
+    fn a_drain_finishes_when_every_watched_queue_is_read_out_or_abandoned() {
+        let closing = Arc::new(Drain::default());
+        let read = queue(4, SlowSubscriberPolicy::Disconnect);
+        let abandoned = queue(4, SlowSubscriberPolicy::Disconnect);
+        let empty = queue(4, SlowSubscriberPolicy::Disconnect);
+        for q in [&read, &abandoned] {
+            q.push_all(["a", "b"].map(item));
+        }
+        for q in [&read, &abandoned, &empty] {
+            q.close(EndReason::ServerClosed);
+            q.watch_drain(&closing);
+        }
+        let mut finished = std::pin::pin!(closing.finished());
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(finished.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(pop(&read), Poll::Ready(Some(Bytes::from_static(b"a"))));
+        assert_eq!(pop(&read), Poll::Ready(Some(Bytes::from_static(b"b"))));
+        assert!(
+            finished.as_mut().poll(&mut cx).is_pending(),
+            "one still owed"
+        );
+        abandoned.abandon();
+        assert!(finished.as_mut().poll(&mut cx).is_ready());
     }
 
     #[test]

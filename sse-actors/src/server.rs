@@ -238,10 +238,14 @@ impl Server {
         })
     }
 
-    /// Closes the server: every subscription ends (with
-    /// [`EndReason::ServerClosed`](crate::EndReason::ServerClosed)), every
-    /// stream and its log is freed and the arbiters stop, before this
-    /// returns. Later calls fail with `ServerClosed`; closing twice is a no-op.
+    /// Closes the server, gracefully: publishing stops, every event accepted
+    /// so far is fanned out, and every subscription ends (with
+    /// [`EndReason::ServerClosed`](crate::EndReason::ServerClosed)) after
+    /// yielding what it was owed. Every stream and its log is freed and the
+    /// arbiters stop before this returns; it first waits, up to the
+    /// [drain timeout](ServerBuilder::drain_timeout), for the connected
+    /// subscribers to read what they are owed. Later calls fail with
+    /// `ServerClosed`; closing twice is a no-op.
     pub async fn close(&self) {
         // An error means the server actor is gone, so everything already ended.
         let _ = self.addr.send(Close).await;

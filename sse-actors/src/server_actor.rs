@@ -10,6 +10,7 @@ use sse_proto::Encoder;
 use tokio::sync::Semaphore;
 
 use crate::config::{ServerConfig, StreamOptions};
+use crate::queue::Drain;
 use crate::sequencing::{Global, Local, Sequencing};
 use crate::stats::Counters;
 use crate::stream::{StreamAddr, StreamHandle, StreamState};
@@ -245,7 +246,7 @@ impl Handler<RemoveStream> for ServerActor {
                 }
                 stream.state.close();
                 Box::pin(async move {
-                    stream.addr.shut_down(EndReason::StreamRemoved).await;
+                    stream.addr.shut_down(EndReason::StreamRemoved, None).await;
                     true
                 })
             }
@@ -275,15 +276,25 @@ impl Handler<StreamIdle> for ServerActor {
 impl Handler<Close> for ServerActor {
     type Result = ResponseFuture<()>;
 
+    /// Ends every subscription after what it was owed, then waits (up to
+    /// the drain timeout) for the subscribers to read it.
     fn handle(&mut self, _: Close, _ctx: &mut Self::Context) -> Self::Result {
         let (streams, arbiters) = self.shutdown_all();
+        let drain = Arc::new(Drain::default());
+        let clock = self.config.clock.clone();
+        let timeout = self.config.drain_timeout;
+        // The timeout counts from the close, not from when the streams ended.
+        let deadline = clock.now() + timeout;
         Box::pin(async move {
-            join_all(
-                streams
-                    .iter()
-                    .map(|s| s.addr.shut_down(EndReason::ServerClosed)),
-            )
+            join_all(streams.iter().map(|s| {
+                s.addr
+                    .shut_down(EndReason::ServerClosed, Some(Arc::clone(&drain)))
+            }))
             .await;
+            if !timeout.is_zero() {
+                let expired = clock.sleep_until(deadline);
+                futures_util::future::select(std::pin::pin!(drain.finished()), expired).await;
+            }
             for arbiter in arbiters {
                 arbiter.stop();
             }

@@ -11,6 +11,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 use crate::backplane::{Backplane, BackplaneEvent, GlobalId};
 use crate::clock::Clock;
 use crate::error::{PublishError, SubscribeError, TryPublishError};
+use crate::queue::Drain;
 use crate::sequencing::{Backfill, Global, Incoming, Local, LocalEvent};
 use crate::stats::Counters;
 use crate::stream_actor::{Deliver, Publish, Shutdown, StreamActor, Subscribe};
@@ -133,19 +134,25 @@ impl StreamAddr {
     }
 
     /// Ends the stream's subscriptions; resolves once they ended (at once
-    /// if the actor is gone: then they already have).
-    pub(crate) async fn shut_down(&self, reason: EndReason) {
+    /// if the actor is gone: then they already have). `drain` watches what
+    /// the subscribers are still owed.
+    pub(crate) async fn shut_down(&self, reason: EndReason, drain: Option<Arc<Drain>>) {
+        let msg = Shutdown { reason, drain };
         let _ = match self {
-            StreamAddr::Local(addr) => addr.send(Shutdown(reason)).await,
-            StreamAddr::Global(addr) => addr.send(Shutdown(reason)).await,
+            StreamAddr::Local(addr) => addr.send(msg).await,
+            StreamAddr::Global(addr) => addr.send(msg).await,
         };
     }
 
     /// [`shut_down`](Self::shut_down) without waiting.
     pub(crate) fn shut_down_now(&self, reason: EndReason) {
+        let msg = Shutdown {
+            reason,
+            drain: None,
+        };
         match self {
-            StreamAddr::Local(addr) => addr.do_send(Shutdown(reason)),
-            StreamAddr::Global(addr) => addr.do_send(Shutdown(reason)),
+            StreamAddr::Local(addr) => addr.do_send(msg),
+            StreamAddr::Global(addr) => addr.do_send(msg),
         }
     }
 }

@@ -19,6 +19,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use crate::clock::Clock;
 use crate::config::Callbacks;
 use crate::error::SubscribeError;
+use crate::queue::Drain;
 use crate::sequencing::{Global, Incoming, Local, LocalEvent, Sequencing};
 use crate::server_actor::{ServerActor, StreamIdle};
 use crate::stats::{Kind, Live};
@@ -62,10 +63,14 @@ impl<B> Message for Subscribe<B> {
 pub(crate) struct Detach(pub(crate) u64);
 
 /// Ends every subscription and stops the stream; answers once every
-/// subscriber actor has handled its stop.
+/// subscriber actor has handled its stop. `drain` watches what the
+/// subscribers are still owed.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub(crate) struct Shutdown(pub(crate) EndReason);
+pub(crate) struct Shutdown {
+    pub(crate) reason: EndReason,
+    pub(crate) drain: Option<Arc<Drain>>,
+}
 
 pub(crate) struct StreamActor<S: Sequencing> {
     core: StreamCore<S, Addr<SubscriberActor>>,
@@ -297,10 +302,10 @@ impl<S: Sequencing> Handler<Detach> for StreamActor<S> {
 impl<S: Sequencing> Handler<Shutdown> for StreamActor<S> {
     type Result = ResponseFuture<()>;
 
-    fn handle(&mut self, Shutdown(reason): Shutdown, ctx: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, msg: Shutdown, ctx: &mut Self::Context) -> Self::Result {
         self.state.close();
         let now = self.clock().now();
-        self.core.shut_down(reason, now);
+        self.core.shut_down(msg.reason, now, msg.drain.as_ref());
         let mut stops = Vec::new();
         while let Some(effect) = self.core.poll_effect() {
             if let Effect::End { subscriber, reason } = effect {

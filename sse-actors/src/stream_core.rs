@@ -24,7 +24,7 @@ use sse_proto::Encoder;
 use crate::config::{LogLimits, SlowSubscriberPolicy};
 use crate::error::SubscribeError;
 use crate::log::EventLog;
-use crate::queue::{Item, Pushed, Queue};
+use crate::queue::{Drain, Item, Pushed, Queue};
 use crate::sequencing::{Freshness, Sequencing};
 use crate::stats::{Counters, Kind, Live};
 use crate::subscription::{EndReason, SubscribeRequest, SubscriberInfo};
@@ -327,12 +327,21 @@ impl<S: Sequencing, T> StreamCore<S, T> {
     }
 
     /// Ends every subscription with `reason` and frees the log; the stream
-    /// takes nothing more.
-    pub(crate) fn shut_down(&mut self, reason: EndReason, now: Instant) {
+    /// takes nothing more. What the subscribers are still owed (when the
+    /// reason keeps it) is watched by `drain`.
+    pub(crate) fn shut_down(
+        &mut self,
+        reason: EndReason,
+        now: Instant,
+        drain: Option<&Arc<Drain>>,
+    ) {
         self.fan_out(now);
         self.ended.get_or_insert(reason);
         for (_, record) in self.records.drain() {
             record.queue.close(reason);
+            if let Some(drain) = drain {
+                record.queue.watch_drain(drain);
+            }
             self.effects.push_back(Effect::End {
                 subscriber: record.subscriber,
                 reason,
@@ -617,7 +626,7 @@ mod tests {
         let _b = join(&mut core, "b", None, (), t0);
         core.detach(a, t0);
         assert_eq!(effects(&mut core), ["end a: Unsubscribed"]);
-        core.shut_down(EndReason::StreamRemoved, t0);
+        core.shut_down(EndReason::StreamRemoved, t0, None);
         assert_eq!(effects(&mut core), ["end b: StreamRemoved"]);
 
         let mut core = local(
@@ -731,7 +740,7 @@ mod tests {
         let mut core = local(options(), t0);
         let a = join(&mut core, "a", None, (), t0);
         core.accept(event(1, t0));
-        core.shut_down(EndReason::StreamRemoved, t0);
+        core.shut_down(EndReason::StreamRemoved, t0, None);
         assert_eq!(effects(&mut core), ["end a: StreamRemoved"]);
         assert_eq!(a.end_reason(), Some(EndReason::StreamRemoved));
         assert_eq!(core.logged(), (0, 0));

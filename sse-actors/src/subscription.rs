@@ -201,7 +201,7 @@ impl FusedStream for Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        self.queue.close(EndReason::Unsubscribed);
+        self.queue.abandon();
         self.actor.do_send(Stop(EndReason::Unsubscribed));
     }
 }

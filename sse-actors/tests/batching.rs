@@ -90,5 +90,11 @@ async fn poll_next_many_reads_queued_frames_within_the_byte_limit() {
         poll_fn(|cx| sub.poll_next_many(cx, &mut frames, 1 << 20)),
     )
     .await;
-    assert_eq!(read, 0, "close drops undelivered frames and ends");
+    assert_eq!((read, ids(&frames[3..])), (1, vec!["4".to_owned()]));
+    let read = guarded(
+        "the end",
+        poll_fn(|cx| sub.poll_next_many(cx, &mut frames, 1)),
+    )
+    .await;
+    assert_eq!(read, 0, "the end, after what close left to read");
 }

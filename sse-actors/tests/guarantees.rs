@@ -284,6 +284,81 @@ async fn remove_ends_every_subscription_at_once_and_frees_it() {
 }
 
 #[actix_rt::test]
+async fn close_delivers_what_was_accepted_before_ending_every_subscription() {
+    let server = server().build();
+    let stream = server.create_stream("s").await.unwrap();
+    let mut subs = Vec::new();
+    for _ in 0..3 {
+        subs.push(stream.subscribe(SubscribeRequest::new()).await.unwrap());
+    }
+    // Accepted: some are fanned out, some may still wait in the mailbox.
+    for i in 1..=100 {
+        stream.publish(Event::data(i.to_string())).await.unwrap();
+    }
+    server.close().await;
+    assert!(stream.publish(Event::data("late")).await.is_err());
+    let expected: Vec<String> = (1..=100)
+        .map(|i| format!("id: {i}\ndata: {i}\n\n"))
+        .collect();
+    for sub in &mut subs {
+        assert_eq!(sub.end_reason(), Some(EndReason::ServerClosed));
+        assert_eq!(drain(sub).await, expected);
+    }
+    drop(subs);
+    all_freed(&server).await;
+}
+
+/// `close` returns once the connected subscribers have read what they were
+/// owed (or left), not before.
+#[actix_rt::test]
+async fn close_waits_for_subscribers_to_read_what_they_are_owed() {
+    let server = server().drain_timeout(GUARD * 2).build();
+    let stream = server.create_stream("s").await.unwrap();
+    let mut reader = stream.subscribe(SubscribeRequest::new()).await.unwrap();
+    let leaver = stream.subscribe(SubscribeRequest::new()).await.unwrap();
+    for i in 1..=10 {
+        stream.publish(Event::data(i.to_string())).await.unwrap();
+    }
+    let closing = actix_rt::spawn({
+        let server = server.clone();
+        async move { server.close().await }
+    });
+    eventually("every stream to end", || server.stats().stream_actors == 0).await;
+    assert!(!closing.is_finished(), "nothing was read yet");
+    drop(leaver);
+    assert_eq!(drain(&mut reader).await.len(), 10);
+    guarded("close to return", closing).await.unwrap();
+    drop(reader);
+    all_freed(&server).await;
+}
+
+/// A subscriber that never reads holds `close` up to the drain timeout, no
+/// longer; what it was owed stays readable.
+#[actix_rt::test]
+async fn close_waits_for_a_stalled_subscriber_only_until_the_drain_timeout() {
+    let clock = ManualClock::new();
+    let server = server()
+        .drain_timeout(Duration::from_secs(30))
+        .clock(clock.clone())
+        .build();
+    let stream = server.create_stream("s").await.unwrap();
+    let mut stalled = stream.subscribe(SubscribeRequest::new()).await.unwrap();
+    stream.publish(Event::data("owed")).await.unwrap();
+    let closing = actix_rt::spawn({
+        let server = server.clone();
+        async move { server.close().await }
+    });
+    eventually("every stream to end", || server.stats().stream_actors == 0).await;
+    clock.advance(Duration::from_secs(29));
+    assert!(!closing.is_finished());
+    clock.advance(Duration::from_secs(1));
+    guarded("close to return", closing).await.unwrap();
+    assert_eq!(drain(&mut stalled).await, ["id: 1\ndata: owed\n\n"]);
+    drop(stalled);
+    all_freed(&server).await;
+}
+
+#[actix_rt::test]
 async fn subscribing_to_a_removed_stream_fails_at_once() {
     let server = server().build();
     let stream = server.create_stream("s").await.unwrap();

@@ -233,7 +233,10 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 
     actix_web::rt::spawn(async move {
         shutdown_signal().await;
-        tracing::info!("shutting down: closing every event stream");
+        tracing::info!(
+            "shutting down: delivering what was accepted, then closing every event stream"
+        );
+        // Waits up to the drain timeout for subscribers to read what they are owed.
         server.close().await;
         handle.stop(true).await;
     });
@@ -258,7 +261,10 @@ fn server_builder(args: &Args) -> Result<sse_actors::ServerBuilder, Box<dyn std:
         .slow_subscriber(args.slow_subscriber)
         .max_subscribers_per_stream(args.max_subscribers_per_stream)
         .max_auto_streams(Some(args.max_auto_streams))
-        .auto_stream_idle(args.auto_stream_idle);
+        .auto_stream_idle(args.auto_stream_idle)
+        // On SIGTERM, connected subscribers get up to this long to read the
+        // events accepted before it (then the HTTP server's own grace time).
+        .drain_timeout(Duration::from_secs(5));
     if let Some(ttl) = args.event_ttl {
         builder = builder.event_ttl(ttl);
     }
