@@ -3,12 +3,15 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
+use crate::subscription::EndReason;
+
 /// A snapshot of what a [`Server`](crate::Server) holds right now.
 ///
 /// Every count of live objects ([`live_objects`](Self::live_objects))
 /// returns to zero once the server is closed and every
-/// [`Subscription`](crate::Subscription) has been dropped; `published` and
-/// `lagged` are running totals.
+/// [`Subscription`](crate::Subscription) has been dropped; `published`,
+/// `delivered`, `replayed`, `lagged` and the `ended_*` counts are running
+/// totals.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
@@ -27,8 +30,18 @@ pub struct Stats {
     pub queues: usize,
     /// Events accepted for publication since the server started.
     pub published: u64,
+    /// Event frames fan-out queued to subscribers (replays not included).
+    pub delivered: u64,
+    /// Event frames replayed from the log to subscribers as they joined.
+    pub replayed: u64,
     /// Subscribers disconnected because they fell behind.
     pub lagged: u64,
+    /// Subscriptions ended by their consumer (dropped, client gone).
+    pub ended_unsubscribed: u64,
+    /// Subscriptions ended because their stream was removed.
+    pub ended_stream_removed: u64,
+    /// Subscriptions ended because the server closed.
+    pub ended_server_closed: u64,
 }
 
 impl Stats {
@@ -65,7 +78,12 @@ pub(crate) struct Counters {
     pub(crate) subscriber_records: AtomicUsize,
     pub(crate) queues: AtomicUsize,
     pub(crate) published: AtomicU64,
+    pub(crate) delivered: AtomicU64,
+    pub(crate) replayed: AtomicU64,
     pub(crate) lagged: AtomicU64,
+    ended_unsubscribed: AtomicU64,
+    ended_stream_removed: AtomicU64,
+    ended_server_closed: AtomicU64,
     pub(crate) next_subscriber_id: AtomicU64,
 }
 
@@ -78,8 +96,25 @@ impl Counters {
             subscriber_records: self.subscriber_records.load(Ordering::Acquire),
             queues: self.queues.load(Ordering::Acquire),
             published: self.published.load(Ordering::Relaxed),
+            delivered: self.delivered.load(Ordering::Relaxed),
+            replayed: self.replayed.load(Ordering::Relaxed),
             lagged: self.lagged.load(Ordering::Relaxed),
+            ended_unsubscribed: self.ended_unsubscribed.load(Ordering::Relaxed),
+            ended_stream_removed: self.ended_stream_removed.load(Ordering::Relaxed),
+            ended_server_closed: self.ended_server_closed.load(Ordering::Relaxed),
         }
+    }
+
+    /// Counts a subscription's end, once per subscriber (lagging is counted
+    /// where it is detected).
+    pub(crate) fn count_end(&self, reason: EndReason) {
+        let counter = match reason {
+            EndReason::Unsubscribed => &self.ended_unsubscribed,
+            EndReason::StreamRemoved => &self.ended_stream_removed,
+            EndReason::ServerClosed => &self.ended_server_closed,
+            EndReason::Lagged => return,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn next_subscriber_id(&self) -> u64 {
@@ -110,6 +145,11 @@ impl Live {
             counters: Arc::clone(counters),
             kind,
         }
+    }
+
+    /// The counters this object is counted in.
+    pub(crate) fn counters(&self) -> &Counters {
+        &self.counters
     }
 }
 

@@ -273,7 +273,7 @@ impl<S: Sequencing> Handler<Subscribe<S::Backfill>> for StreamActor<S> {
                     queue: Arc::clone(queue),
                     stream,
                     membership: Membership::join(Arc::clone(info), callbacks),
-                    _live: Live::new(&counters, Kind::SubscriberActor),
+                    live: Live::new(&counters, Kind::SubscriberActor),
                 }
                 .start()
             });

@@ -189,6 +189,7 @@ impl<S: Sequencing, T> StreamCore<S, T> {
             return;
         }
         let pending = &self.pending;
+        let mut delivered = 0;
         let gone = push_to_all(
             &mut self.records,
             &mut self.effects,
@@ -205,11 +206,19 @@ impl<S: Sequencing, T> StreamCore<S, T> {
                         from
                     }
                 };
-                record
+                let pushed = record
                     .queue
-                    .push_all(pending[from..].iter().map(|p| p.item.clone()))
+                    .push_all(pending[from..].iter().map(|p| p.item.clone()));
+                if matches!(pushed, Pushed::Queued | Pushed::DroppedOldest) {
+                    delivered += (pending.len() - from) as u64;
+                }
+                pushed
             },
         );
+        // One atomic add per fan-out, not per subscriber.
+        self.counters
+            .delivered
+            .fetch_add(delivered, std::sync::atomic::Ordering::Relaxed);
         self.pending.clear();
         if self.catching_up > 0 {
             self.recount_catching_up();
@@ -281,6 +290,9 @@ impl<S: Sequencing, T> StreamCore<S, T> {
         if caught_up_to.is_some() {
             self.catching_up += 1;
         }
+        self.counters
+            .replayed
+            .fetch_add(queue.len() as u64, std::sync::atomic::Ordering::Relaxed);
         let subscriber = attach(&queue, &info);
         self.records.insert(
             info.id,

@@ -25,7 +25,7 @@ pub(crate) struct SubscriberActor {
     pub(crate) queue: Arc<Queue>,
     pub(crate) stream: WeakRecipient<Detach>,
     pub(crate) membership: Membership,
-    pub(crate) _live: Live,
+    pub(crate) live: Live,
 }
 
 impl Actor for SubscriberActor {
@@ -33,6 +33,11 @@ impl Actor for SubscriberActor {
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
         self.queue.close(EndReason::Unsubscribed);
+        // The first reason the queue was closed with is the end's reason;
+        // an actor stops once, so each end is counted once.
+        if let Some(reason) = self.queue.end_reason() {
+            self.live.counters().count_end(reason);
+        }
         if let Some(stream) = self.stream.upgrade() {
             stream.do_send(Detach(self.membership.info.id));
         }

@@ -141,21 +141,45 @@ impl Collector for ServerCounts {
             let gauge = ConstGauge::new(i64::try_from(value).unwrap_or(i64::MAX));
             gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)?;
         }
-        let published = ConstCounter::new(stats.published);
-        published.encode(encoder.encode_descriptor(
-            "events_published",
-            "Events accepted for publication",
-            None,
-            published.metric_type(),
-        )?)?;
+        let counters = [
+            (
+                "events_published",
+                "Events accepted for publication",
+                stats.published,
+            ),
+            (
+                "frames_delivered",
+                "Event frames queued to subscribers by fan-out",
+                stats.delivered,
+            ),
+            (
+                "frames_replayed",
+                "Event frames replayed from the log to joining subscribers",
+                stats.replayed,
+            ),
+        ];
+        for (name, help, value) in counters {
+            let counter = ConstCounter::new(value);
+            counter.encode(encoder.encode_descriptor(
+                name,
+                help,
+                None,
+                counter.metric_type(),
+            )?)?;
+        }
         let ended = [
+            ("unsubscribed", stats.ended_unsubscribed),
             ("lagged", stats.lagged),
+            ("stream_removed", stats.ended_stream_removed),
+            ("server_closed", stats.ended_server_closed),
             ("token_expired", self.token_expired.get()),
         ];
         let mut family = encoder.encode_descriptor(
             "subscriptions_ended",
-            "Subscriptions the hub ended, by reason: lagged (fell behind), \
-             token_expired (its JWT's exp passed)",
+            "Subscriptions ended, by reason: unsubscribed (the client left or \
+             the response ended), lagged (fell behind), stream_removed, \
+             server_closed, token_expired (its JWT's exp passed; also counted \
+             as unsubscribed)",
             None,
             prometheus_client::metrics::MetricType::Counter,
         )?;

@@ -52,6 +52,8 @@ async fn counters_move_with_subscriptions_publications_and_refusals() {
         ("sse_connections", 1.0),
         ("sse_subscribers", 1.0),
         ("sse_events_published_total", 2.0),
+        ("sse_frames_delivered_total", 2.0),
+        ("sse_frames_replayed_total", 0.0),
         ("sse_subscriptions_opened_total", 1.0),
         (
             r#"sse_requests_refused_total{endpoint="subscribe",status="400"}"#,
@@ -63,6 +65,10 @@ async fn counters_move_with_subscriptions_publications_and_refusals() {
         ),
         ("sse_publish_duration_seconds_count", 2.0),
         (r#"sse_subscriptions_ended_total{reason="lagged"}"#, 0.0),
+        (
+            r#"sse_subscriptions_ended_total{reason="unsubscribed"}"#,
+            0.0,
+        ),
     ] {
         assert_eq!(sample(&text, name), Some(value), "{name} in\n{text}");
     }
@@ -71,6 +77,15 @@ async fn counters_move_with_subscriptions_publications_and_refusals() {
         "{text}"
     );
     assert!(!text.contains("stream=\"m\""), "no label per stream");
+    drop(events);
+    until("the subscriber that left is counted", async || {
+        let (_, text) = scrape(&hub, None).await;
+        sample(
+            &text,
+            r#"sse_subscriptions_ended_total{reason="unsubscribed"}"#,
+        ) == Some(1.0)
+    })
+    .await;
 
     // A subscriber that reads nothing falls behind a one-frame queue once
     // the socket buffers are full, and is ended as lagged.
