@@ -10,9 +10,16 @@ use sse_actors::{Event, SubscribeRequest};
 async fn delivered_replayed_and_ended_by_reason_are_counted() {
     let server = server().build();
     server.create_stream("s").await.unwrap();
+    // Reading both events from a subscriber proves they are in the log.
+    let mut first = server
+        .subscribe("s", SubscribeRequest::new())
+        .await
+        .unwrap();
     for data in ["1", "2"] {
         server.publish("s", Event::data(data)).await.unwrap();
     }
+    assert_eq!(next_str(&mut first).await, "id: 1\ndata: 1\n\n");
+    assert_eq!(next_str(&mut first).await, "id: 2\ndata: 2\n\n");
     // An id the log does not hold replays the whole log; its newest id
     // replays nothing.
     let resumed = server
@@ -26,11 +33,14 @@ async fn delivered_replayed_and_ended_by_reason_are_counted() {
     assert_eq!(server.stats().replayed, 2);
     server.publish("s", Event::data("3")).await.unwrap();
     assert_eq!(next_str(&mut current).await, "id: 3\ndata: 3\n\n");
-    assert_eq!(server.stats().delivered, 2, "one live frame to each");
-
+    eventually("two live frames to one, then one to each of three", || {
+        server.stats().delivered == 5
+    })
+    .await;
+    drop(first);
     drop(resumed);
-    eventually("the dropped one is counted", || {
-        server.stats().ended_unsubscribed == 1
+    eventually("the dropped ones are counted", || {
+        server.stats().ended_unsubscribed == 2
     })
     .await;
     assert!(server.remove_stream("s").await);
@@ -58,7 +68,7 @@ async fn delivered_replayed_and_ended_by_reason_are_counted() {
             stats.ended_stream_removed,
             stats.lagged
         ),
-        (1, 1, 0),
+        (2, 1, 0),
         "each end counted once: {stats:?}"
     );
     drop((current, last));
