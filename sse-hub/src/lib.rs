@@ -84,6 +84,7 @@ mod tls;
 pub use config::HubConfig;
 pub use error::{HubError, Refusal};
 pub use jwt::{JwtKey, JwtKeyError};
+pub use metrics::BackplaneCounts;
 pub use tls::{TlsCertificate, TlsError};
 
 /// The hub: an [`Sse`] handler plus the publish API, listing, health and
@@ -103,6 +104,16 @@ impl Hub {
             sse,
             config: Arc::new(config),
         }
+    }
+
+    /// Exports a cluster backplane's error counts at `/metrics`
+    /// (`sse_backplane_errors_total`, `sse_backplane_reconnects_total`),
+    /// read by `counts` at each scrape; the first call wins.
+    pub fn export_backplane_counts(
+        &self,
+        counts: impl Fn() -> BackplaneCounts + Send + Sync + 'static,
+    ) {
+        self.metrics.export_backplane_counts(Box::new(counts));
     }
 
     /// The subscribe handler (and through it, the event server).

@@ -2,6 +2,7 @@
 //! scrape time (nothing on the delivery path), plus what only the hub sees.
 //! Labels are bounded: never one per stream.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use actix_web::HttpResponse;
@@ -15,11 +16,27 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use sse_actix::Sse;
 
+/// What a cluster backplane (Redis) counts, as running totals.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BackplaneCounts {
+    /// Commands and connection attempts that failed.
+    pub errors: u64,
+    /// Times the backplane connected again after losing its store.
+    pub reconnects: u64,
+}
+
+type CountsSource = Box<dyn Fn() -> BackplaneCounts + Send + Sync>;
+
 /// `[("endpoint", …), ("status", …)]`.
 type Refusal = [(&'static str, &'static str); 2];
 
+impl std::fmt::Debug for HubMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HubMetrics").finish_non_exhaustive()
+    }
+}
+
 /// The hub's own counters, shared by every worker.
-#[derive(Debug)]
 pub(crate) struct HubMetrics {
     registry: Registry,
     subscriptions_opened: Counter,
@@ -28,6 +45,7 @@ pub(crate) struct HubMetrics {
     pub(crate) token_expired: Counter,
     publish_seconds: Histogram,
     backplane_errors: Counter,
+    backplane: Arc<OnceLock<CountsSource>>,
 }
 
 impl HubMetrics {
@@ -60,9 +78,11 @@ impl HubMetrics {
             backplane_errors.clone(),
         );
         let token_expired = Counter::default();
+        let backplane = Arc::new(OnceLock::new());
         registry.register_collector(Box::new(ServerCounts {
             sse: sse.clone(),
             token_expired: token_expired.clone(),
+            backplane: Arc::clone(&backplane),
         }));
         HubMetrics {
             registry,
@@ -71,7 +91,12 @@ impl HubMetrics {
             token_expired,
             publish_seconds,
             backplane_errors,
+            backplane,
         }
+    }
+
+    pub(crate) fn export_backplane_counts(&self, counts: CountsSource) {
+        let _ = self.backplane.set(counts);
     }
 
     pub(crate) fn subscription_opened(&self) {
@@ -119,10 +144,16 @@ fn status_label(status: StatusCode) -> &'static str {
 }
 
 /// What the event server and the handler count, read at each scrape.
-#[derive(Debug)]
 struct ServerCounts {
     sse: Sse,
     token_expired: Counter,
+    backplane: Arc<OnceLock<CountsSource>>,
+}
+
+impl std::fmt::Debug for ServerCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerCounts").finish_non_exhaustive()
+    }
 }
 
 impl Collector for ServerCounts {
@@ -185,6 +216,31 @@ impl Collector for ServerCounts {
         )?;
         for (reason, count) in ended {
             ConstCounter::new(count).encode(family.encode_family(&[("reason", reason)])?)?;
+        }
+        drop(family);
+        if let Some(read) = self.backplane.get() {
+            let counts = read();
+            let backplane = [
+                (
+                    "backplane_errors",
+                    "Backplane (Redis) commands and connections that failed",
+                    counts.errors,
+                ),
+                (
+                    "backplane_reconnects",
+                    "Times the backplane reader connected again after losing Redis",
+                    counts.reconnects,
+                ),
+            ];
+            for (name, help, value) in backplane {
+                let counter = ConstCounter::new(value);
+                counter.encode(encoder.encode_descriptor(
+                    name,
+                    help,
+                    None,
+                    counter.metric_type(),
+                )?)?;
+            }
         }
         Ok(())
     }

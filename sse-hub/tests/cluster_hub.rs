@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sse_testkit::{EventClient, GUARD, client};
+use sse_testkit::{EventClient, GUARD, client, until};
 use support::hub_process::Hub;
 
 /// `redis-server`, located as `sse_tests::peer(Peer::RedisServer)` does
@@ -35,11 +35,16 @@ struct Redis {
 
 impl Redis {
     fn start() -> Option<Redis> {
-        let binary = redis_server()?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
+        Redis::start_on(port)
+    }
+
+    /// A fresh Redis on `port` (where one was stopped, say).
+    fn start_on(port: u16) -> Option<Redis> {
+        let binary = redis_server()?;
         let dir = tempfile::tempdir().expect("temporary directory");
         let child = Command::new(binary)
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
@@ -153,4 +158,54 @@ async fn three_processes_deliver_every_event_once_in_order() {
 
     assert_eq!(pairs(&on_a.events(sent.len()).await), sent, "on A");
     assert_eq!(pairs(&on_b.events(sent.len()).await), sent, "on B");
+}
+
+/// A sample of `hub`'s `/metrics`.
+async fn metric(hub: &Hub, name: &str) -> Option<f64> {
+    let mut response = client().get(hub.url("/metrics")).send().await.ok()?;
+    let text = String::from_utf8(response.body().await.ok()?.to_vec()).ok()?;
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[actix_rt::test]
+async fn redis_errors_and_reconnects_show_in_metrics() {
+    let Some(redis) = Redis::start() else {
+        return;
+    };
+    let port = redis.port;
+    let hub = Hub::start(&["--redis", &format!("redis://127.0.0.1:{port}")]);
+    let mut watching = EventClient::open(&hub.url("/events?stream=feed")).await;
+    let id = publish(&hub, "before").await;
+    assert_eq!(
+        pairs(&watching.events(1).await),
+        [(id, "before".to_owned())]
+    );
+    assert_eq!(metric(&hub, "sse_backplane_errors_total").await, Some(0.0));
+    assert_eq!(
+        metric(&hub, "sse_backplane_reconnects_total").await,
+        Some(0.0)
+    );
+
+    drop(redis);
+    let mut refused = client()
+        .post(hub.url("/events?stream=feed"))
+        .send_body("while Redis is away")
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 503, "{:?}", refused.body().await);
+    assert_eq!(
+        metric(&hub, "sse_backplane_publish_errors_total").await,
+        Some(1.0)
+    );
+    until("failed commands are counted", async || {
+        metric(&hub, "sse_backplane_errors_total").await >= Some(1.0)
+    })
+    .await;
+
+    let _back = Redis::start_on(port).unwrap();
+    until("the reader's reconnection is counted", async || {
+        metric(&hub, "sse_backplane_reconnects_total").await >= Some(1.0)
+    })
+    .await;
 }

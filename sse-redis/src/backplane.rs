@@ -1,6 +1,7 @@
 //! The [`Backplane`] over Redis Streams: publish, watch, replay.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -36,6 +37,21 @@ pub(crate) struct BackplaneState {
     pub(crate) watched: Mutex<HashMap<String, GlobalId>>,
     /// Wakes an idle reader when the first stream is watched.
     pub(crate) wake: Notify,
+    /// Redis commands and connections that failed.
+    pub(crate) errors: AtomicU64,
+    /// Reader connections made after the first one.
+    pub(crate) reconnects: AtomicU64,
+}
+
+/// What a [`RedisBackplane`] counts, as running totals.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RedisStats {
+    /// Commands and connection attempts that failed (publishing, replay
+    /// reads, the reader's reads and connects).
+    pub errors: u64,
+    /// Times the reader connected again after losing Redis.
+    pub reconnects: u64,
 }
 
 impl BackplaneState {
@@ -43,6 +59,12 @@ impl BackplaneState {
         self.watched
             .lock()
             .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// Counts a failed command and passes its error on.
+    pub(crate) fn failed(&self, error: redis::RedisError) -> BackplaneError {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        unavailable(error)
     }
 
     pub(crate) fn key(&self, stream: &str) -> String {
@@ -78,6 +100,8 @@ impl RedisBackplane {
                 options,
                 watched: Mutex::new(HashMap::new()),
                 wake: Notify::new(),
+                errors: AtomicU64::new(0),
+                reconnects: AtomicU64::new(0),
             }),
         })
     }
@@ -90,6 +114,14 @@ impl RedisBackplane {
     /// How many streams this node reads.
     pub fn watched_streams(&self) -> usize {
         self.shared.watched().len()
+    }
+
+    /// Errors and reconnections so far (for metrics).
+    pub fn stats(&self) -> RedisStats {
+        RedisStats {
+            errors: self.shared.errors.load(Ordering::Relaxed),
+            reconnects: self.shared.reconnects.load(Ordering::Relaxed),
+        }
     }
 }
 
@@ -130,7 +162,10 @@ impl Backplane for RedisBackplane {
                     .ignore();
             }
             let mut conn = shared.commands.clone();
-            let (id,): (String,) = pipe.query_async(&mut conn).await.map_err(unavailable)?;
+            let (id,): (String,) = pipe
+                .query_async(&mut conn)
+                .await
+                .map_err(|error| shared.failed(error))?;
             id.parse::<GlobalId>()
                 .map_err(|error| BackplaneError::Protocol(error.to_string()))
         })
@@ -164,7 +199,7 @@ impl Backplane for RedisBackplane {
                 },
                 // Redis is down: start from this node's clock, the best
                 // guess of where the log ends.
-                Err(error) => (now(), Err(unavailable(error))),
+                Err(error) => (now(), Err(shared.failed(error))),
             };
             let first = {
                 let mut watched = shared.watched();
@@ -201,7 +236,7 @@ impl Backplane for RedisBackplane {
                 .arg(limit)
                 .query_async(&mut conn)
                 .await
-                .map_err(unavailable)?;
+                .map_err(|error| shared.failed(error))?;
             // An entry another program wrote is skipped, not fatal.
             Ok(reply
                 .ids

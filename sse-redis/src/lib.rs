@@ -53,6 +53,6 @@ mod error;
 mod options;
 mod reader;
 
-pub use backplane::RedisBackplane;
+pub use backplane::{RedisBackplane, RedisStats};
 pub use error::ConnectError;
 pub use options::RedisOptions;

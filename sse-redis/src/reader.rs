@@ -2,6 +2,7 @@
 //! dedicated connection, handing entries to the local stream actors.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use redis::AsyncConnectionConfig;
 use redis::streams::StreamReadReply;
@@ -21,14 +22,21 @@ pub(crate) async fn run(shared: Arc<BackplaneState>, inbound: Inbound) {
         .set_connection_timeout(Some(options.timeout))
         .set_response_timeout(Some(options.block + options.timeout));
     let mut delay = options.retry_min;
+    let mut connected_before = false;
     while !inbound.is_closed() {
         let mut conn = match shared
             .client
             .get_multiplexed_async_connection_with_config(&config)
             .await
         {
-            Ok(conn) => conn,
+            Ok(conn) => {
+                if std::mem::replace(&mut connected_before, true) {
+                    shared.reconnects.fetch_add(1, Ordering::Relaxed);
+                }
+                conn
+            }
             Err(error) => {
+                shared.errors.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!("Redis backplane: cannot connect ({error}); retrying in {delay:?}");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(options.retry_max);
@@ -66,6 +74,7 @@ pub(crate) async fn run(shared: Arc<BackplaneState>, inbound: Inbound) {
                     }
                 }
                 Err(error) => {
+                    shared.errors.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(
                         "Redis backplane: read failed ({error}); reconnecting in {delay:?}"
                     );

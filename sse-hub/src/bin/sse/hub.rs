@@ -6,7 +6,7 @@ use std::time::Duration;
 use actix_web::{App, HttpServer};
 use sse_actix::server::{Sse, validate_stream_name};
 use sse_actors::{LogLimits, Server, SlowSubscriberPolicy};
-use sse_hub::{Hub, HubConfig};
+use sse_hub::{BackplaneCounts, Hub, HubConfig};
 
 use crate::hub_deploy::{self, DeployArgs};
 
@@ -151,8 +151,11 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let certificate = args.deploy.certificate()?;
     let mut builder = server_builder(&args)?;
+    let mut backplane_counts = None;
     if let Some(url) = &args.redis {
-        builder = builder.backplane(redis_backplane(url, &args)?);
+        let (backplane, counts) = redis_backplane(url, &args)?;
+        builder = builder.backplane(backplane);
+        backplane_counts = Some(counts);
         tracing::info!(%url, "cluster node: events go through Redis");
     }
     let server = builder.build();
@@ -179,6 +182,9 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     };
     args.deploy.configure_hub(&mut config)?;
     let hub = Hub::new(sse, config);
+    if let Some(counts) = backplane_counts {
+        hub.export_backplane_counts(counts);
+    }
     let mut http = HttpServer::new(move || {
         let hub = hub.clone();
         App::new().configure(move |cfg| hub.configure(cfg))
@@ -287,24 +293,32 @@ fn server_builder(args: &Args) -> Result<sse_actors::ServerBuilder, Box<dyn std:
     Ok(builder)
 }
 
+/// The Redis backplane, and how to read its error counts for `/metrics`.
+type RedisNode = (
+    std::sync::Arc<dyn sse_actors::Backplane>,
+    Box<dyn Fn() -> BackplaneCounts + Send + Sync>,
+);
+
 #[cfg(feature = "redis")]
-fn redis_backplane(
-    url: &str,
-    args: &Args,
-) -> Result<std::sync::Arc<dyn sse_actors::Backplane>, Box<dyn std::error::Error>> {
+fn redis_backplane(url: &str, args: &Args) -> Result<RedisNode, Box<dyn std::error::Error>> {
     let mut options = sse_redis::RedisOptions::default();
     options.max_len = args.redis_max_len;
     options.max_age = args.log_max_age;
     let backplane = sse_redis::RedisBackplane::new(url, options)
         .map_err(|error| format!("--redis: {error}"))?;
-    Ok(std::sync::Arc::new(backplane))
+    let counted = backplane.clone();
+    let counts = move || {
+        let stats = counted.stats();
+        BackplaneCounts {
+            errors: stats.errors,
+            reconnects: stats.reconnects,
+        }
+    };
+    Ok((std::sync::Arc::new(backplane), Box::new(counts)))
 }
 
 #[cfg(not(feature = "redis"))]
-fn redis_backplane(
-    _url: &str,
-    _args: &Args,
-) -> Result<std::sync::Arc<dyn sse_actors::Backplane>, Box<dyn std::error::Error>> {
+fn redis_backplane(_url: &str, _args: &Args) -> Result<RedisNode, Box<dyn std::error::Error>> {
     Err("--redis: this build of sse has no Redis support (feature `redis`)".into())
 }
 
