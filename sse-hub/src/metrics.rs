@@ -217,7 +217,6 @@ impl Collector for ServerCounts {
         for (reason, count) in ended {
             ConstCounter::new(count).encode(family.encode_family(&[("reason", reason)])?)?;
         }
-        drop(family);
         if let Some(read) = self.backplane.get() {
             let counts = read();
             let backplane = [
