@@ -31,7 +31,9 @@
 //! space; [`Server::try_publish`] never waits. Replay is exclusive of the
 //! Last-Event-ID, which is an opaque string. Removing a stream or closing the
 //! server ends every subscription before the call returns, and frees all
-//! state ([`Server::stats`] counts what is alive).
+//! state ([`Server::stats`] counts what is alive); closing first delivers
+//! every event it accepted. [`Server::kick`] and [`Server::kick_where`] end
+//! single subscribers (a revoked session, say).
 //!
 //! **Frames.** A subscription yields whole frames: `id:` (the event's own
 //! id, else its sequence number), the other fields, `data:` lines and the

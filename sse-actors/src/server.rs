@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use actix::{Actor, Addr, Arbiter, System};
+use futures_util::future::join_all;
 use sse_proto::Event;
 
 use crate::config::{ServerBuilder, ServerConfig, StreamOptions};
@@ -10,7 +11,8 @@ use crate::error::{BuildError, PublishError, ServerClosed, SubscribeError, TryPu
 use crate::server_actor::{Close, CreateStream, Refused, Registry, RemoveStream, ServerActor};
 use crate::stats::{Counters, Stats, StatsProbe};
 use crate::stream::{Published, StreamHandle, StreamInfo};
-use crate::subscription::{SubscribeRequest, Subscription};
+use crate::stream_actor::Chooser;
+use crate::subscription::{SubscribeRequest, SubscriberInfo, Subscription};
 
 /// An SSE server core: named streams you publish to and subscribe to.
 ///
@@ -249,6 +251,47 @@ impl Server {
     pub async fn close(&self) {
         // An error means the server actor is gone, so everything already ended.
         let _ = self.addr.send(Close).await;
+    }
+
+    /// Ends the subscriber `id` (the [`SubscriberInfo::id`] the
+    /// callbacks and [`Subscription::id`] see), to revoke its session, say:
+    /// its subscription ends with [`EndReason::Kicked`](crate::EndReason::Kicked)
+    /// and what it had queued is dropped; its `on_unsubscribe` callbacks ran
+    /// once before this returns. Answers whether it was subscribed.
+    pub async fn kick(&self, id: u64) -> bool {
+        self.kick_where(move |info| info.id == id).await > 0
+    }
+
+    /// Ends every subscriber, on every stream, that `chosen` picks (by its
+    /// label or stream, say), as [`kick`](Self::kick) ends one. Answers how
+    /// many. `chosen` runs on the streams' arbiter threads.
+    ///
+    /// ```
+    /// use sse_actors::{EndReason, Server, SubscribeRequest};
+    ///
+    /// actix_rt::System::new().block_on(async {
+    ///     let server = Server::builder().arbiters(1).build();
+    ///     server.create_stream("news").await?;
+    ///     let request = SubscribeRequest::new().label("user-7");
+    ///     let subscription = server.subscribe("news", request).await?;
+    ///     let kicked = server
+    ///         .kick_where(|info| info.label.as_deref() == Some("user-7"))
+    ///         .await;
+    ///     assert_eq!(kicked, 1);
+    ///     assert_eq!(subscription.end_reason(), Some(EndReason::Kicked));
+    ///     server.close().await;
+    ///     Ok::<_, Box<dyn std::error::Error>>(())
+    /// })?;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
+    pub async fn kick_where(
+        &self,
+        chosen: impl Fn(&SubscriberInfo) -> bool + Send + Sync + 'static,
+    ) -> usize {
+        let chosen: Chooser = Arc::new(chosen);
+        let streams = self.registry.all();
+        let kicks = streams.iter().map(|s| s.addr.kick(Arc::clone(&chosen)));
+        join_all(kicks).await.into_iter().sum()
     }
 
     /// Whether [`close`](Self::close) was called.

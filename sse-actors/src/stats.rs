@@ -42,6 +42,9 @@ pub struct Stats {
     pub ended_stream_removed: u64,
     /// Subscriptions ended because the server closed.
     pub ended_server_closed: u64,
+    /// Subscriptions ended by [`Server::kick`](crate::Server::kick) or
+    /// [`Server::kick_where`](crate::Server::kick_where).
+    pub ended_kicked: u64,
 }
 
 impl Stats {
@@ -84,6 +87,7 @@ pub(crate) struct Counters {
     ended_unsubscribed: AtomicU64,
     ended_stream_removed: AtomicU64,
     ended_server_closed: AtomicU64,
+    ended_kicked: AtomicU64,
     pub(crate) next_subscriber_id: AtomicU64,
 }
 
@@ -102,6 +106,7 @@ impl Counters {
             ended_unsubscribed: self.ended_unsubscribed.load(Ordering::Relaxed),
             ended_stream_removed: self.ended_stream_removed.load(Ordering::Relaxed),
             ended_server_closed: self.ended_server_closed.load(Ordering::Relaxed),
+            ended_kicked: self.ended_kicked.load(Ordering::Relaxed),
         }
     }
 
@@ -112,6 +117,7 @@ impl Counters {
             EndReason::Unsubscribed => &self.ended_unsubscribed,
             EndReason::StreamRemoved => &self.ended_stream_removed,
             EndReason::ServerClosed => &self.ended_server_closed,
+            EndReason::Kicked => &self.ended_kicked,
             EndReason::Lagged => return,
         };
         counter.fetch_add(1, Ordering::Relaxed);

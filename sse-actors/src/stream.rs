@@ -14,7 +14,7 @@ use crate::error::{PublishError, SubscribeError, TryPublishError};
 use crate::queue::Drain;
 use crate::sequencing::{Backfill, Global, Incoming, Local, LocalEvent};
 use crate::stats::Counters;
-use crate::stream_actor::{Deliver, Publish, Shutdown, StreamActor, Subscribe};
+use crate::stream_actor::{Chooser, Deliver, Kick, Publish, Shutdown, StreamActor, Subscribe};
 use crate::subscription::{EndReason, SubscribeRequest, Subscription};
 
 /// An event the stream accepted.
@@ -142,6 +142,15 @@ impl StreamAddr {
             StreamAddr::Local(addr) => addr.send(msg).await,
             StreamAddr::Global(addr) => addr.send(msg).await,
         };
+    }
+
+    /// Ends the subscribers `chosen` picks; answers how many, once they ended.
+    pub(crate) async fn kick(&self, chosen: Chooser) -> usize {
+        let kicked = match self {
+            StreamAddr::Local(addr) => addr.send(Kick(chosen)).await,
+            StreamAddr::Global(addr) => addr.send(Kick(chosen)).await,
+        };
+        kicked.unwrap_or(0)
     }
 
     /// [`shut_down`](Self::shut_down) without waiting.

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use actix::dev::Request;
 use actix::fut::{ActorFutureExt as _, WrapFuture as _};
 use actix::{
     Actor, ActorContext, ActorState, Addr, AsyncContext, Context, Handler, Message, ResponseFuture,
@@ -26,7 +27,7 @@ use crate::stats::{Kind, Live};
 use crate::stream::StreamState;
 use crate::stream_core::{Effect, StreamCore};
 use crate::subscriber_actor::{Membership, Stop, SubscriberActor};
-use crate::subscription::{EndReason, SubscribeRequest, Subscription};
+use crate::subscription::{EndReason, SubscribeRequest, SubscriberInfo, Subscription};
 
 /// One accepted event, encoded, holding its buffer slot until fanned out.
 #[derive(Message)]
@@ -61,6 +62,15 @@ impl<B> Message for Subscribe<B> {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(crate) struct Detach(pub(crate) u64);
+
+/// Picks the subscribers a [`Kick`] ends.
+pub(crate) type Chooser = Arc<dyn Fn(&SubscriberInfo) -> bool + Send + Sync>;
+
+/// Ends the subscribers the chooser picks; answers how many, once each has
+/// handled its stop.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub(crate) struct Kick(pub(crate) Chooser);
 
 /// Ends every subscription and stops the stream; answers once every
 /// subscriber actor has handled its stop. `drain` watches what the
@@ -125,10 +135,29 @@ impl<S: Sequencing> StreamActor<S> {
     /// Carries out what the core asks, mirrors its counters for the
     /// handles, and sets its timer.
     fn apply(&mut self, ctx: &mut Context<Self>) {
+        self.carry_out(ctx, None);
+    }
+
+    /// [`apply`](Self::apply), answering the stops to await (each resolves
+    /// once its subscriber actor handled it).
+    fn apply_awaiting(&mut self, ctx: &mut Context<Self>) -> Vec<Request<SubscriberActor, Stop>> {
+        let mut stops = Vec::new();
+        self.carry_out(ctx, Some(&mut stops));
+        stops
+    }
+
+    fn carry_out(
+        &mut self,
+        ctx: &mut Context<Self>,
+        mut awaited: Option<&mut Vec<Request<SubscriberActor, Stop>>>,
+    ) {
         while let Some(effect) = self.core.poll_effect() {
-            match effect {
-                Effect::End { subscriber, reason } => subscriber.do_send(Stop(reason)),
-                Effect::Retire => self.retire(ctx),
+            match (effect, awaited.as_deref_mut()) {
+                (Effect::End { subscriber, reason }, Some(stops)) => {
+                    stops.push(subscriber.send(Stop(reason)));
+                }
+                (Effect::End { subscriber, reason }, None) => subscriber.do_send(Stop(reason)),
+                (Effect::Retire, _) => self.retire(ctx),
             }
         }
         if self.core.pending() == 0 {
@@ -306,17 +335,24 @@ impl<S: Sequencing> Handler<Shutdown> for StreamActor<S> {
         self.state.close();
         let now = self.clock().now();
         self.core.shut_down(msg.reason, now, msg.drain.as_ref());
-        let mut stops = Vec::new();
-        while let Some(effect) = self.core.poll_effect() {
-            if let Effect::End { subscriber, reason } = effect {
-                stops.push(subscriber.send(Stop(reason)));
-            }
-        }
-        self.permits.clear();
-        self.mirror();
+        let stops = self.apply_awaiting(ctx);
         ctx.stop();
         Box::pin(async move {
             join_all(stops).await;
+        })
+    }
+}
+
+impl<S: Sequencing> Handler<Kick> for StreamActor<S> {
+    type Result = ResponseFuture<usize>;
+
+    fn handle(&mut self, Kick(chosen): Kick, ctx: &mut Self::Context) -> Self::Result {
+        let now = self.clock().now();
+        let kicked = self.core.kick(|info| chosen(info), now);
+        let stops = self.apply_awaiting(ctx);
+        Box::pin(async move {
+            join_all(stops).await;
+            kicked
         })
     }
 }

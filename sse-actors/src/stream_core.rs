@@ -58,6 +58,7 @@ pub(crate) enum Effect<T> {
 /// One subscriber, as the stream sees it.
 struct Record<P, T> {
     queue: Arc<Queue>,
+    info: Arc<SubscriberInfo>,
     /// Set while the subscriber was replayed past what the stream has
     /// taken: live events up to it are skipped, as it already has them.
     caught_up_to: Option<P>,
@@ -298,6 +299,7 @@ impl<S: Sequencing, T> StreamCore<S, T> {
             info.id,
             Record {
                 queue: Arc::clone(&queue),
+                info: Arc::clone(&info),
                 caught_up_to,
                 subscriber: subscriber.clone(),
                 _live: Live::new(&self.counters, Kind::SubscriberRecord),
@@ -316,6 +318,26 @@ impl<S: Sequencing, T> StreamCore<S, T> {
         if self.remove(id, EndReason::Unsubscribed) {
             self.after_departure(now);
         }
+    }
+
+    /// Ends every subscriber that `chosen` picks ([`EndReason::Kicked`]);
+    /// answers how many.
+    pub(crate) fn kick(&mut self, chosen: impl Fn(&SubscriberInfo) -> bool, now: Instant) -> usize {
+        let mut kicked = 0;
+        let effects = &mut self.effects;
+        for (_, record) in self.records.extract_if(|_, record| chosen(&record.info)) {
+            record.queue.close(EndReason::Kicked);
+            effects.push_back(Effect::End {
+                subscriber: record.subscriber,
+                reason: EndReason::Kicked,
+            });
+            kicked += 1;
+        }
+        if kicked > 0 {
+            self.recount_catching_up();
+            self.after_departure(now);
+        }
+        kicked
     }
 
     /// Sends every subscriber with nothing queued a keep-alive comment, and
@@ -744,6 +766,30 @@ mod tests {
             Err(SubscribeError::TooManySubscribers { .. })
         ));
         assert_eq!(effects(&mut core), ["retire"]);
+    }
+
+    #[test]
+    fn kicking_ends_the_chosen_subscribers_alone_and_drops_their_queue() {
+        let t0 = Instant::now();
+        let auto = CoreOptions {
+            log: None,
+            retire_after: Some(Duration::ZERO),
+            ..options()
+        };
+        let mut core = local(auto, t0);
+        let (kept_id, kept) = join_with_id(&mut core, "kept", None, (), t0);
+        let (kicked_id, kicked) = join_with_id(&mut core, "kicked", None, (), t0);
+        core.accept(event(1, t0));
+        core.fan_out(t0);
+        assert_eq!(core.kick(|info| info.id == kicked_id, t0), 1);
+        assert_eq!(effects(&mut core), ["end kicked: Kicked"]);
+        assert_eq!(kicked.end_reason(), Some(EndReason::Kicked));
+        assert!(read(&kicked, None, t0).is_empty(), "its queue is dropped");
+        assert_eq!(ids(&read(&kept, None, t0)), ["1"]);
+        assert_eq!(core.kick(|info| info.id == kicked_id, t0), 0, "once");
+        // Kicking the last one of an auto-created stream retires it as leaving does.
+        assert_eq!(core.kick(|info| info.id == kept_id, t0), 1);
+        assert_eq!(effects(&mut core), ["end kept: Kicked", "retire"]);
     }
 
     #[test]

@@ -73,6 +73,10 @@ pub enum EndReason {
     /// The subscriber fell a whole queue behind and was disconnected so it
     /// reconnects and replays from its Last-Event-ID.
     Lagged,
+    /// The server ended this subscriber alone ([`Server::kick`](crate::Server::kick),
+    /// [`Server::kick_where`](crate::Server::kick_where)), to revoke a
+    /// session, say. What it had queued is dropped.
+    Kicked,
 }
 
 impl std::fmt::Display for EndReason {
@@ -82,6 +86,7 @@ impl std::fmt::Display for EndReason {
             EndReason::StreamRemoved => "the stream was removed",
             EndReason::ServerClosed => "the server was closed",
             EndReason::Lagged => "the subscriber fell behind and was disconnected",
+            EndReason::Kicked => "the server ended this subscriber",
         })
     }
 }
@@ -90,7 +95,8 @@ impl std::fmt::Display for EndReason {
 /// comments, each an encoded `text/event-stream` chunk ready to write.
 ///
 /// Poll it from any thread. It ends (yields `None`) when the stream is
-/// removed, the server closes, or the subscriber lagged;
+/// removed, the server closes (after what it accepted before), the
+/// subscriber lagged or the server kicked it;
 /// [`end_reason`](Self::end_reason) says which. Dropping it unsubscribes.
 #[must_use = "a subscription delivers nothing unless polled, and unsubscribes when dropped"]
 pub struct Subscription {
