@@ -5,7 +5,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
-use sse_actix::client::{Client, ConstantBackoff, Error, Frame, LiveCounts, MaxRetries};
+use sse_actix::client::{
+    Client, ConstantBackoff, Error, Frame, HttpErrorPolicy, LiveCounts, MaxRetries,
+};
 use sse_testkit::scripted::{End, Reply, ScriptedServer, eventually, fast, within};
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -182,11 +184,11 @@ async fn unsubscribe_does_not_block_on_a_full_channel() {
 async fn retried_http_errors_stop_when_the_strategy_gives_up() {
     let server = ScriptedServer::start(|_, _| Reply::status(401));
     let client = fast(Client::builder(&server.url))
-        .retry_http_errors(true)
+        .http_error_policy(HttpErrorPolicy::Retry)
         .reconnect_strategy(|| MaxRetries::new(ConstantBackoff::default(), 3))
         .build();
     let result = within("give up", client.subscribe("test", |_| {})).await;
-    assert!(matches!(result, Err(Error::Status { status }) if status.as_u16() == 401));
+    assert!(matches!(result, Err(Error::Status { status, .. }) if status.as_u16() == 401));
     assert_eq!(server.request_count(), 4);
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use awc::http::Method;
 use futures_util::StreamExt as _;
-use sse_actix::client::{Client, ConstantBackoff, Error, MaxRetries};
+use sse_actix::client::{Client, ConstantBackoff, Error, MaxRetries, ReconnectPolicy};
 use sse_testkit::scripted::{End, Reply, ScriptedServer, eventually, fast, numbered, within};
 
 /// Collects `n` events (ignoring errors), failing after a guard timeout.
@@ -130,14 +130,13 @@ async fn wrong_content_type_fails_with_a_typed_error() {
 }
 
 #[actix_web::test]
-async fn http_errors_are_retried_when_configured_until_the_strategy_gives_up() {
+async fn service_unavailable_is_retried_until_the_strategy_gives_up() {
     let server = ScriptedServer::start(|_, _| Reply::status(503));
     let client = fast(Client::builder(&server.url))
-        .retry_http_errors(true)
         .reconnect_strategy(|| MaxRetries::new(ConstantBackoff::default(), 2))
         .build();
     let result = within("give up", client.subscribe_raw(|_| {})).await;
-    assert!(matches!(result, Err(Error::Status { status }) if status.as_u16() == 503));
+    assert!(matches!(result, Err(Error::Status { status, .. }) if status.as_u16() == 503));
     assert_eq!(server.request_count(), 3);
 }
 
@@ -194,6 +193,7 @@ async fn request_body_method_and_headers_are_resent_on_every_reconnection() {
         .method(Method::POST)
         .header("authorization", "Bearer t")
         .body(r#"{"prompt":"hi"}"#)
+        .reconnect_policy(ReconnectPolicy::Always)
         .build();
     let mut stream = client.stream();
     assert_eq!(take_events(&mut stream, 3).await, expected(1..=3));

@@ -1,5 +1,10 @@
 //! A `tokio_util::codec` adapter for custom transports. Enabled by the
 //! `tokio-util` feature.
+//!
+//! A decode error (a line or event over a limit) is an *item*, not the
+//! codec's error: `FramedRead` ends the stream after the codec's first
+//! `Err`, but the decoder recovers at the next event, so the stream goes on
+//! and yields `Ok(Err(DecodeError))` in its place.
 
 use std::io;
 
@@ -17,9 +22,6 @@ pub enum CodecError {
     /// The transport failed.
     #[error("event stream transport failed: {0}")]
     Io(#[from] io::Error),
-    /// The decoder rejected part of the stream; it has recovered.
-    #[error(transparent)]
-    Decode(#[from] DecodeError),
     /// An event could not be encoded.
     #[error(transparent)]
     Encode(#[from] EncodeError),
@@ -27,6 +29,10 @@ pub enum CodecError {
 
 /// [`Decoder`] and [`Encoder`] as a `tokio_util::codec` codec, for use with
 /// `FramedRead` / `FramedWrite` over any `AsyncRead` / `AsyncWrite`.
+///
+/// Decoding yields `Result<Frame, DecodeError>` items: a part of the stream
+/// the decoder rejected is reported where it was and decoding goes on (see
+/// the module docs); only a transport failure ends a `FramedRead`.
 ///
 /// ```
 /// use bytes::BytesMut;
@@ -36,7 +42,7 @@ pub enum CodecError {
 /// let mut codec = SseCodec::default();
 /// let mut wire = BytesMut::new();
 /// codec.encode(Event::data("hi"), &mut wire)?;
-/// assert_eq!(codec.decode(&mut wire)?, Some(Frame::Event(Event::data("hi"))));
+/// assert_eq!(codec.decode(&mut wire)?, Some(Ok(Frame::Event(Event::data("hi")))));
 /// # Ok::<(), sse_proto::CodecError>(())
 /// ```
 #[derive(Debug, Default)]
@@ -58,20 +64,20 @@ impl SseCodec {
 }
 
 impl tokio_util::codec::Decoder for SseCodec {
-    type Item = Frame;
+    type Item = Result<Frame, DecodeError>;
     type Error = CodecError;
 
-    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, CodecError> {
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, CodecError> {
         if !src.is_empty() {
             self.decoder.feed(src);
             src.clear();
         }
-        self.decoder.next().transpose().map_err(CodecError::from)
+        Ok(self.decoder.next())
     }
 
-    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, CodecError> {
+    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, CodecError> {
         match self.decode(src)? {
-            Some(frame) => Ok(Some(frame)),
+            Some(item) => Ok(Some(item)),
             None => {
                 self.decoder.end_stream();
                 Ok(None)

@@ -105,8 +105,29 @@ mod event_reader {
 #[cfg(feature = "tokio-util")]
 mod codec {
     use bytes::BytesMut;
-    use sse_proto::{CodecError, Decoder, EncodeError, Event, Frame, SseCodec};
-    use tokio_util::codec::{Decoder as _, Encoder as _};
+    use futures::StreamExt as _;
+    use sse_proto::{CodecError, DecodeError, Decoder, EncodeError, Event, Frame, SseCodec};
+    use tokio_util::codec::{Decoder as _, Encoder as _, FramedRead};
+
+    #[test]
+    fn framed_read_goes_on_after_a_line_over_the_limit() {
+        let wire = format!("data: {}\n\ndata: after\n\n", "x".repeat(100));
+        let codec = SseCodec::new(
+            Decoder::new().with_max_line_length(32),
+            sse_proto::Encoder::new(),
+        );
+        let items: Vec<_> =
+            futures::executor::block_on(FramedRead::new(wire.as_bytes(), codec).collect());
+        assert_eq!(items.len(), 2, "{items:?}");
+        assert!(
+            matches!(items[0], Ok(Err(DecodeError::LineTooLong { .. }))),
+            "{items:?}"
+        );
+        assert_eq!(
+            items[1].as_ref().unwrap(),
+            &Ok(Frame::Event(Event::data("after")))
+        );
+    }
 
     #[test]
     fn decodes_chunks_and_discards_incomplete_event_at_eof() {
@@ -117,7 +138,7 @@ mod codec {
         src.extend_from_slice(b"\n\ndata: b");
         assert_eq!(
             codec.decode(&mut src).unwrap(),
-            Some(Frame::Event(Event::data("a").id("1")))
+            Some(Ok(Frame::Event(Event::data("a").id("1"))))
         );
         assert_eq!(codec.decode_eof(&mut src).unwrap(), None);
         assert_eq!(codec.decoder().last_event_id(), "1");

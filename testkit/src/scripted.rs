@@ -42,6 +42,8 @@ impl Req {
 pub enum End {
     /// A clean end of the chunked body.
     Eof,
+    /// A clean end this long after the chunks.
+    EofAfter(Duration),
     /// An error shortly after the chunks: actix aborts the connection.
     Abort,
     /// Nothing more, ever (a silent stream).
@@ -56,6 +58,8 @@ pub struct Reply {
     pub status: u16,
     pub content_type: Option<String>,
     pub location: Option<String>,
+    /// More response headers, `(name, value)`.
+    pub headers: Vec<(String, String)>,
     pub chunks: Vec<String>,
     pub end: End,
 }
@@ -66,6 +70,7 @@ impl Reply {
             status: 200,
             content_type: Some("text/event-stream".into()),
             location: None,
+            headers: Vec::new(),
             chunks,
             end,
         }
@@ -76,6 +81,7 @@ impl Reply {
             status,
             content_type: None,
             location: None,
+            headers: Vec::new(),
             chunks: Vec::new(),
             end: End::Eof,
         }
@@ -218,6 +224,9 @@ fn handle(
     if let Some(location) = &reply.location {
         response.insert_header(("location", location.as_str()));
     }
+    for (name, value) in &reply.headers {
+        response.insert_header((name.as_str(), value.as_str()));
+    }
     if reply.status == 204 || reply.content_type.is_none() {
         return response.finish();
     }
@@ -241,6 +250,9 @@ fn body_stream(
     let chunks = stream::iter(reply.chunks.into_iter().map(|c| Ok(Bytes::from(c))));
     let tail: stream::LocalBoxStream<'static, Result<Bytes, actix_web::Error>> = match reply.end {
         End::Eof => stream::empty().boxed_local(),
+        End::EofAfter(after) => stream::once(tokio::time::sleep(after))
+            .filter_map(|()| async { None })
+            .boxed_local(),
         End::Abort => stream::once(async {
             // Give the chunks before it a chance to be flushed, so the
             // client sees a connection cut in the middle of an event.

@@ -12,6 +12,7 @@ use sse_proto::{ByteString, Decoder};
 
 use super::error::Error;
 use super::live::{LiveCounters, LiveCounts};
+use super::policy::{HttpErrorPolicy, ReconnectPolicy};
 use super::strategy::{ExponentialBackoff, ReconnectStrategy};
 use super::tls::TlsConfig;
 
@@ -20,18 +21,6 @@ pub(crate) type StrategyFactory = dyn Fn() -> Box<dyn ReconnectStrategy> + Send 
 pub(crate) type AwcFactory = dyn Fn() -> awc::Client + Send + Sync;
 pub(crate) type DisconnectCallback = dyn Fn(&Error) + Send + Sync;
 pub(crate) type NotifyCallback = dyn Fn(&Error, Duration) + Send + Sync;
-
-/// What to do when a response is unacceptable: a non-2xx status, a
-/// `Content-Type` other than `text/event-stream`, or a validator's refusal.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum HttpErrorPolicy {
-    /// Report the error and stop for good (the spec's "fail the
-    /// connection"; the default).
-    #[default]
-    Stop,
-    /// Report the error and reconnect, as after a network error.
-    Retry,
-}
 
 /// A reconnecting Server-Sent Events client built on awc.
 ///
@@ -78,6 +67,9 @@ pub(crate) struct Config {
     pub(crate) max_delay: Duration,
     pub(crate) strategy: Box<StrategyFactory>,
     pub(crate) http_errors: HttpErrorPolicy,
+    /// `None`: by the request (see `reconnect_policy`).
+    pub(crate) reconnect: Option<ReconnectPolicy>,
+    pub(crate) healthy_after: Duration,
     pub(crate) on_connect: Option<Box<dyn Fn() + Send + Sync>>,
     pub(crate) on_disconnect: Option<Box<DisconnectCallback>>,
     pub(crate) reconnect_notify: Option<Box<NotifyCallback>>,
@@ -100,6 +92,16 @@ impl Config {
             .with_fields(&self.fields)
             .with_comments(self.comments)
             .with_last_event_id(self.last_event_id.clone())
+    }
+
+    /// The reconnect policy chosen, or the default for this request.
+    pub(crate) fn reconnect_policy(&self) -> ReconnectPolicy {
+        self.reconnect
+            .unwrap_or(if self.method == Method::GET && self.body.is_none() {
+                ReconnectPolicy::Always
+            } else {
+                ReconnectPolicy::UntilAccepted
+            })
     }
 
     /// Clamps a delay to the floor and cap, so `retry: 0` (or a strategy
@@ -185,6 +187,8 @@ impl ClientBuilder {
     pub const DEFAULT_MAX_DELAY: Duration = Duration::from_secs(30);
     /// Default for [`response_timeout`](Self::response_timeout): 30 s.
     pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
+    /// Default for [`healthy_after`](Self::healthy_after): 60 s.
+    pub const DEFAULT_HEALTHY_AFTER: Duration = Duration::from_secs(60);
 
     /// A builder for a `GET` of `url`.
     pub fn new(url: impl Into<String>) -> Self {
@@ -207,7 +211,9 @@ impl ClientBuilder {
                 min_delay: Self::DEFAULT_MIN_DELAY,
                 max_delay: Self::DEFAULT_MAX_DELAY,
                 strategy: Box::new(|| Box::new(ExponentialBackoff::default())),
-                http_errors: HttpErrorPolicy::Stop,
+                http_errors: HttpErrorPolicy::default(),
+                reconnect: None,
+                healthy_after: Self::DEFAULT_HEALTHY_AFTER,
                 on_connect: None,
                 on_disconnect: None,
                 reconnect_notify: None,
@@ -227,7 +233,9 @@ impl ClientBuilder {
         self
     }
 
-    /// A request body, sent again on every reconnection.
+    /// A request body, sent again on every reconnection. With a body (or a
+    /// method other than `GET`) the default [`ReconnectPolicy`] is
+    /// [`UntilAccepted`](ReconnectPolicy::UntilAccepted).
     #[must_use]
     pub fn body(mut self, body: impl Into<Bytes>) -> Self {
         self.config.body = Some(body.into());
@@ -300,7 +308,7 @@ impl ClientBuilder {
 
     /// Checks each response after the built-in checks (2xx status,
     /// `text/event-stream`); an `Err` is reported as [`Error::Rejected`] and
-    /// handled by the [`retry_http_errors`](Self::retry_http_errors) policy.
+    /// handled by the [`http_error_policy`](Self::http_error_policy).
     #[must_use]
     pub fn response_validator<F>(mut self, validator: F) -> Self
     where
@@ -362,16 +370,30 @@ impl ClientBuilder {
         self
     }
 
-    /// Reconnect after an unacceptable response (non-2xx status, wrong
-    /// `Content-Type`, validator refusal) instead of stopping. `204 No
-    /// Content` always stops.
+    /// Which refused responses are retried (default
+    /// [`HttpErrorPolicy::RetryTransient`]: 5xx, 408 and 429, after their
+    /// `Retry-After`; anything else stops the client).
     #[must_use]
-    pub fn retry_http_errors(mut self, retry: bool) -> Self {
-        self.config.http_errors = if retry {
-            HttpErrorPolicy::Retry
-        } else {
-            HttpErrorPolicy::Stop
-        };
+    pub fn http_error_policy(mut self, policy: HttpErrorPolicy) -> Self {
+        self.config.http_errors = policy;
+        self
+    }
+
+    /// Which losses the client reconnects after (default: by the request;
+    /// see [`ReconnectPolicy`]).
+    #[must_use]
+    pub fn reconnect_policy(mut self, policy: ReconnectPolicy) -> Self {
+        self.config.reconnect = Some(policy);
+        self
+    }
+
+    /// How long a connection must last to count as healthy (default 60 s).
+    /// Only a healthy connection — one that lasted this long or delivered an
+    /// event — resets the backoff, so a server that accepts and closes at
+    /// once (whatever `retry:` it sends) sees the delay grow, not a storm.
+    #[must_use]
+    pub fn healthy_after(mut self, duration: Duration) -> Self {
+        self.config.healthy_after = duration;
         self
     }
 

@@ -8,11 +8,15 @@ use awc::http::StatusCode;
 ///
 /// Most errors are *transient*: the connection was lost or refused and the
 /// client reconnects after a delay. A stream of events yields them as `Err` items and goes on. It ends (yields `None`)
-/// right after an error that stops the client (an invalid request; an
-/// unacceptable response under the default HTTP error policy; any error once
-/// the [`ReconnectStrategy`](super::ReconnectStrategy) gives up), or when the
-/// server answered `204 No Content`; then
-/// [`EventStream::failed`](super::EventStream::failed) tells which.
+/// right after an error that stops the client (an invalid request; a
+/// refused certificate; an unacceptable response the
+/// [`HttpErrorPolicy`](super::HttpErrorPolicy) does not retry; any loss the
+/// [`ReconnectPolicy`](super::ReconnectPolicy) does not reconnect after; any
+/// error once the [`ReconnectStrategy`](super::ReconnectStrategy) gives up),
+/// or without an error when the server answered `204 No Content` or, under
+/// [`ReconnectPolicy::UntilAccepted`](super::ReconnectPolicy::UntilAccepted),
+/// ended the response; then
+/// [`EventStream::stop_reason`](super::EventStream::stop_reason) tells which.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -32,10 +36,12 @@ pub enum Error {
     #[error("connecting to the event source failed: {0}")]
     Connect(String),
     /// The server answered with a status other than 2xx.
-    #[error("the event source answered HTTP {status}, expected 200")]
+    #[error("the event source answered HTTP {status}, expected 200{}", status_hint(.status))]
     Status {
         /// The status received.
         status: StatusCode,
+        /// The delay its `Retry-After` header asked for, if any.
+        retry_after: Option<Duration>,
     },
     /// The response's `Content-Type` is not `text/event-stream`.
     #[error(
@@ -64,7 +70,8 @@ pub enum Error {
     #[error("no data received for {0:?}: the connection is presumed dead")]
     IdleTimeout(Duration),
     /// The server ended the response normally. Event streams are meant to be
-    /// endless, so the client reconnects.
+    /// endless, so the client reconnects (under
+    /// [`ReconnectPolicy::Always`](super::ReconnectPolicy::Always)).
     #[error("the server closed the event stream")]
     StreamEnded,
     /// An event broke a limit or could not be decoded; it was discarded and
@@ -75,7 +82,8 @@ pub enum Error {
 
 impl Error {
     /// Whether this error comes from an unacceptable response (status,
-    /// content type or validator), the errors subject to the HTTP error policy.
+    /// content type or validator), the errors subject to the
+    /// [`HttpErrorPolicy`](super::HttpErrorPolicy).
     pub fn is_http_error(&self) -> bool {
         matches!(
             self,
@@ -90,5 +98,14 @@ impl Error {
     /// opposed to a discarded event on a live connection.
     pub fn is_disconnect(&self) -> bool {
         !matches!(self, Error::Decode(_))
+    }
+}
+
+/// Why retrying a refused status will not help, when it will not.
+fn status_hint(status: &StatusCode) -> &'static str {
+    match status.as_u16() {
+        401 | 403 => " (check the credentials: retrying will not help)",
+        404 | 410 => " (no such event stream: retrying will not help)",
+        _ => "",
     }
 }

@@ -4,16 +4,22 @@
 //! [`futures_util::Stream`] ([`Client::stream`]), with a handler
 //! ([`Client::subscribe`]) or into a channel ([`Client::subscribe_chan`]).
 //!
-//! The client never silently gives up: it reconnects after every end of
-//! stream (a clean end included) and every network error, waiting as its
-//! [`ReconnectStrategy`] says (exponential backoff with jitter by default,
-//! reset after each accepted response, no deadline), starting from the
-//! server's `retry:` when it sent one, floored and capped so `retry: 0`
-//! cannot spin. It resends `Last-Event-ID` when it has a non-empty one and
-//! discards an event cut short by the loss. `204 No Content` stops it for
-//! good; a non-2xx status or a `Content-Type` other than `text/event-stream`
-//! stops it with a typed [`Error`] (or is retried, by
-//! [`ClientBuilder::retry_http_errors`]).
+//! The client never silently gives up. A `GET` reconnects after every end
+//! of stream (a clean end included) and every network error; a request with
+//! a body or another method is only retried until a response is accepted,
+//! since resending it may repeat its effect (a second paid LLM completion):
+//! see [`ReconnectPolicy`]. It waits as its [`ReconnectStrategy`] says
+//! (exponential backoff with jitter by default, no deadline), starting from
+//! the server's `retry:` when it sent one, floored and capped so `retry: 0`
+//! cannot spin, and starts again from there only after a connection proved
+//! healthy (it delivered an event or lasted
+//! [`healthy_after`](ClientBuilder::healthy_after)). It resends
+//! `Last-Event-ID` when it has a non-empty one and discards an event cut
+//! short by the loss. `204 No Content` stops it for good; 5xx, 408 and 429
+//! are retried (after `Retry-After`), other statuses and a `Content-Type`
+//! other than `text/event-stream` stop it with a typed [`Error`] (see
+//! [`HttpErrorPolicy`]). HTTPS uses rustls with bundled web PKI roots
+//! ([`TlsConfig`]).
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -54,6 +60,7 @@
 mod builder;
 mod error;
 mod live;
+mod policy;
 mod restart;
 mod session;
 mod strategy;
@@ -61,12 +68,13 @@ mod stream;
 mod subscribe;
 mod tls;
 
-pub use builder::{Client, ClientBuilder, HttpErrorPolicy};
+pub use builder::{Client, ClientBuilder};
 pub use error::Error;
 pub use live::LiveCounts;
+pub use policy::{HttpErrorPolicy, ReconnectPolicy};
 pub use restart::RestartHandle;
 pub use sse_proto::{Event, Frame};
 pub use strategy::{ConstantBackoff, ExponentialBackoff, MaxRetries, ReconnectStrategy};
-pub use stream::{EventStream, FrameStream};
+pub use stream::{EventStream, FrameStream, StopReason};
 pub use subscribe::ChannelSubscription;
 pub use tls::TlsConfig;

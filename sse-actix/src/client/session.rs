@@ -5,7 +5,7 @@
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use awc::error::{ConnectError, PayloadError, SendRequestError};
 use awc::http::header::{
@@ -18,18 +18,20 @@ use sse_proto::{ByteString, Decoder, Frame};
 use tokio::sync::Notify;
 use tokio::time::{Instant, Sleep};
 
-use super::builder::{Config, HttpErrorPolicy};
+use super::builder::Config;
 use super::error::Error;
 use super::live::{LiveCounters, LiveGuard, LiveKind};
+use super::policy::{ReconnectPolicy, retry_after};
 use super::strategy::ReconnectStrategy;
+use super::stream::StopReason;
 use super::tls::certificate_error;
 
 /// What a subscription's handles can see of it while it runs.
 #[derive(Debug, Default)]
 pub(crate) struct SessionState {
     pub(crate) last_event_id: ByteString,
-    /// Set when the subscription stopped because of an error (not a 204).
-    pub(crate) failed: bool,
+    /// Why the subscription stopped, once it has.
+    pub(crate) stopped: Option<StopReason>,
     /// A response is accepted and being read (r3labs `Connected`).
     pub(crate) connected: bool,
 }
@@ -59,6 +61,9 @@ type Body = Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>>;
 struct Connection {
     body: Body,
     idle: Option<(Pin<Box<Sleep>>, Duration)>,
+    accepted_at: Instant,
+    /// An event was dispatched from this connection.
+    delivered: bool,
     _live: LiveGuard,
 }
 
@@ -81,6 +86,7 @@ pub(crate) struct Session {
     conn: Option<Connection>,
     delay: Option<Duration>,
     done: bool,
+    reconnect: ReconnectPolicy,
     _live: LiveGuard,
 }
 
@@ -96,7 +102,7 @@ impl Session {
         let shared = Arc::new(Shared {
             state: Mutex::new(SessionState {
                 last_event_id: config.last_event_id.clone(),
-                failed: false,
+                stopped: None,
                 connected: false,
             }),
             restart: Notify::new(),
@@ -112,6 +118,7 @@ impl Session {
             conn: None,
             delay: None,
             done: false,
+            reconnect: config.reconnect_policy(),
             _live: client.live.track(LiveKind::Subscription),
             config,
         };
@@ -147,11 +154,27 @@ impl Session {
                         continue;
                     }
                 };
-                self.disconnect();
+                if self.disconnect() {
+                    // Only a connection that proved healthy starts the
+                    // backoff again: one that ends at once makes it grow.
+                    self.strategy.reset();
+                }
                 if let Some(callback) = &self.config.on_disconnect {
                     callback(&error);
                 }
-                return Some(Err(self.schedule(error)));
+                if self.reconnect == ReconnectPolicy::UntilAccepted {
+                    return match error {
+                        Error::StreamEnded => {
+                            self.stop(StopReason::Completed);
+                            None
+                        }
+                        error => {
+                            self.stop(StopReason::Error);
+                            Some(Err(error))
+                        }
+                    };
+                }
+                return Some(Err(self.schedule(error, None)));
             }
             if let Some(delay) = self.delay.take() {
                 tokio::select! {
@@ -171,13 +194,12 @@ impl Session {
                 Ok(conn) => {
                     self.conn = Some(conn);
                     lock(&self.shared).connected = true;
-                    self.strategy.reset();
                     if let Some(callback) = &self.config.on_connect {
                         callback();
                     }
                 }
                 Err(NotConnected::NoContent) => {
-                    self.done = true;
+                    self.stop(StopReason::NoContent);
                     return None;
                 }
                 Err(NotConnected::Error(error)) => return Some(Err(self.refused(error))),
@@ -185,11 +207,16 @@ impl Session {
         }
     }
 
-    /// Drops the connection; an event it cut short is discarded (spec).
-    fn disconnect(&mut self) {
-        self.conn = None;
+    /// Drops the connection, saying whether it was healthy: it delivered an
+    /// event or lasted `healthy_after`. An event it cut short is discarded
+    /// (spec).
+    fn disconnect(&mut self) -> bool {
+        let healthy = self.conn.take().is_some_and(|conn| {
+            conn.delivered || conn.accepted_at.elapsed() >= self.config.healthy_after
+        });
         lock(&self.shared).connected = false;
         self.decoder.end_stream();
+        healthy
     }
 
     fn on_frame(&mut self, frame: Result<Frame, sse_proto::DecodeError>) -> Result<Frame, Error> {
@@ -199,6 +226,9 @@ impl Session {
                 Ok(Frame::Retry(delay))
             }
             Ok(frame) => {
+                if let (Frame::Event(_), Some(conn)) = (&frame, self.conn.as_mut()) {
+                    conn.delivered = true;
+                }
                 self.record_last_event_id();
                 Ok(frame)
             }
@@ -248,27 +278,38 @@ impl Session {
 
     /// A connection attempt failed: stop or schedule a retry per policy.
     fn refused(&mut self, error: Error) -> Error {
-        let stop = matches!(error, Error::InvalidRequest(_) | Error::Certificate(_))
-            || (error.is_http_error() && self.config.http_errors == HttpErrorPolicy::Stop);
-        if stop {
-            self.stop();
+        let policy = self.config.http_errors;
+        let (retry, at_least) = match &error {
+            Error::InvalidRequest(_) | Error::Certificate(_) => (false, None),
+            Error::Status {
+                status,
+                retry_after,
+            } => (policy.retries_status(*status), *retry_after),
+            error if error.is_http_error() => (policy.retries_other(), None),
+            _ => (true, None),
+        };
+        if !retry {
+            self.stop(StopReason::Error);
             return error;
         }
-        self.schedule(error)
+        self.schedule(error, at_least)
     }
 
-    fn stop(&mut self) {
+    fn stop(&mut self, reason: StopReason) {
         self.done = true;
-        lock(&self.shared).failed = true;
+        lock(&self.shared).stopped = Some(reason);
     }
 
-    /// Chooses the delay before the next attempt, or stops if the strategy
-    /// gives up.
-    fn schedule(&mut self, error: Error) -> Error {
+    /// Chooses the delay before the next attempt — the strategy's, or
+    /// longer if the server asked for longer (`Retry-After`), always within
+    /// the floor and cap — or stops if the strategy gives up.
+    fn schedule(&mut self, error: Error, at_least: Option<Duration>) -> Error {
         match self.strategy.next_delay() {
-            None => self.stop(),
+            None => self.stop(StopReason::Error),
             Some(delay) => {
-                let delay = self.config.clamp_delay(delay);
+                let delay = self
+                    .config
+                    .clamp_delay(at_least.map_or(delay, |asked| delay.max(asked)));
                 if let Some(callback) = &self.config.reconnect_notify {
                     callback(&error, delay);
                 }
@@ -309,7 +350,10 @@ impl Session {
             return Err(NotConnected::NoContent);
         }
         if !status.is_success() {
-            return Err(NotConnected::Error(Error::Status { status }));
+            return Err(NotConnected::Error(Error::Status {
+                status,
+                retry_after: retry_after(response.headers(), SystemTime::now()),
+            }));
         }
         let content_type = response.headers().get(CONTENT_TYPE);
         if !content_type.is_some_and(is_event_stream) {
@@ -330,6 +374,8 @@ impl Session {
                 .map_err(|e| NotConnected::Error(Error::Rejected(e)))?;
         }
         Ok(Connection {
+            accepted_at: Instant::now(),
+            delivered: false,
             body: Box::pin(response),
             idle: config
                 .idle_timeout

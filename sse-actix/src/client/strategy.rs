@@ -13,16 +13,21 @@ use backoff::backoff::Backoff as _;
 ///
 /// The client calls [`set_base_delay`](Self::set_base_delay) with its initial
 /// reconnection time and again whenever the server sends `retry:` (already
-/// clamped to the client's floor and cap), [`reset`](Self::reset) after each
-/// accepted response, and [`next_delay`](Self::next_delay) before each
-/// reconnection. Whatever `next_delay` returns is clamped to the same floor
-/// and cap, so no strategy can make the client spin.
+/// clamped to the client's floor and cap), [`reset`](Self::reset) after a
+/// connection that proved healthy (it delivered an event or lasted
+/// [`healthy_after`](super::ClientBuilder::healthy_after)) ended, and
+/// [`next_delay`](Self::next_delay) before each reconnection. Whatever
+/// `next_delay` returns is clamped to the same floor and cap (and raised to
+/// a server's `Retry-After`), so no strategy can make the client spin.
 pub trait ReconnectStrategy: Send {
     /// The delay before the next attempt, or `None` to give up for good.
     fn next_delay(&mut self) -> Option<Duration>;
-    /// A connection succeeded: start again from the base delay.
+    /// A connection proved healthy: start again from the base delay.
     fn reset(&mut self);
-    /// The delay to start from (the spec's "reconnection time").
+    /// The delay to start from (the spec's "reconnection time"). A strategy
+    /// in the middle of a backoff should not shorten its current delay, or a
+    /// server that sends `retry:` on every short-lived connection would keep
+    /// it from growing.
     fn set_base_delay(&mut self, base: Duration);
 }
 
@@ -42,10 +47,14 @@ impl<S: ReconnectStrategy + ?Sized> ReconnectStrategy for Box<S> {
 ///
 /// Each delay is the previous one times [`multiplier`](Self::multiplier),
 /// randomised by ± [`randomization_factor`](Self::randomization_factor),
-/// up to [`max_interval`](Self::max_interval).
+/// up to [`max_interval`](Self::max_interval). A new base delay (`retry:`)
+/// applies at once when no delay was drawn since the last reset, and
+/// otherwise only raises the current delay.
 #[derive(Debug)]
 pub struct ExponentialBackoff {
     inner: backoff::ExponentialBackoff,
+    /// No delay drawn since the last reset.
+    fresh: bool,
 }
 
 impl Default for ExponentialBackoff {
@@ -56,7 +65,7 @@ impl Default for ExponentialBackoff {
             ..backoff::ExponentialBackoff::default()
         };
         inner.reset();
-        ExponentialBackoff { inner }
+        ExponentialBackoff { inner, fresh: true }
     }
 }
 
@@ -82,8 +91,8 @@ impl ExponentialBackoff {
         self
     }
 
-    /// Give up once this much time has passed since the last successful
-    /// connection (default: never).
+    /// Give up once this much time has passed since the last healthy
+    /// connection ended (default: never).
     #[must_use]
     pub fn max_elapsed_time(mut self, max: Option<Duration>) -> Self {
         self.inner.max_elapsed_time = max;
@@ -93,14 +102,18 @@ impl ExponentialBackoff {
 
 impl ReconnectStrategy for ExponentialBackoff {
     fn next_delay(&mut self) -> Option<Duration> {
+        self.fresh = false;
         self.inner.next_backoff()
     }
     fn reset(&mut self) {
+        self.fresh = true;
         self.inner.reset();
     }
     fn set_base_delay(&mut self, base: Duration) {
         self.inner.initial_interval = base;
-        self.inner.current_interval = base;
+        if self.fresh || self.inner.current_interval < base {
+            self.inner.current_interval = base;
+        }
     }
 }
 
@@ -120,8 +133,8 @@ impl ReconnectStrategy for ConstantBackoff {
     }
 }
 
-/// Gives up after `max` consecutive failed attempts (counted from the last
-/// accepted response); delays come from the wrapped strategy.
+/// Gives up after `max` reconnections in a row without a healthy
+/// connection; delays come from the wrapped strategy.
 #[derive(Debug)]
 pub struct MaxRetries<S> {
     inner: S,
@@ -169,6 +182,23 @@ mod tests {
         assert_eq!(s.next_delay(), Some(Duration::from_millis(150)));
         s.reset();
         assert_eq!(s.next_delay(), Some(Duration::from_millis(100)));
+    }
+
+    #[test]
+    fn a_new_base_delay_does_not_undo_the_growth() {
+        let mut s = ExponentialBackoff::default().randomization_factor(0.0);
+        s.set_base_delay(Duration::from_millis(100));
+        assert_eq!(s.next_delay(), Some(Duration::from_millis(100)));
+        s.set_base_delay(Duration::from_millis(100));
+        assert_eq!(s.next_delay(), Some(Duration::from_millis(150)));
+        // A longer base raises the current delay; a shorter one waits for
+        // the next reset.
+        s.set_base_delay(Duration::from_millis(1000));
+        assert_eq!(s.next_delay(), Some(Duration::from_millis(1000)));
+        s.set_base_delay(Duration::from_millis(10));
+        assert_eq!(s.next_delay(), Some(Duration::from_millis(1500)));
+        s.reset();
+        assert_eq!(s.next_delay(), Some(Duration::from_millis(10)));
     }
 
     #[test]

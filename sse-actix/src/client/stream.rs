@@ -13,6 +13,22 @@ use super::error::Error;
 use super::restart::RestartHandle;
 use super::session::{Session, SharedSession, lock};
 
+/// Why a subscription stopped (its stream yielded `None`, its handler or
+/// channel form returned).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StopReason {
+    /// The server answered `204 No Content`: it asks the client not to
+    /// reconnect (per the spec).
+    NoContent,
+    /// The response ended cleanly under
+    /// [`ReconnectPolicy::UntilAccepted`](super::ReconnectPolicy::UntilAccepted):
+    /// a one-shot stream (an LLM completion…) is complete.
+    Completed,
+    /// An error stopped it: the last `Err` item says which.
+    Error,
+}
+
 /// Every frame of a subscription: events, `retry:` values, comments (when
 /// [`ClientBuilder::comments`](super::ClientBuilder::comments) is on), and
 /// errors. Reconnects by itself; dropping it closes the connection and
@@ -45,10 +61,14 @@ impl FrameStream {
         lock(&self.shared).last_event_id.clone()
     }
 
-    /// Whether the stream ended because of an error (as opposed to a `204 No
-    /// Content`, or not having ended).
+    /// Why the subscription stopped; `None` while it runs.
+    pub fn stop_reason(&self) -> Option<StopReason> {
+        lock(&self.shared).stopped
+    }
+
+    /// Whether the subscription stopped because of an error.
     pub fn failed(&self) -> bool {
-        lock(&self.shared).failed
+        self.stop_reason() == Some(StopReason::Error)
     }
 
     /// Whether a response is accepted and being read right now (r3labs
@@ -99,7 +119,12 @@ impl EventStream {
         self.frames.last_event_id()
     }
 
-    /// Whether the stream ended because of an error.
+    /// Why the subscription stopped; `None` while it runs.
+    pub fn stop_reason(&self) -> Option<StopReason> {
+        self.frames.stop_reason()
+    }
+
+    /// Whether the subscription stopped because of an error.
     pub fn failed(&self) -> bool {
         self.frames.failed()
     }

@@ -19,7 +19,9 @@ use super::stream::EventStream;
 impl Client {
     /// Calls `handler` with each event of stream `name` (`?stream=NAME`),
     /// reconnecting as needed, until the subscription stops: `Ok(())` after
-    /// `204 No Content`, `Err` with the error that stopped it otherwise.
+    /// `204 No Content` or a completed one-shot response
+    /// ([`StopReason`](super::StopReason)), `Err` with the error that stopped
+    /// it otherwise.
     /// Drop the future to cancel (or see
     /// [`subscribe_with_cancel`](Self::subscribe_with_cancel)). Transient
     /// errors go to the `on_disconnect` and `reconnect_notify` callbacks.

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
-use sse_actix::client::{Client, Event};
+use sse_actix::client::{Client, Event, ReconnectPolicy, StopReason};
 
 use crate::flags::TlsFlags;
 
@@ -30,6 +30,14 @@ pub struct Args {
     /// Reconnect when nothing arrived for this many seconds.
     #[arg(long, value_name = "SECONDS")]
     idle_timeout: Option<f64>,
+    /// Stop when the first response ends, cleanly or not (only errors
+    /// before a response was accepted are retried). The default for a
+    /// request with a body or a method other than GET.
+    #[arg(long, conflicts_with = "reconnect")]
+    once: bool,
+    /// Reconnect after every end, resending the body, even for a POST.
+    #[arg(long)]
+    reconnect: bool,
     #[command(flatten)]
     tls: TlsFlags,
 }
@@ -58,6 +66,12 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             .split_once(':')
             .ok_or_else(|| format!("header {header:?} is not 'Name: value'"))?;
         builder = builder.header(name.trim(), value.trim());
+    }
+    if args.once {
+        builder = builder.reconnect_policy(ReconnectPolicy::UntilAccepted);
+    }
+    if args.reconnect {
+        builder = builder.reconnect_policy(ReconnectPolicy::Always);
     }
     if let Some(id) = args.last_event_id {
         builder = builder.last_event_id(id);
@@ -95,10 +109,14 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 }
             }
         }
-        match last_error {
-            Some(error) if events.failed() => Err(error.into()),
-            _ => {
+        match (events.stop_reason(), last_error) {
+            (Some(StopReason::Error), Some(error)) => Err(error.into()),
+            (Some(StopReason::NoContent), _) => {
                 eprintln!("sse: the server asked not to reconnect (204)");
+                Ok(())
+            }
+            _ => {
+                eprintln!("sse: the stream ended");
                 Ok(())
             }
         }
