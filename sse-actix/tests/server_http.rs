@@ -9,7 +9,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Compress;
 use actix_web::web;
 use sse_actix::server::Sse;
-use sse_actors::{LogLimits, Server};
+use sse_actors::{LogLimits, ManualClock, Server};
 use sse_proto::{Event, Frame};
 use sse_testkit::{EventClient, GUARD, TestServer, refused, seen, until};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -291,10 +291,14 @@ async fn replay_after_last_event_id_is_exclusive() {
 
 #[actix_web::test]
 async fn expired_events_are_not_replayed() {
-    let server = server().event_ttl(Duration::from_millis(100)).build();
+    let clock = ManualClock::new();
+    let server = server()
+        .event_ttl(Duration::from_secs(1))
+        .clock(clock.clone())
+        .build();
     server.create_stream("s").await.unwrap();
     server.publish("s", Event::data("stale")).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    clock.advance(Duration::from_millis(1001));
     server.publish("s", Event::data("fresh")).await.unwrap();
     let http = TestServer::start(Sse::new(server.clone()));
     let mut events = EventClient::open(&http.url("/events?stream=s")).await;
