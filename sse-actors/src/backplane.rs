@@ -69,6 +69,30 @@ impl GlobalId {
         let age = unix_now.saturating_sub(Duration::from_millis(self.millis));
         now.checked_sub(age).unwrap_or(now)
     }
+
+    /// The id just before this one: resuming after it starts at this one.
+    pub(crate) fn predecessor(self) -> GlobalId {
+        match (self.millis, self.seq) {
+            (millis, seq @ 1..) => GlobalId {
+                millis,
+                seq: seq - 1,
+            },
+            (millis @ 1.., 0) => GlobalId {
+                millis: millis - 1,
+                seq: u64::MAX,
+            },
+            (0, 0) => self,
+        }
+    }
+
+    /// An id at the wall-clock time `unix_now`: a guess of where a log
+    /// ends when it cannot be asked.
+    pub(crate) fn at(unix_now: Duration) -> GlobalId {
+        GlobalId {
+            millis: u64::try_from(unix_now.as_millis()).unwrap_or(u64::MAX),
+            seq: 0,
+        }
+    }
 }
 
 /// One event read from a backplane: its global id and its encoded frame
@@ -118,8 +142,10 @@ pub trait Backplane: Send + Sync + 'static {
 
     /// Starts delivering `stream`'s events published from now on. Once the
     /// future resolves, every event after the log's current end is delivered.
-    /// Watching a watched stream does nothing.
-    fn watch(&self, stream: &str) -> BoxFuture<'static, Result<(), BackplaneError>>;
+    /// Answers the id after which this node delivers them: the log's end
+    /// when the stream was first watched, or the newest id read since.
+    /// Watching a watched stream does nothing more.
+    fn watch(&self, stream: &str) -> BoxFuture<'static, Result<GlobalId, BackplaneError>>;
 
     /// Stops delivering `stream`'s events (the node has no stream of that
     /// name any more).
@@ -196,6 +222,15 @@ mod tests {
         for bad in ["", "1", "1-", "-1", "a-1", "1-2-3", "+1-2", "1 -2"] {
             assert!(bad.parse::<GlobalId>().is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_global_ids_predecessor_is_the_greatest_id_below_it() {
+        let id = |millis, seq| GlobalId { millis, seq };
+        assert_eq!(id(5, 3).predecessor(), id(5, 2));
+        assert_eq!(id(5, 0).predecessor(), id(4, u64::MAX));
+        assert_eq!(id(0, 0).predecessor(), id(0, 0));
+        assert!(id(4, u64::MAX) < id(5, 0));
     }
 
     #[test]

@@ -37,7 +37,11 @@
 //!
 //! **Frames.** A subscription yields whole frames: `id:` (the event's own
 //! id, else its sequence number), the other fields, `data:` lines and the
-//! blank line; keep-alives are the comment line `: keep-alive`. Callbacks
+//! blank line; keep-alives are the comment line `: keep-alive`. The `id:`
+//! line always leads, and [`Subscription::poll_deliveries`] says how long it
+//! is and where the event sits in its stream (its [`Position`]), so a
+//! transport may write ids of its own (several streams on one connection)
+//! and resume exactly with [`SubscribeRequest::after`]. Callbacks
 //! (`on_subscribe`, `on_unsubscribe`) run on the stream's arbiter thread.
 //!
 //! **Many nodes.** With a [`Backplane`] ([`ServerBuilder::backplane`], such
@@ -90,6 +94,7 @@ mod clock;
 mod config;
 mod error;
 mod log;
+mod position;
 mod queue;
 mod sequencing;
 mod server;
@@ -107,9 +112,10 @@ pub use backplane::{
 pub use clock::ManualClock;
 pub use config::{Callback, LogLimits, ServerBuilder, SlowSubscriberPolicy, StreamOptions};
 pub use error::{BuildError, PublishError, ServerClosed, SubscribeError, TryPublishError};
+pub use position::Position;
 pub use server::Server;
 pub use stats::{Stats, StatsProbe};
 pub use stream::{Published, StreamHandle, StreamInfo};
-pub use subscription::{EndReason, SubscribeRequest, SubscriberInfo, Subscription};
+pub use subscription::{Delivery, EndReason, SubscribeRequest, SubscriberInfo, Subscription};
 
 pub use sse_proto::Event;

@@ -12,7 +12,6 @@ use crate::sequencing::Freshness;
 /// One logged event: its wire id, sequence number and encoded frame.
 #[derive(Clone, Debug)]
 pub(crate) struct Logged {
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) seq: u64,
     pub(crate) id: ByteString,
     pub(crate) item: Item,
@@ -92,9 +91,23 @@ impl EventLog {
             .map(|e| e.item.clone())
     }
 
-    /// Every logged event, oldest first, with its wire id.
-    pub(crate) fn entries(&self) -> impl Iterator<Item = (&str, &Item)> {
-        self.events.iter().map(|e| (&*e.id, &e.item))
+    /// What a subscriber resuming after sequence number `seq` should be
+    /// replayed, in order: the events with a later one that are still fresh.
+    pub(crate) fn replay_after_seq(
+        &self,
+        seq: u64,
+        fresh: Freshness,
+    ) -> impl Iterator<Item = Item> + '_ {
+        let start = self.events.partition_point(|e| e.seq <= seq);
+        self.events
+            .range(start..)
+            .filter(move |e| fresh.admits(e.item.published))
+            .map(|e| e.item.clone())
+    }
+
+    /// Every logged event, oldest first.
+    pub(crate) fn items(&self) -> impl Iterator<Item = &Item> {
+        self.events.iter().map(|e| &e.item)
     }
 
     #[cfg(test)]
@@ -115,6 +128,8 @@ mod tests {
         Item {
             frame: frame.into(),
             published,
+            position: None,
+            id_line: 0,
         }
     }
 
@@ -212,6 +227,28 @@ mod tests {
         assert_eq!(frames(&log, Some("not-a-number"), now), all);
         assert_eq!(frames(&log, Some("1"), now), all, "evicted id");
         assert_eq!(frames(&log, None, now), all);
+    }
+
+    #[test]
+    fn replay_after_a_sequence_number_is_exclusive_and_bounded_by_the_log() {
+        let (log, now) = log_with(
+            LogLimits {
+                max_events: 3,
+                ..LogLimits::default()
+            },
+            6,
+        );
+        let after = |seq| -> Vec<Bytes> {
+            log.replay_after_seq(seq, all(now))
+                .map(|i| i.frame)
+                .collect()
+        };
+        assert_eq!(
+            after(4),
+            [Bytes::from("data: 5\n\n"), Bytes::from("data: 6\n\n")]
+        );
+        assert!(after(6).is_empty());
+        assert_eq!(after(0).len(), 3, "evicted events are not replayed");
     }
 
     #[test]

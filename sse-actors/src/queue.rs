@@ -14,15 +14,31 @@ use bytes::Bytes;
 use tokio::sync::Notify;
 
 use crate::config::SlowSubscriberPolicy;
+use crate::position::Position;
 use crate::sequencing::Freshness;
 use crate::stats::{Counters, Kind, Live};
-use crate::subscription::EndReason;
+use crate::subscription::{Delivery, EndReason};
 
-/// One encoded frame and when it was published (for the TTL).
+/// One encoded frame, when it was published (for the TTL) and where its
+/// event sits in the stream.
 #[derive(Clone, Debug)]
 pub(crate) struct Item {
     pub(crate) frame: Bytes,
     pub(crate) published: Instant,
+    /// `None` for a keep-alive.
+    pub(crate) position: Option<Position>,
+    /// Bytes of `frame`'s leading `id:` line (0 without one).
+    pub(crate) id_line: usize,
+}
+
+impl Item {
+    fn into_delivery(self) -> Delivery {
+        Delivery {
+            frame: self.frame,
+            position: self.position,
+            id_line: self.id_line,
+        }
+    }
 }
 
 /// What a push did.
@@ -192,6 +208,8 @@ impl Queue {
             inner.items.push_back(Item {
                 frame: frame.clone(),
                 published: now,
+                position: None,
+                id_line: 0,
             });
             wake(inner);
         }
@@ -251,7 +269,7 @@ impl Queue {
         fresh: Option<Freshness>,
     ) -> Poll<Option<Bytes>> {
         let mut frame = None;
-        self.poll_take(cx, fresh, 0, |next| frame = Some(next))
+        self.poll_take(cx, fresh, 0, |next| frame = Some(next.frame))
             .map(|_| frame)
     }
 
@@ -266,7 +284,21 @@ impl Queue {
         max_bytes: usize,
         out: &mut impl Extend<Bytes>,
     ) -> Poll<usize> {
-        self.poll_take(cx, fresh, max_bytes, |frame| out.extend(Some(frame)))
+        self.poll_take(cx, fresh, max_bytes, |item| out.extend(Some(item.frame)))
+    }
+
+    /// [`poll_pop_many`](Self::poll_pop_many) with each frame's position
+    /// and id line.
+    pub(crate) fn poll_pop_deliveries(
+        &self,
+        cx: &mut Context<'_>,
+        fresh: Option<Freshness>,
+        max_bytes: usize,
+        out: &mut impl Extend<Delivery>,
+    ) -> Poll<usize> {
+        self.poll_take(cx, fresh, max_bytes, |item| {
+            out.extend(Some(item.into_delivery()));
+        })
     }
 
     fn poll_take(
@@ -274,7 +306,7 @@ impl Queue {
         cx: &mut Context<'_>,
         fresh: Option<Freshness>,
         max_bytes: usize,
-        mut take: impl FnMut(Bytes),
+        mut take: impl FnMut(Item),
     ) -> Poll<usize> {
         let mut inner = self.lock();
         let (mut count, mut bytes) = (0, 0);
@@ -291,7 +323,7 @@ impl Queue {
             if fresh.is_none_or(|fresh| fresh.admits(item.published)) {
                 bytes += item.frame.len();
                 count += 1;
-                take(item.frame);
+                take(item);
             }
         }
         if inner.items.is_empty()
@@ -340,6 +372,8 @@ mod tests {
         Item {
             frame: Bytes::from_static(text.as_bytes()),
             published: Instant::now(),
+            position: None,
+            id_line: 0,
         }
     }
 
@@ -491,6 +525,8 @@ mod tests {
             q.push(Item {
                 frame: Bytes::from_static(text.as_bytes()),
                 published: t0 + Duration::from_secs(at),
+                position: None,
+                id_line: 0,
             });
         }
         let mut cx = Context::from_waker(Waker::noop());

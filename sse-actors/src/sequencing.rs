@@ -11,6 +11,7 @@ use bytestring::ByteString;
 
 use crate::backplane::GlobalId;
 use crate::log::EventLog;
+use crate::position::Position;
 use crate::queue::{Item, Queue};
 
 /// An event the stream took: its place in the order, its wire id, and its
@@ -23,6 +24,24 @@ pub(crate) struct Accepted<P> {
     pub(crate) seq: u64,
     pub(crate) id: ByteString,
     pub(crate) item: Item,
+}
+
+/// Where a new subscriber asks to resume.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Resume<'a> {
+    /// Exactly after this position; when given, `last_event_id` is not read.
+    pub(crate) after: Option<Position>,
+    pub(crate) last_event_id: Option<&'a str>,
+}
+
+/// What replaying a new subscriber did.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Replayed<P> {
+    /// The position it was replayed up to, when that is ahead of what the
+    /// stream has taken: live events up to it are to be skipped.
+    pub(crate) caught_up_to: Option<P>,
+    /// Where its subscription starts: every event it gets comes after this.
+    pub(crate) start: Position,
 }
 
 /// A stream's ordering rule.
@@ -38,16 +57,15 @@ pub(crate) trait Sequencing: Send + Unpin + 'static {
     /// Names an incoming event, or `None` if it is one the stream already took.
     fn accept(&mut self, input: Self::Input) -> Option<Accepted<Self::Position>>;
 
-    /// Queues a new subscriber's replay; answers the position it was
-    /// replayed up to when that is ahead of what the stream has taken.
+    /// Queues a new subscriber's replay.
     fn replay(
         &self,
-        last_event_id: Option<&str>,
+        resume: Resume<'_>,
         backfill: Self::Backfill,
         log: Option<&EventLog>,
         fresh: Freshness,
         queue: &Queue,
-    ) -> Option<Self::Position>;
+    ) -> Replayed<Self::Position>;
 }
 
 /// Whether an event is still young enough to deliver.
@@ -67,15 +85,21 @@ impl Freshness {
 /// One node is the whole truth: publishers take sequence numbers under the
 /// stream's lock, so arrival order is sequence order and nothing repeats.
 #[derive(Debug, Default)]
-pub(crate) struct Local;
+pub(crate) struct Local {
+    /// The newest sequence number taken.
+    last: u64,
+}
 
-/// One published event, encoded without an `id:` line.
+/// One published event, encoded without an `id:` line unless it has its
+/// own id.
 #[derive(Debug)]
 pub(crate) struct LocalEvent {
     pub(crate) seq: u64,
-    /// The publisher's own id; without one the wire id is `seq`.
+    /// The publisher's own id, already the frame's leading `id:` line of
+    /// `id_line` bytes; without one the wire id is `seq`.
     pub(crate) user_id: Option<ByteString>,
     pub(crate) frame: Bytes,
+    pub(crate) id_line: usize,
     pub(crate) published: Instant,
 }
 
@@ -85,13 +109,14 @@ impl Sequencing for Local {
     type Backfill = ();
 
     fn accept(&mut self, event: LocalEvent) -> Option<Accepted<u64>> {
-        let (id, frame) = match event.user_id {
-            // A publisher's id is already in its frame.
-            Some(id) => (id, event.frame),
+        self.last = event.seq;
+        let (id, frame, id_line) = match event.user_id {
+            Some(id) => (id, event.frame, event.id_line),
             None => {
                 let mut digits = itoa::Buffer::new();
                 let digits = digits.format(event.seq);
-                (ByteString::from(digits), with_id(digits, &event.frame))
+                let (frame, id_line) = with_id(digits, &event.frame);
+                (ByteString::from(digits), frame, id_line)
             }
         };
         Some(Accepted {
@@ -101,20 +126,44 @@ impl Sequencing for Local {
             item: Item {
                 frame,
                 published: event.published,
+                position: Some(Position::Seq(event.seq)),
+                id_line,
             },
         })
     }
 
+    /// After a position the stream reached, else after the logged event
+    /// with the Last-Event-ID (every logged event when it is absent or not
+    /// held). A position past the stream's end (an earlier run's) counts as
+    /// an id it does not hold.
     fn replay(
         &self,
-        last_event_id: Option<&str>,
+        resume: Resume<'_>,
         (): (),
         log: Option<&EventLog>,
         fresh: Freshness,
         queue: &Queue,
-    ) -> Option<u64> {
-        replay_log(last_event_id, log, fresh, queue);
-        None
+    ) -> Replayed<u64> {
+        let after = match resume.after {
+            Some(Position::Seq(seq)) if seq <= self.last => Some(seq),
+            _ => None,
+        };
+        let first = log.and_then(|log| match after {
+            Some(seq) => push_replay(queue, log.replay_after_seq(seq, fresh)),
+            None => {
+                let last_event_id = resume.last_event_id.filter(|_| resume.after.is_none());
+                push_replay(queue, log.replay(last_event_id, fresh))
+            }
+        });
+        let start = match (after, first) {
+            (Some(seq), _) => seq,
+            (None, Some(Position::Seq(first))) => first.saturating_sub(1),
+            (None, _) => self.last,
+        };
+        Replayed {
+            caught_up_to: None,
+            start: Position::Seq(start),
+        }
     }
 }
 
@@ -137,20 +186,41 @@ pub(crate) struct Incoming {
     pub(crate) published: Instant,
 }
 
-/// What a subscriber resuming from a global id missed, read from the
-/// backplane before it joined: the events after `after`, oldest first.
-#[derive(Debug)]
+/// What the backplane told a subscriber's stream before it joined.
+#[derive(Debug, Default)]
 pub(crate) struct Backfill {
+    /// The id after which this node delivers the stream (see
+    /// [`Backplane::watch`](crate::Backplane::watch)): where a subscriber
+    /// joining before the node took any event starts.
+    pub(crate) watched_from: GlobalId,
+    /// What a subscriber resuming from a global id missed; `None` without
+    /// one, or when the backplane could not be read.
+    pub(crate) missed: Option<Missed>,
+}
+
+/// The events after `after`, oldest first, read from the backplane.
+#[derive(Debug)]
+pub(crate) struct Missed {
     pub(crate) after: GlobalId,
     pub(crate) events: Vec<Incoming>,
+}
+
+impl Resume<'_> {
+    /// The global id to resume after: the position, else a Last-Event-ID
+    /// that is one.
+    pub(crate) fn global(&self) -> Option<GlobalId> {
+        match self.after {
+            Some(Position::Global(id)) => Some(id),
+            Some(_) => None,
+            None => self.last_event_id?.parse().ok(),
+        }
+    }
 }
 
 impl Sequencing for Global {
     type Input = Incoming;
     type Position = GlobalId;
-    /// `None`: no global Last-Event-ID, or the backplane could not be read;
-    /// the local log's replay applies.
-    type Backfill = Option<Backfill>;
+    type Backfill = Backfill;
 
     fn accept(&mut self, event: Incoming) -> Option<Accepted<GlobalId>> {
         if self.last.is_some_and(|last| event.id <= last) {
@@ -159,7 +229,7 @@ impl Sequencing for Global {
         self.last = Some(event.id);
         self.taken += 1;
         let id = ByteString::from(event.id.to_string());
-        let frame = with_id(&id, &event.frame);
+        let (frame, id_line) = with_id(&id, &event.frame);
         Some(Accepted {
             position: event.id,
             seq: self.taken,
@@ -167,40 +237,58 @@ impl Sequencing for Global {
             item: Item {
                 frame,
                 published: event.published,
+                position: Some(Position::Global(event.id)),
+                id_line,
             },
         })
     }
 
-    /// The backplane's events after the subscriber's id, then the ones this
-    /// node took since the backplane was read.
+    /// After a global id: the backplane's events after it, then the ones
+    /// this node took since the backplane was read (or, when it could not
+    /// be, the logged ones after it). Without one, the local log's replay.
     fn replay(
         &self,
-        last_event_id: Option<&str>,
-        backfill: Option<Backfill>,
+        resume: Resume<'_>,
+        backfill: Backfill,
         log: Option<&EventLog>,
         fresh: Freshness,
         queue: &Queue,
-    ) -> Option<GlobalId> {
-        let Some(Backfill { after, events }) = backfill else {
-            replay_log(last_event_id, log, fresh, queue);
-            return None;
+    ) -> Replayed<GlobalId> {
+        let Some(after) = resume.global() else {
+            let last_event_id = resume.last_event_id.filter(|_| resume.after.is_none());
+            let first = log.and_then(|log| push_replay(queue, log.replay(last_event_id, fresh)));
+            let start = match first {
+                Some(Position::Global(first)) => first.predecessor(),
+                _ => self.last.unwrap_or(backfill.watched_from),
+            };
+            return Replayed {
+                caught_up_to: None,
+                start: Position::Global(start),
+            };
         };
         let mut newest = after;
-        let mut items = Vec::with_capacity(events.len());
-        for event in events {
+        let mut items = Vec::new();
+        let missed = backfill
+            .missed
+            .filter(|missed| missed.after == after)
+            .map_or_else(Vec::new, |missed| missed.events);
+        for event in missed {
             if event.id <= newest {
                 continue;
             }
             newest = event.id;
             if fresh.admits(event.published) {
+                let (frame, id_line) = with_id(&event.id.to_string(), &event.frame);
                 items.push(Item {
-                    frame: with_id(&event.id.to_string(), &event.frame),
+                    frame,
                     published: event.published,
+                    position: Some(Position::Global(event.id)),
+                    id_line,
                 });
             }
         }
-        for (id, item) in log.into_iter().flat_map(EventLog::entries) {
-            let Ok(id) = id.parse::<GlobalId>() else {
+        for item in log.into_iter().flat_map(EventLog::items) {
+            let Some(Position::Global(id)) = item.position else {
                 continue;
             };
             if id > newest {
@@ -211,32 +299,32 @@ impl Sequencing for Global {
             }
         }
         queue.push_replay(items.into_iter());
-        self.last.is_none_or(|last| newest > last).then_some(newest)
+        Replayed {
+            caught_up_to: self.last.is_none_or(|last| newest > last).then_some(newest),
+            start: Position::Global(after),
+        }
     }
 }
 
-/// The logged events after `last_event_id` (all of them when it is absent
-/// or not held) that are still fresh.
-fn replay_log(
-    last_event_id: Option<&str>,
-    log: Option<&EventLog>,
-    fresh: Freshness,
-    queue: &Queue,
-) {
-    if let Some(log) = log {
-        queue.push_replay(log.replay(last_event_id, fresh));
-    }
+/// Queues `replay` ahead of live frames; answers the first one's position.
+fn push_replay(queue: &Queue, replay: impl Iterator<Item = Item>) -> Option<Position> {
+    let mut first = None;
+    queue.push_replay(replay.inspect(|item| {
+        first.get_or_insert(item.position);
+    }));
+    first.flatten()
 }
 
 /// `id: <id>` followed by the event's encoding (field order within an event
-/// does not matter to receivers).
-fn with_id(id: &str, frame: &Bytes) -> Bytes {
-    let mut out = BytesMut::with_capacity(frame.len() + id.len() + 5);
+/// does not matter to receivers), and the length of that `id:` line.
+fn with_id(id: &str, frame: &Bytes) -> (Bytes, usize) {
+    let id_line = id.len() + 5;
+    let mut out = BytesMut::with_capacity(frame.len() + id_line);
     out.put_slice(b"id: ");
     out.put_slice(id.as_bytes());
     out.put_u8(b'\n');
     out.put_slice(frame);
-    out.freeze()
+    (out.freeze(), id_line)
 }
 
 #[cfg(test)]
@@ -262,27 +350,61 @@ mod tests {
         }
     }
 
+    fn queue() -> Queue {
+        Queue::new(8, SlowSubscriberPolicy::Disconnect, &Arc::default())
+    }
+
+    fn local_event(seq: u64) -> LocalEvent {
+        LocalEvent {
+            seq,
+            user_id: None,
+            frame: Bytes::from(format!("data: {seq}\n\n")),
+            id_line: 0,
+            published: Instant::now(),
+        }
+    }
+
+    /// A local stream that took and logged events 1 to `n`.
+    fn local_with(n: u64) -> (Local, EventLog) {
+        let mut local = Local::default();
+        let mut log = EventLog::new(LogLimits::default());
+        for seq in 1..=n {
+            let taken = local.accept(local_event(seq)).unwrap();
+            log.add(taken.seq, taken.id, taken.item);
+        }
+        (local, log)
+    }
+
+    fn after(position: Position) -> Resume<'static> {
+        Resume {
+            after: Some(position),
+            last_event_id: None,
+        }
+    }
+
     #[test]
     fn local_ids_are_the_publishers_or_the_sequence_number() {
         let now = Instant::now();
-        let mut local = Local;
+        let mut local = Local::default();
         let own = local
             .accept(LocalEvent {
                 seq: 1,
                 user_id: Some("mine".into()),
                 frame: Bytes::from_static(b"id: mine\ndata: a\n\n"),
+                id_line: 9,
                 published: now,
             })
             .unwrap();
         assert_eq!(
-            (&*own.id, &own.item.frame[..]),
-            ("mine", &b"id: mine\ndata: a\n\n"[..])
+            (&*own.id, &own.item.frame[..], own.item.id_line),
+            ("mine", &b"id: mine\ndata: a\n\n"[..], 9)
         );
         let generated = local
             .accept(LocalEvent {
                 seq: 2,
                 user_id: None,
                 frame: Bytes::from_static(b"data: b\n\n"),
+                id_line: 0,
                 published: now,
             })
             .unwrap();
@@ -290,10 +412,48 @@ mod tests {
             (
                 &*generated.id,
                 &generated.item.frame[..],
-                generated.position
+                generated.position,
+                generated.item.id_line,
+                generated.item.position,
             ),
-            ("2", &b"id: 2\ndata: b\n\n"[..], 2)
+            (
+                "2",
+                &b"id: 2\ndata: b\n\n"[..],
+                2,
+                6,
+                Some(Position::Seq(2))
+            )
         );
+    }
+
+    #[test]
+    fn a_local_resume_after_a_position_replays_what_follows_and_starts_there() {
+        let now = Instant::now();
+        let (local, log) = local_with(5);
+        let q = queue();
+        let replayed = local.replay(after(Position::Seq(3)), (), Some(&log), fresh(now), &q);
+        assert_eq!(replayed.start, Position::Seq(3));
+        assert_eq!(q.len(), 2);
+
+        // Without a position or id: the whole log, starting before its first event.
+        let q = queue();
+        let replayed = local.replay(Resume::default(), (), Some(&log), fresh(now), &q);
+        assert_eq!((replayed.start, q.len()), (Position::Seq(0), 5));
+
+        // A position past the stream's end is not one it holds: the whole
+        // log, and the last_event_id beside it is not read.
+        let q = queue();
+        let ahead = Resume {
+            after: Some(Position::Seq(9)),
+            last_event_id: Some("4"),
+        };
+        let replayed = local.replay(ahead, (), Some(&log), fresh(now), &q);
+        assert_eq!((replayed.start, q.len()), (Position::Seq(0), 5));
+
+        // Without a log: nothing to replay, it starts at the stream's end.
+        let q = queue();
+        let replayed = local.replay(Resume::default(), (), None, fresh(now), &q);
+        assert_eq!((replayed.start, q.len()), (Position::Seq(5), 0));
     }
 
     #[test]
@@ -303,6 +463,7 @@ mod tests {
         let first = global.accept(incoming(5, now)).unwrap();
         assert_eq!((&*first.id, first.seq), ("5-0", 1));
         assert_eq!(&first.item.frame[..], b"id: 5-0\ndata: 5\n\n");
+        assert_eq!(first.item.id_line, 8);
         assert!(global.accept(incoming(5, now)).is_none());
         assert!(global.accept(incoming(4, now)).is_none());
         assert_eq!(global.accept(incoming(6, now)).unwrap().seq, 2);
@@ -315,21 +476,88 @@ mod tests {
         let mut log = EventLog::new(LogLimits::default());
         let taken = global.accept(incoming(1, now)).unwrap();
         log.add(taken.seq, taken.id, taken.item);
-        let queue = Queue::new(8, SlowSubscriberPolicy::Disconnect, &Arc::default());
+        let q = queue();
         let backfill = Backfill {
-            after: gid(0),
-            events: vec![incoming(1, now), incoming(2, now), incoming(3, now)],
+            watched_from: gid(0),
+            missed: Some(Missed {
+                after: gid(0),
+                events: vec![incoming(1, now), incoming(2, now), incoming(3, now)],
+            }),
         };
-        let mark = global.replay(Some("0-0"), Some(backfill), Some(&log), fresh(now), &queue);
-        assert_eq!(mark, Some(gid(3)), "the node took only 1 of 3");
-        assert_eq!(queue.len(), 3, "each once, though the log also held 1");
+        let by_id = Resume {
+            after: None,
+            last_event_id: Some("0-0"),
+        };
+        let replayed = global.replay(by_id, backfill, Some(&log), fresh(now), &q);
+        assert_eq!(
+            replayed,
+            Replayed {
+                caught_up_to: Some(gid(3)),
+                start: Position::Global(gid(0))
+            },
+            "the node took only 1 of 3"
+        );
+        assert_eq!(q.len(), 3, "each once, though the log also held 1");
 
         let behind = Backfill {
-            after: gid(0),
-            events: vec![incoming(1, now)],
+            watched_from: gid(0),
+            missed: Some(Missed {
+                after: gid(0),
+                events: vec![incoming(1, now)],
+            }),
         };
-        let queue = Queue::new(8, SlowSubscriberPolicy::Disconnect, &Arc::default());
-        let mark = global.replay(Some("0-0"), Some(behind), Some(&log), fresh(now), &queue);
-        assert_eq!(mark, None, "nothing ahead of the node");
+        let q = queue();
+        let replayed = global.replay(
+            after(Position::Global(gid(0))),
+            behind,
+            Some(&log),
+            fresh(now),
+            &q,
+        );
+        assert_eq!(replayed.caught_up_to, None, "nothing ahead of the node");
+    }
+
+    #[test]
+    fn a_global_subscriber_without_an_id_starts_where_the_node_is() {
+        let now = Instant::now();
+        let mut global = Global::default();
+        let watched = Backfill {
+            watched_from: gid(7),
+            missed: None,
+        };
+        let q = queue();
+        let replayed = global.replay(Resume::default(), watched, None, fresh(now), &q);
+        assert_eq!(
+            replayed.start,
+            Position::Global(gid(7)),
+            "nothing taken yet"
+        );
+
+        let mut log = EventLog::new(LogLimits::default());
+        for millis in [8, 9] {
+            let taken = global.accept(incoming(millis, now)).unwrap();
+            log.add(taken.seq, taken.id, taken.item);
+        }
+        let q = queue();
+        let replayed = global.replay(
+            Resume::default(),
+            Backfill::default(),
+            Some(&log),
+            fresh(now),
+            &q,
+        );
+        assert_eq!(
+            (replayed.start, q.len()),
+            (Position::Global(gid(8).predecessor()), 2),
+            "replayed the log: it starts before its first event"
+        );
+        let replayed = global.replay(
+            Resume::default(),
+            Backfill::default(),
+            None,
+            fresh(now),
+            &queue(),
+        );
+        assert_eq!(replayed.start, Position::Global(gid(9)));
     }
 }

@@ -206,7 +206,7 @@ impl Handler<CreateStream> for ServerActor {
         let addr = if self.config.backplane.is_some() {
             StreamAddr::Global(self.start(Global::default(), core, &name, driving))
         } else {
-            StreamAddr::Local(self.start(Local, core, &name, driving))
+            StreamAddr::Local(self.start(Local::default(), core, &name, driving))
         };
         let handle = StreamHandle { addr, state };
         match self.registry.write().insert(name, handle.clone()) {

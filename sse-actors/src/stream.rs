@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use actix::Addr;
+use bytes::{BufMut as _, Bytes, BytesMut};
 use bytestring::ByteString;
 use sse_proto::{Encoder, Event};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
@@ -12,7 +13,7 @@ use crate::backplane::{Backplane, BackplaneEvent, GlobalId};
 use crate::clock::Clock;
 use crate::error::{PublishError, SubscribeError, TryPublishError};
 use crate::queue::Drain;
-use crate::sequencing::{Backfill, Global, Incoming, Local, LocalEvent};
+use crate::sequencing::{Backfill, Global, Incoming, Local, LocalEvent, Missed, Resume};
 use crate::stats::Counters;
 use crate::stream_actor::{Chooser, Deliver, Kick, Publish, Shutdown, StreamActor, Subscribe};
 use crate::subscription::{EndReason, SubscribeRequest, Subscription};
@@ -207,7 +208,7 @@ impl StreamHandle {
             return publish_global(&**backplane, &self.state.encoder, &self.state.name, event)
                 .await;
         }
-        let (user_id, frame) = encode(&self.state.encoder, event)?;
+        let encoded = encode(&self.state.encoder, event)?;
         let removed = || PublishError::StreamRemoved {
             stream: self.state.name.to_string(),
         };
@@ -215,7 +216,7 @@ impl StreamHandle {
             .acquire_owned()
             .await
             .map_err(|_| removed())?;
-        self.enqueue(user_id, frame, permit).ok_or_else(removed)
+        self.enqueue(encoded, permit).ok_or_else(removed)
     }
 
     /// Publishes `event` if the stream's buffer has room; never waits.
@@ -225,7 +226,7 @@ impl StreamHandle {
                 stream: self.state.name.to_string(),
             });
         }
-        let (user_id, frame) = encode(&self.state.encoder, event)?;
+        let encoded = encode(&self.state.encoder, event)?;
         let removed = || TryPublishError::StreamRemoved {
             stream: self.state.name.to_string(),
         };
@@ -239,7 +240,7 @@ impl StreamHandle {
             }
             Err(TryAcquireError::Closed) => return Err(removed()),
         };
-        self.enqueue(user_id, frame, permit).ok_or_else(removed)
+        self.enqueue(encoded, permit).ok_or_else(removed)
     }
 
     /// Subscribes to this stream.
@@ -267,27 +268,42 @@ impl StreamHandle {
     }
 
     /// Starts the backplane delivering this stream, then reads what a client
-    /// resuming from its Last-Event-ID missed. Without the backplane (it is
-    /// down) or a global Last-Event-ID, the local log's replay applies.
-    async fn backfill(&self, request: &SubscribeRequest) -> Option<Backfill> {
-        let backplane = self.state.backplane.as_deref()?;
+    /// resuming from a global id missed. Without the backplane (it is down)
+    /// or a global id to resume after, the local log's replay applies.
+    async fn backfill(&self, request: &SubscribeRequest) -> Backfill {
+        let Some(backplane) = self.state.backplane.as_deref() else {
+            return Backfill::default();
+        };
+        let clock = &self.state.clock;
         // A failed watch is retried by the next subscriber; meanwhile this one
-        // is served what the node delivers.
-        let _ = backplane.watch(&self.state.name).await;
-        let after = request.last_event_id.as_deref()?.parse::<GlobalId>().ok()?;
-        if self.state.replay_limit == 0 {
-            return None;
-        }
-        let events = backplane
-            .read_after(&self.state.name, after, self.state.replay_limit)
+        // is served what the node delivers, from about now on.
+        let watched_from = backplane
+            .watch(&self.state.name)
             .await
-            .ok()?;
-        let (now, unix_now) = (self.state.clock.now(), self.state.clock.unix_now());
-        let events = events
-            .into_iter()
-            .map(|event| incoming(event, now, unix_now))
-            .collect();
-        Some(Backfill { after, events })
+            .unwrap_or_else(|_| GlobalId::at(clock.unix_now()));
+        let resume = Resume {
+            after: request.after,
+            last_event_id: request.last_event_id.as_deref(),
+        };
+        let missed = match resume.global() {
+            Some(after) if self.state.replay_limit > 0 => backplane
+                .read_after(&self.state.name, after, self.state.replay_limit)
+                .await
+                .ok()
+                .map(|events| {
+                    let (now, unix_now) = (clock.now(), clock.unix_now());
+                    let events = events
+                        .into_iter()
+                        .map(|event| incoming(event, now, unix_now))
+                        .collect();
+                    Missed { after, events }
+                }),
+            _ => None,
+        };
+        Backfill {
+            watched_from,
+            missed,
+        }
     }
 
     /// Hands an event read from the backplane to this stream's actor;
@@ -301,12 +317,12 @@ impl StreamHandle {
         true
     }
 
-    fn enqueue(
-        &self,
-        user_id: Option<ByteString>,
-        frame: bytes::Bytes,
-        permit: OwnedSemaphorePermit,
-    ) -> Option<Published> {
+    fn enqueue(&self, encoded: Encoded, permit: OwnedSemaphorePermit) -> Option<Published> {
+        let Encoded {
+            user_id,
+            frame,
+            id_line,
+        } = encoded;
         let StreamAddr::Local(addr) = &self.addr else {
             return None;
         };
@@ -321,6 +337,7 @@ impl StreamHandle {
                 seq: seq.last,
                 user_id: user_id.clone(),
                 frame,
+                id_line,
                 published: self.state.clock.now(),
             };
             addr.do_send(Publish { event, permit });
@@ -363,15 +380,56 @@ pub(crate) async fn publish_global(
     })
 }
 
+/// An event encoded for a local stream.
+struct Encoded {
+    user_id: Option<ByteString>,
+    frame: Bytes,
+    /// Bytes of the leading `id:` line when the event has its own id.
+    id_line: usize,
+}
+
 /// Encodes outside any lock and actor, so publishers share the encoding work
 /// and invalid events fail at the caller. Events without an id are encoded
-/// without one; the stream actor prefixes their sequence number.
-fn encode(
-    encoder: &Encoder,
-    event: Event,
-) -> Result<(Option<ByteString>, bytes::Bytes), sse_proto::EncodeError> {
+/// without one; the stream actor prefixes their sequence number. An event's
+/// own id leads its frame, so a transport can swap it for one of its own
+/// ([`Delivery::without_id`](crate::Delivery::without_id)): the encoder
+/// writes a comment first, so a comment goes after the id line.
+fn encode(encoder: &Encoder, mut event: Event) -> Result<Encoded, sse_proto::EncodeError> {
+    let comment = match event.id {
+        Some(_) => event.comment.take(),
+        None => None,
+    };
     let frame = encoder.encode(&event)?;
-    Ok((event.id, frame))
+    let Some(user_id) = event.id else {
+        return Ok(Encoded {
+            user_id: None,
+            frame,
+            id_line: 0,
+        });
+    };
+    // `id: ID\n`, or `id:\n` when empty (the encoder's field rule).
+    let id_line = if user_id.is_empty() {
+        4
+    } else {
+        5 + user_id.len()
+    };
+    debug_assert!(frame.starts_with(b"id:") && frame.get(id_line - 1) == Some(&b'\n'));
+    let frame = match comment {
+        None => frame,
+        Some(comment) => {
+            let comment = Encoder::comment(&comment);
+            let mut out = BytesMut::with_capacity(frame.len() + comment.len());
+            out.put_slice(&frame[..id_line]);
+            out.put_slice(&comment);
+            out.put_slice(&frame[id_line..]);
+            out.freeze()
+        }
+    };
+    Ok(Encoded {
+        user_id: Some(user_id),
+        frame,
+        id_line,
+    })
 }
 
 impl std::fmt::Debug for StreamHandle {

@@ -314,6 +314,7 @@ impl<S: Sequencing> Handler<Subscribe<S::Backfill>> for StreamActor<S> {
             info: joined.info,
             ttl: self.ttl,
             clock: self.state.clock.clone(),
+            start: joined.start,
         })
     }
 }

@@ -24,8 +24,9 @@ use sse_proto::Encoder;
 use crate::config::{LogLimits, SlowSubscriberPolicy};
 use crate::error::SubscribeError;
 use crate::log::EventLog;
+use crate::position::Position;
 use crate::queue::{Drain, Item, Pushed, Queue};
-use crate::sequencing::{Freshness, Sequencing};
+use crate::sequencing::{Freshness, Replayed, Resume, Sequencing};
 use crate::stats::{Counters, Kind, Live};
 use crate::subscription::{EndReason, SubscribeRequest, SubscriberInfo};
 
@@ -72,6 +73,8 @@ pub(crate) struct Joined<T> {
     pub(crate) info: Arc<SubscriberInfo>,
     /// A clone of what the driver attached.
     pub(crate) subscriber: T,
+    /// Where its subscription starts: every event it gets comes after this.
+    pub(crate) start: Position,
 }
 
 /// An event taken but not yet fanned out.
@@ -261,6 +264,7 @@ impl<S: Sequencing, T> StreamCore<S, T> {
         }
         let SubscribeRequest {
             last_event_id,
+            after,
             label,
         } = request;
         let info = Arc::new(SubscriberInfo {
@@ -281,13 +285,16 @@ impl<S: Sequencing, T> StreamCore<S, T> {
             ttl: self.options.ttl,
             now,
         };
-        let caught_up_to = self.order.replay(
-            info.last_event_id.as_deref(),
-            backfill,
-            self.log.as_ref(),
-            fresh,
-            &queue,
-        );
+        let resume = Resume {
+            after,
+            last_event_id: info.last_event_id.as_deref(),
+        };
+        let Replayed {
+            caught_up_to,
+            start,
+        } = self
+            .order
+            .replay(resume, backfill, self.log.as_ref(), fresh, &queue);
         if caught_up_to.is_some() {
             self.catching_up += 1;
         }
@@ -310,6 +317,7 @@ impl<S: Sequencing, T> StreamCore<S, T> {
             queue,
             info,
             subscriber,
+            start,
         })
     }
 
@@ -480,7 +488,7 @@ mod tests {
 
     use super::*;
     use crate::backplane::GlobalId;
-    use crate::sequencing::{Backfill, Global, Incoming, Local, LocalEvent};
+    use crate::sequencing::{Backfill, Global, Incoming, Local, LocalEvent, Missed};
 
     /// The driver's handle on a subscriber, in these tests: a name.
     type Tag = &'static str;
@@ -497,7 +505,7 @@ mod tests {
     }
 
     fn local(options: CoreOptions, now: Instant) -> StreamCore<Local, Tag> {
-        StreamCore::new("s".into(), Local, options, Arc::default(), now)
+        StreamCore::new("s".into(), Local::default(), options, Arc::default(), now)
     }
 
     fn event(seq: u64, published: Instant) -> LocalEvent {
@@ -505,6 +513,7 @@ mod tests {
             seq,
             user_id: None,
             frame: Bytes::from(format!("data: {seq}\n\n")),
+            id_line: 0,
             published,
         }
     }
@@ -591,8 +600,13 @@ mod tests {
             subscriber_queue: 2,
             ..options()
         };
-        let mut core: StreamCore<Local, Tag> =
-            StreamCore::new("s".into(), Local, options, Arc::clone(&counters), t0);
+        let mut core: StreamCore<Local, Tag> = StreamCore::new(
+            "s".into(),
+            Local::default(),
+            options,
+            Arc::clone(&counters),
+            t0,
+        );
         let slow = join(&mut core, "slow", None, (), t0);
         let gone = join(&mut core, "gone", None, (), t0);
         gone.close(EndReason::Unsubscribed);
@@ -832,13 +846,16 @@ mod tests {
         let t0 = Instant::now();
         let mut core: StreamCore<Global, Tag> =
             StreamCore::new("s".into(), Global::default(), options(), Arc::default(), t0);
-        let live = join(&mut core, "live", None, None, t0);
+        let live = join(&mut core, "live", None, Backfill::default(), t0);
         core.accept(incoming(1, t0));
         let backfill = Backfill {
-            after: GlobalId { millis: 1, seq: 0 },
-            events: vec![incoming(2, t0), incoming(3, t0)],
+            watched_from: GlobalId::default(),
+            missed: Some(Missed {
+                after: GlobalId { millis: 1, seq: 0 },
+                events: vec![incoming(2, t0), incoming(3, t0)],
+            }),
         };
-        let resumed = join(&mut core, "resumed", Some("1-0"), Some(backfill), t0);
+        let resumed = join(&mut core, "resumed", Some("1-0"), backfill, t0);
         for millis in [2, 2, 3, 4] {
             core.accept(incoming(millis, t0));
         }

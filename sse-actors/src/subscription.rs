@@ -11,6 +11,7 @@ use futures_util::Stream;
 use futures_util::stream::FusedStream;
 
 use crate::clock::Clock;
+use crate::position::Position;
 use crate::queue::Queue;
 use crate::sequencing::Freshness;
 use crate::subscriber_actor::{Stop, SubscriberActor};
@@ -21,6 +22,11 @@ pub struct SubscribeRequest {
     /// The client's `Last-Event-ID`: replay resumes after the newest logged
     /// event with this id (any string; unknown ids replay the whole log).
     pub last_event_id: Option<String>,
+    /// Resume exactly after this position instead (see
+    /// [`Subscription::start`], [`Delivery::position`]); `last_event_id` is
+    /// then only reported. A position the stream does not hold (of another
+    /// kind, or past its end, as after a restart) counts as an unknown id.
+    pub after: Option<Position>,
     /// Free text for callbacks and logs, such as the peer address or URL.
     pub label: Option<String>,
 }
@@ -35,6 +41,13 @@ impl SubscribeRequest {
     #[must_use]
     pub fn last_event_id(mut self, id: impl Into<String>) -> Self {
         self.last_event_id = Some(id.into());
+        self
+    }
+
+    /// Resumes exactly after `position`.
+    #[must_use]
+    pub fn after(mut self, position: Position) -> Self {
+        self.after = Some(position);
         self
     }
 
@@ -105,6 +118,28 @@ pub struct Subscription {
     pub(crate) info: Arc<SubscriberInfo>,
     pub(crate) ttl: Option<Duration>,
     pub(crate) clock: Clock,
+    pub(crate) start: Position,
+}
+
+/// One frame of a [`Subscription`] with its event's place in the stream,
+/// for transports that rewrite ids (several streams on one connection).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Delivery {
+    /// The frame, as [`Subscription`] yields it.
+    pub frame: Bytes,
+    /// The event's position; `None` for a keep-alive comment.
+    pub position: Option<Position>,
+    /// Bytes at the start of `frame` taken by its `id:` line (0 for a
+    /// keep-alive).
+    pub id_line: usize,
+}
+
+impl Delivery {
+    /// The frame without its `id:` line: a shared slice, not a copy.
+    pub fn without_id(&self) -> Bytes {
+        self.frame.slice(self.id_line..)
+    }
 }
 
 impl Subscription {
@@ -121,6 +156,14 @@ impl Subscription {
     /// The stream's name.
     pub fn stream(&self) -> &str {
         &self.info.stream
+    }
+
+    /// Where this subscription starts in its stream: every event it yields
+    /// comes after this position, and resuming after it
+    /// ([`SubscribeRequest::after`]) yields what this one would have. A
+    /// transport that has yielded nothing of a stream yet resumes from here.
+    pub fn start(&self) -> Position {
+        self.start
     }
 
     /// Why the subscription ended or is ending; `None` while it is live.
@@ -179,6 +222,40 @@ impl Subscription {
     ) -> Poll<usize> {
         self.queue
             .poll_pop_many(cx, self.freshness(), max_bytes, frames)
+    }
+
+    /// [`poll_next_many`](Self::poll_next_many) with each frame's position
+    /// and `id:` line, for transports that write their own ids.
+    ///
+    /// ```
+    /// use std::future::poll_fn;
+    /// use sse_actors::{Position, Server, SubscribeRequest};
+    /// use sse_proto::Event;
+    ///
+    /// actix_rt::System::new().block_on(async {
+    ///     let server = Server::builder().arbiters(1).build();
+    ///     server.create_stream("news").await?;
+    ///     server.publish("news", Event::data("a")).await?;
+    ///     let mut subscription = server
+    ///         .subscribe("news", SubscribeRequest::new().after(Position::Seq(0)))
+    ///         .await?;
+    ///     let mut deliveries = Vec::new();
+    ///     poll_fn(|cx| subscription.poll_deliveries(cx, &mut deliveries, 64 * 1024)).await;
+    ///     assert_eq!(deliveries[0].position, Some(Position::Seq(1)));
+    ///     assert_eq!(&deliveries[0].without_id()[..], b"data: a\n\n");
+    ///     server.close().await;
+    ///     Ok::<_, Box<dyn std::error::Error>>(())
+    /// })?;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn poll_deliveries(
+        &mut self,
+        cx: &mut Context<'_>,
+        deliveries: &mut impl Extend<Delivery>,
+        max_bytes: usize,
+    ) -> Poll<usize> {
+        self.queue
+            .poll_pop_deliveries(cx, self.freshness(), max_bytes, deliveries)
     }
 
     /// What is still fresh now, if there is a TTL (the clock is read only then).

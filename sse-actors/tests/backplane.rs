@@ -11,8 +11,8 @@ use bytestring::ByteString;
 use futures_util::StreamExt as _;
 use futures_util::future::BoxFuture;
 use sse_actors::{
-    Backplane, BackplaneError, BackplaneEvent, Event, GlobalId, Inbound, Server, SubscribeRequest,
-    Subscription, TryPublishError,
+    Backplane, BackplaneError, BackplaneEvent, Event, GlobalId, Inbound, Position, Server,
+    SubscribeRequest, Subscription, TryPublishError,
 };
 
 #[derive(Default)]
@@ -53,8 +53,9 @@ impl Backplane for Fake {
         Box::pin(async move { Ok(id) })
     }
 
-    fn watch(&self, _stream: &str) -> BoxFuture<'static, Result<(), BackplaneError>> {
-        Box::pin(async { Ok(()) })
+    fn watch(&self, _stream: &str) -> BoxFuture<'static, Result<GlobalId, BackplaneError>> {
+        let end = self.0.events.lock().unwrap().last().map(|e| e.id);
+        Box::pin(async move { Ok(end.unwrap_or_default()) })
     }
 
     fn unwatch(&self, _stream: &str) {}
@@ -137,5 +138,43 @@ async fn a_resuming_subscriber_gets_each_event_once_while_the_node_reads_behind(
     }
     // Each reads "d" right after "c": the repeated delivery reached no one.
     assert_eq!((resumed.queued(), live.queued()), (0, 0));
+    server.close().await;
+}
+
+#[actix_rt::test]
+async fn a_subscriber_resumes_after_a_global_position_and_starts_where_the_node_delivers() {
+    let fake = Fake::default();
+    let server = Server::builder()
+        .auto_stream(true)
+        .arbiters(1)
+        .keep_alive(None)
+        .backplane(Arc::new(fake.clone()))
+        .build();
+    for data in ["a", "b", "c"] {
+        server.publish("s", Event::data(data)).await.unwrap();
+    }
+    // The node has taken nothing: a new subscriber starts at the shared
+    // log's end, where the node's delivery begins, not at its empty log.
+    let quiet = server
+        .subscribe("s", SubscribeRequest::new())
+        .await
+        .unwrap();
+    let end = GlobalId {
+        millis: 1002,
+        seq: 0,
+    };
+    assert_eq!(quiet.start(), Position::Global(end));
+
+    let after = GlobalId {
+        millis: 1000,
+        seq: 0,
+    };
+    let mut resumed = server
+        .subscribe("s", SubscribeRequest::new().after(Position::Global(after)))
+        .await
+        .unwrap();
+    assert_eq!(resumed.start(), Position::Global(after));
+    assert_eq!(next_text(&mut resumed).await, frame(1001, "b"));
+    assert_eq!(next_text(&mut resumed).await, frame(1002, "c"));
     server.close().await;
 }

@@ -171,12 +171,12 @@ impl Backplane for RedisBackplane {
         })
     }
 
-    fn watch(&self, stream: &str) -> BoxFuture<'static, Result<(), BackplaneError>> {
+    fn watch(&self, stream: &str) -> BoxFuture<'static, Result<GlobalId, BackplaneError>> {
         let shared = Arc::clone(&self.shared);
         let stream = stream.to_owned();
         Box::pin(async move {
-            if shared.watched().contains_key(&stream) {
-                return Ok(());
+            if let Some(read) = shared.watched().get(&stream) {
+                return Ok(*read);
             }
             // Read from the stream's current end, not `$` at the next XREAD:
             // a replay read after this returns must not leave a gap.
@@ -189,28 +189,32 @@ impl Backplane for RedisBackplane {
                 .arg(1)
                 .query_async(&mut conn)
                 .await;
-            let (start, result) = match newest {
+            let (start, error) = match newest {
                 Ok(reply) => match reply.ids.first() {
                     Some(entry) => match entry.id.parse::<GlobalId>() {
-                        Ok(id) => (id, Ok(())),
-                        Err(error) => (now(), Err(BackplaneError::Protocol(error.to_string()))),
+                        Ok(id) => (id, None),
+                        Err(error) => (now(), Some(BackplaneError::Protocol(error.to_string()))),
                     },
-                    None => (GlobalId::default(), Ok(())),
+                    None => (GlobalId::default(), None),
                 },
                 // Redis is down: start from this node's clock, the best
                 // guess of where the log ends.
-                Err(error) => (now(), Err(shared.failed(error))),
+                Err(error) => (now(), Some(shared.failed(error))),
             };
-            let first = {
+            let (first, start) = {
                 let mut watched = shared.watched();
                 let first = watched.is_empty();
-                watched.entry(stream).or_insert(start);
-                first
+                // Another subscriber may have watched it meanwhile: its
+                // start stands.
+                (first, *watched.entry(stream).or_insert(start))
             };
             if first {
                 shared.wake.notify_one();
             }
-            result
+            match error {
+                Some(error) => Err(error),
+                None => Ok(start),
+            }
         })
     }
 

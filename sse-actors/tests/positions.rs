@@ -1,0 +1,117 @@
+//! Resuming by position: every frame says where its event sits in the
+//! stream, and a subscriber resumes exactly after a position whatever the
+//! events' wire ids.
+
+mod common;
+
+use std::future::poll_fn;
+
+use common::{next_str, server};
+use sse_actors::{Delivery, Event, Position, SubscribeRequest, Subscription};
+
+async fn deliveries(sub: &mut Subscription, count: usize) -> Vec<Delivery> {
+    let mut out = Vec::new();
+    while out.len() < count {
+        let read = common::guarded(
+            "deliveries",
+            poll_fn(|cx| sub.poll_deliveries(cx, &mut out, 64 * 1024)),
+        )
+        .await;
+        assert!(read > 0, "the subscription ended early");
+    }
+    out
+}
+
+fn text(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).unwrap()
+}
+
+#[actix_rt::test]
+async fn every_frame_leads_with_its_id_line_and_says_its_position() {
+    let server = server().build();
+    let stream = server.create_stream("s").await.unwrap();
+    let mut sub = stream.subscribe(SubscribeRequest::new()).await.unwrap();
+    assert_eq!(sub.start(), Position::Seq(0));
+    stream.publish(Event::data("a")).await.unwrap();
+    stream
+        .publish(Event::data("b").id("order-7"))
+        .await
+        .unwrap();
+    // The encoder writes a comment before the id; the stream moves it after.
+    stream
+        .publish(Event::data("c").id("x").comment("note"))
+        .await
+        .unwrap();
+    stream.publish(Event::data("d").id("")).await.unwrap();
+    let got = deliveries(&mut sub, 4).await;
+    let seen: Vec<_> = got
+        .iter()
+        .map(|d| {
+            (
+                d.position,
+                text(&d.frame[..d.id_line]),
+                text(&d.without_id()).to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (Some(Position::Seq(1)), "id: 1\n", "data: a\n\n".to_owned()),
+            (
+                Some(Position::Seq(2)),
+                "id: order-7\n",
+                "data: b\n\n".to_owned()
+            ),
+            (
+                Some(Position::Seq(3)),
+                "id: x\n",
+                ": note\ndata: c\n\n".to_owned()
+            ),
+            (Some(Position::Seq(4)), "id:\n", "data: d\n\n".to_owned()),
+        ]
+    );
+    server.close().await;
+}
+
+#[actix_rt::test]
+async fn resuming_after_a_position_replays_exactly_what_followed_it() {
+    let server = server().build();
+    let stream = server.create_stream("s").await.unwrap();
+    for data in ["a", "b", "c", "d"] {
+        // Publisher ids that repeat: positions still tell events apart.
+        stream.publish(Event::data(data).id("same")).await.unwrap();
+    }
+    let mut resumed = stream
+        .subscribe(SubscribeRequest::new().after(Position::Seq(2)))
+        .await
+        .unwrap();
+    assert_eq!(resumed.start(), Position::Seq(2));
+    assert_eq!(next_str(&mut resumed).await, "id: same\ndata: c\n\n");
+    assert_eq!(next_str(&mut resumed).await, "id: same\ndata: d\n\n");
+
+    // A new subscriber replayed the whole log starts before its first event.
+    let fresh = stream.subscribe(SubscribeRequest::new()).await.unwrap();
+    assert_eq!((fresh.start(), fresh.queued()), (Position::Seq(0), 4));
+    // A position the stream never reached (an earlier run's) is not held:
+    // the whole log, as for an unknown id.
+    let ahead = stream
+        .subscribe(SubscribeRequest::new().after(Position::Seq(99)))
+        .await
+        .unwrap();
+    assert_eq!((ahead.start(), ahead.queued()), (Position::Seq(0), 4));
+    server.close().await;
+}
+
+#[actix_rt::test]
+async fn without_a_log_a_subscriber_starts_at_the_streams_end() {
+    let server = server().auto_replay(false).build();
+    let stream = server.create_stream("s").await.unwrap();
+    for data in ["a", "b", "c"] {
+        stream.publish(Event::data(data)).await.unwrap();
+    }
+    common::eventually("fanned out", || stream.info().buffered == 0).await;
+    let sub = stream.subscribe(SubscribeRequest::new()).await.unwrap();
+    assert_eq!((sub.start(), sub.queued()), (Position::Seq(3), 0));
+    server.close().await;
+}
