@@ -1,5 +1,6 @@
-//! Fan-out benchmarking for SSE servers: a load tool (`sse-bench`) and the
-//! baseline peer it compares our hub against (`sse-bench-baseline`).
+//! Fan-out benchmarking for SSE servers: a load tool (`sse-bench`), the
+//! baseline peer it compares our hub against (`sse-bench-baseline`), and the
+//! per-request responder peers (`sse-bench-responder`, [`responders`]).
 //!
 //! The tool talks HTTP/1.1 over raw sockets ([`http`]) and decodes events with
 //! `sse_proto::Decoder`, so that its own cost per delivery stays well below
@@ -11,4 +12,5 @@
 pub mod baseline;
 pub mod http;
 pub mod load;
+pub mod responders;
 pub mod sys;

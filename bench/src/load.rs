@@ -24,6 +24,9 @@ use tokio::task::JoinHandle;
 use crate::http::{BodyDecoder, BodyKind, HttpError, UrlTemplate, parse_head};
 use crate::sys;
 
+mod per_request;
+pub use per_request::{PerRequestConfig, per_request};
+
 /// How the publish request body carries the event data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]

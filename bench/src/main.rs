@@ -7,7 +7,8 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use sse_bench::http::UrlTemplate;
 use sse_bench::load::{
-    self, BodyFormat, ChurnConfig, FanoutConfig, IdleConfig, Report, Shard, Target,
+    self, BodyFormat, ChurnConfig, FanoutConfig, IdleConfig, PerRequestConfig, Report, Shard,
+    Target,
 };
 
 /// Opens subscriber connections to an SSE server, publishes through its
@@ -120,6 +121,30 @@ enum Scenario {
         #[arg(long, default_value_t = 3.0)]
         settle: f64,
     },
+    /// Per-request streams: each connection's response makes its own events
+    /// (the `sse-bench-responder` peers); nothing is published.
+    PerRequest {
+        /// Connections (over all shards), each with its own response.
+        #[arg(long, short = 'n', default_value_t = 1000)]
+        connections: u64,
+        /// Events per response, then it ends; 0 = until the tool closes it.
+        #[arg(long, default_value_t = 0)]
+        events: u64,
+        /// Events per second per response; 0 = as fast as the tool reads.
+        #[arg(long, default_value_t = 10.0)]
+        rate: f64,
+        /// Bytes of data per event.
+        #[arg(long, default_value_t = 64)]
+        event_size: usize,
+        /// Seconds measured (open-ended), or the most to wait for every
+        /// event (finite).
+        #[arg(long, default_value_t = 20.0)]
+        duration: f64,
+        /// Seconds between the last connection opening and the measured
+        /// window (open-ended).
+        #[arg(long, default_value_t = 2.0)]
+        settle: f64,
+    },
 }
 
 fn secs(s: f64) -> Duration {
@@ -145,6 +170,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let wanted = match &cli.scenario {
         Scenario::Fanout { connections, .. } | Scenario::Idle { connections, .. } => {
+            connections.div_ceil(u64::from(cli.shard.count))
+        }
+        Scenario::PerRequest { connections, .. } => {
             connections.div_ceil(u64::from(cli.shard.count))
         }
         Scenario::Churn { .. } => 0,
@@ -209,6 +237,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 };
                 load::churn(target, cfg).await
             }
+            Scenario::PerRequest {
+                connections,
+                events,
+                rate,
+                event_size,
+                duration,
+                settle,
+            } => {
+                let cfg = PerRequestConfig {
+                    connections,
+                    events,
+                    rate,
+                    event_size,
+                    duration: secs(duration),
+                    settle: secs(settle),
+                };
+                load::per_request(target, cfg).await
+            }
         }
     });
     print_summary(&report);
@@ -243,6 +289,18 @@ fn print_summary(r: &Report) {
             r.deliveries_per_second,
             r.lost,
             r.duplicated
+        );
+    }
+    if r.scenario == "per-request" {
+        println!(
+            "  delivered {}/{} ({:.0}/s), lost {}, duplicated {}; server CPU {} per event",
+            r.deliveries,
+            r.expected_deliveries,
+            r.deliveries_per_second,
+            r.lost,
+            r.duplicated,
+            r.server_cpu_us_per_delivery
+                .map_or("-".into(), |us| format!("{us:.2} us"))
         );
     }
     println!(

@@ -47,9 +47,11 @@
 //! `retry:` if you set [`retry`](SseResponse::retry), else an empty comment —
 //! so the client sees `200` before the first event. Then every frame in
 //! order, encoded by [`sse_proto::Encoder`]; frames already waiting go out in
-//! one write. An empty comment every [`keep_alive`](SseResponse::keep_alive)
-//! interval (default 15 s) keeps proxies from timing the connection out and
-//! lets the server notice a client that vanished.
+//! one write. Every [`keep_alive`](SseResponse::keep_alive) interval
+//! (default 15 s) an empty comment goes out as soon as the stream has
+//! nothing ready (a stream that never pauses needs none), keeping proxies
+//! from timing the connection out and letting the server notice a client
+//! that vanished.
 //!
 //! **How it ends.** When the stream ends (or every [`SseSender`] is
 //! dropped), the response ends cleanly. So does it when the stream yields an
@@ -78,17 +80,17 @@ mod channel;
 mod item;
 
 use std::convert::Infallible;
-use std::fmt;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
+use std::{fmt, mem};
 
 use actix_web::body::{BodySize, MessageBody};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, Responder};
 use bytes::{Bytes, BytesMut};
-use futures_util::{Stream, StreamExt as _};
-use sse_proto::{Encoder, Frame};
+use futures_util::Stream;
+use sse_proto::Encoder;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
@@ -122,16 +124,20 @@ pub struct SseResponse {
     buf: BytesMut,
     retry: Option<Duration>,
     keep_alive: Duration,
-    /// Started at the first poll (which runs inside the server's runtime).
+    /// Started at the first poll.
     timer: Option<Interval>,
     /// The source ended; nothing is polled any more.
     ended: bool,
+    /// The last poll gathered a whole batch: the source is faster than the
+    /// client, so the next batch is likely whole too.
+    full: bool,
+    /// The last poll found nothing to send.
+    waited: bool,
 }
 
 enum Source {
-    /// The user's stream, items already turned into frames; an error is
-    /// rendered to text only when one happens.
-    Stream(Pin<Box<dyn Stream<Item = Result<Frame, String>>>>),
+    /// The user's stream.
+    Stream(Pin<Box<dyn EncodeReady>>),
     /// Frames the [`SseSender`] encoded.
     Channel(mpsc::Receiver<Bytes>),
 }
@@ -144,8 +150,7 @@ impl SseResponse {
         S: Stream + 'static,
         S::Item: SseItem,
     {
-        let frames = stream.map(|item| item.into_frame().map_err(|error| error.to_string()));
-        SseResponse::new(Source::Stream(Box::pin(frames)))
+        SseResponse::new(Source::Stream(Box::pin(stream)))
     }
 
     /// A response fed through a bounded channel of `capacity` frames (at
@@ -167,12 +172,14 @@ impl SseResponse {
             keep_alive: DEFAULT_KEEP_ALIVE,
             timer: None,
             ended: false,
+            full: false,
+            waited: false,
         }
     }
 
     /// Sends an empty comment every `interval` (default 15 s, at least
-    /// 1 ms), keeping proxies from closing an idle connection and finding
-    /// out when the client has gone.
+    /// 1 ms) at the stream's next pause, keeping proxies from closing a
+    /// quiet connection and finding out when the client has gone.
     pub fn keep_alive(mut self, interval: Duration) -> Self {
         self.keep_alive = interval.max(MIN_KEEP_ALIVE);
         self
@@ -185,35 +192,81 @@ impl SseResponse {
         self
     }
 
-    /// Encodes every frame ready now into `buf`, up to [`BATCH_LIMIT`].
-    /// Returns whether the source has ended.
-    fn gather(&mut self, cx: &mut Context<'_>) -> bool {
-        while self.buf.len() < BATCH_LIMIT {
-            match &mut self.source {
-                Source::Stream(stream) => match stream.as_mut().poll_next(cx) {
-                    Poll::Pending => return false,
-                    Poll::Ready(None) => return true,
-                    Poll::Ready(Some(Ok(frame))) => {
-                        if let Err(error) = Encoder::new().encode_frame_into(&frame, &mut self.buf)
-                        {
-                            tracing::error!(
-                                "event stream response ended: its stream yielded an event that cannot be sent: {error}"
-                            );
-                            return true;
-                        }
+    /// Writes the first frame and starts the keep-alive timer: at the first
+    /// poll, which runs inside the server's runtime.
+    fn start(&mut self) {
+        match self.retry {
+            Some(delay) => self.buf.extend_from_slice(&Encoder::retry(delay)),
+            None => self.buf.extend_from_slice(b":\n"),
+        }
+        let mut timer = tokio::time::interval_at(Instant::now() + self.keep_alive, self.keep_alive);
+        timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        self.timer = Some(timer);
+    }
+
+    /// Encodes every frame ready now into `buf`, until it holds `limit`
+    /// bytes. Returns whether the source has ended.
+    fn gather(&mut self, cx: &mut Context<'_>, limit: usize) -> bool {
+        match &mut self.source {
+            Source::Stream(stream) => stream.as_mut().encode_ready(cx, &mut self.buf, limit),
+            Source::Channel(frames) => {
+                while self.buf.len() < limit {
+                    match frames.poll_recv(cx) {
+                        Poll::Pending => return false,
+                        Poll::Ready(None) => return true,
+                        Poll::Ready(Some(frame)) => self.buf.extend_from_slice(&frame),
                     }
-                    Poll::Ready(Some(Err(error))) => {
-                        tracing::warn!(
-                            "event stream response ended by its stream's error: {error}"
+                }
+                false
+            }
+        }
+    }
+}
+
+/// A stream of [`SseItem`]s seen through one virtual call per poll: the
+/// loop over ready items is compiled for the user's stream type.
+trait EncodeReady {
+    /// Encodes every item ready now into `dst`, until it holds `limit`
+    /// bytes. Returns whether the stream has ended (or failed, which is
+    /// logged).
+    fn encode_ready(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        dst: &mut BytesMut,
+        limit: usize,
+    ) -> bool;
+}
+
+impl<S> EncodeReady for S
+where
+    S: Stream,
+    S::Item: SseItem,
+{
+    fn encode_ready(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        dst: &mut BytesMut,
+        limit: usize,
+    ) -> bool {
+        while dst.len() < limit {
+            let item = match self.as_mut().poll_next(cx) {
+                Poll::Pending => return false,
+                Poll::Ready(None) => return true,
+                Poll::Ready(Some(item)) => item,
+            };
+            match item.into_frame() {
+                Ok(frame) => {
+                    if let Err(error) = Encoder::new().encode_frame_into(&frame, dst) {
+                        tracing::error!(
+                            "event stream response ended: its stream yielded an event that cannot be sent: {error}"
                         );
                         return true;
                     }
-                },
-                Source::Channel(frames) => match frames.poll_recv(cx) {
-                    Poll::Pending => return false,
-                    Poll::Ready(None) => return true,
-                    Poll::Ready(Some(frame)) => self.buf.extend_from_slice(&frame),
-                },
+                }
+                Err(error) => {
+                    tracing::warn!("event stream response ended by its stream's error: {error}");
+                    return true;
+                }
             }
         }
         false
@@ -227,35 +280,54 @@ impl MessageBody for SseResponse {
         BodySize::Stream
     }
 
-    /// Everything ready, as one chunk. The buffer is reused: once actix-web
-    /// has copied a chunk out and dropped it, the next frames are encoded
-    /// into the same allocation.
+    /// Everything ready, as one chunk. A fast stream's batches reuse one
+    /// buffer: actix-web copies each chunk out and drops it before the next
+    /// poll, so the next batch is encoded into the same allocation. A slow
+    /// stream's chunk takes its buffer along (one small allocation, no
+    /// bookkeeping of a shared one).
     fn poll_next(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Bytes, Infallible>>> {
         let this = self.get_mut();
-        let timer = this.timer.get_or_insert_with(|| {
-            match this.retry {
-                Some(delay) => this.buf.extend_from_slice(&Encoder::retry(delay)),
-                None => this.buf.extend_from_slice(b":\n"),
-            }
-            let mut timer =
-                tokio::time::interval_at(Instant::now() + this.keep_alive, this.keep_alive);
-            timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
-            timer
-        });
+        if this.timer.is_none() {
+            this.start();
+        }
         if !this.ended {
-            // A keep-alive is due at every tick, events or not: it costs one
-            // write per interval and bounds how late a vanished client is
-            // noticed.
-            if timer.poll_tick(cx).is_ready() {
+            if this.full && this.buf.is_empty() {
+                // Room for a whole batch before encoding: actix-web has
+                // copied the last chunk out and dropped it, so this takes
+                // the buffer back without copying. Growing it as frames
+                // come would move what was already written. A slow stream
+                // never gets here, so its buffer stays small.
+                this.buf.reserve(2 * BATCH_LIMIT);
+            }
+            // Woken after a wait, the first frame is likely alone: send it
+            // without polling the stream again. actix-web polls again at
+            // once, and that poll gathers whatever else is ready.
+            let limit = if this.waited { 1 } else { BATCH_LIMIT };
+            this.ended = this.gather(cx, limit);
+            this.full = this.buf.len() >= BATCH_LIMIT;
+            // Only a response about to wait needs the timer armed: one that
+            // is sending is polled again anyway. A tick that passed while it
+            // was sending is sent at its next wait, so an idle response
+            // writes a comment every interval, which bounds how late a
+            // vanished client is noticed.
+            if !this.ended
+                && this.buf.is_empty()
+                && this
+                    .timer
+                    .as_mut()
+                    .is_some_and(|timer| timer.poll_tick(cx).is_ready())
+            {
                 this.buf.extend_from_slice(b":\n");
             }
-            this.ended = this.gather(cx);
         }
-        if !this.buf.is_empty() {
+        this.waited = this.buf.is_empty() && !this.ended;
+        if this.full {
             Poll::Ready(Some(Ok(this.buf.split().freeze())))
+        } else if !this.buf.is_empty() {
+            Poll::Ready(Some(Ok(mem::take(&mut this.buf).freeze())))
         } else if this.ended {
             Poll::Ready(None)
         } else {
@@ -297,7 +369,7 @@ impl fmt::Debug for SseResponse {
 mod tests {
     use std::future::poll_fn;
 
-    use futures_util::stream;
+    use futures_util::{StreamExt as _, stream};
     use sse_proto::Event;
 
     use super::*;
