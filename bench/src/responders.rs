@@ -13,7 +13,7 @@
 
 use std::convert::Infallible;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::{Stream, StreamExt as _, stream};
@@ -131,9 +131,23 @@ async fn axum_events(
     sse::Sse::new(events).keep_alive(sse::KeepAlive::new().interval(KEEP_ALIVE))
 }
 
-/// Serves `peer` on `addr` with `workers` threads until the process ends.
-/// Prints `listening on http://ADDR` once bound.
-pub fn serve(peer: Peer, addr: SocketAddr, workers: usize) -> io::Result<()> {
+/// A listener on `addr` whose backlog holds a thousand connections arriving
+/// at once (the standard library's holds 128).
+pub fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        None,
+    )?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(4096)?;
+    Ok(socket.into())
+}
+
+/// Serves `peer` on `listener` with `workers` threads until the process
+/// ends.
+pub fn serve(peer: Peer, listener: TcpListener, workers: usize) -> io::Result<()> {
     let workers = workers.max(1);
     match peer {
         Peer::SseActix | Peer::ActixWebLab => actix_rt::System::new().block_on(async move {
@@ -146,11 +160,9 @@ pub fn serve(peer: Peer, addr: SocketAddr, workers: usize) -> io::Result<()> {
                 App::new().route("/events", route)
             })
             .workers(workers)
-            .backlog(4096)
             .tcp_nodelay(true)
             .h1_allow_half_closed(false)
-            .bind(addr)?;
-            println!("listening on http://{}", http.addrs()[0]);
+            .listen(listener)?;
             http.run().await
         }),
         Peer::Axum => tokio::runtime::Builder::new_multi_thread()
@@ -159,9 +171,8 @@ pub fn serve(peer: Peer, addr: SocketAddr, workers: usize) -> io::Result<()> {
             .build()?
             .block_on(async move {
                 use axum::serve::ListenerExt as _;
-                let listener = tokio::net::TcpListener::bind(addr).await?;
-                println!("listening on http://{}", listener.local_addr()?);
-                let listener = listener.tap_io(|tcp| {
+                listener.set_nonblocking(true)?;
+                let listener = tokio::net::TcpListener::from_std(listener)?.tap_io(|tcp| {
                     let _ = tcp.set_nodelay(true);
                 });
                 let app = axum::Router::new().route("/events", axum::routing::get(axum_events));

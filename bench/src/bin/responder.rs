@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use clap::Parser;
-use sse_bench::responders::{Peer, serve};
+use sse_bench::responders::{Peer, listen, serve};
 
 /// Serves `GET /events?stream=K&events=N&rate=R&size=S` with the chosen
 /// responder: N events (0 = until the client leaves) of S bytes, R a second
@@ -24,5 +24,7 @@ struct Args {
 fn main() -> std::io::Result<()> {
     let args = Args::parse();
     sse_bench::sys::raise_nofile_limit();
-    serve(args.peer, args.bind, args.workers)
+    let listener = listen(args.bind)?;
+    println!("listening on http://{}", listener.local_addr()?);
+    serve(args.peer, listener, args.workers)
 }
