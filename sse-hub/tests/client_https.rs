@@ -61,7 +61,7 @@ fn listen_and_publish_speak_https_to_a_hub_whose_root_was_added() {
     );
 
     let published = Command::new(env!("CARGO_BIN_EXE_sse"))
-        .args(["publish", &hub.url(""), "--stream", "news"])
+        .args(["publish", &hub.url(""), "news"])
         .arg("--cacert")
         .arg(&ca_file)
         .arg("over TLS")
@@ -117,4 +117,63 @@ fn listen_stops_at_once_on_a_certificate_it_does_not_trust() {
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("TLS certificate refused"), "{stderr}");
     assert!(stderr.contains("UnknownIssuer"), "{stderr}");
+}
+
+/// The README's `sse listen https://…` example, against a local TLS server.
+#[actix_web::test]
+async fn the_readme_llm_example_streams_one_completion_over_https() {
+    use sse_testkit::scripted::{End, Reply, ScriptedServer, within};
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("sse-rs test CA");
+    let ca_file = write(dir.path(), "ca.pem", &ca.ca_pem);
+    let server = ScriptedServer::start_tls(ca.server_config(false), |_, _| {
+        Reply::sse(
+            vec!["data: Hel\n\n".into(), "data: lo\n\n".into()],
+            End::Eof,
+        )
+    });
+    let args = vec![
+        "listen".to_owned(),
+        format!("{}/v1/chat", server.url),
+        "-H".into(),
+        "Authorization: Bearer KEY".into(),
+        "-H".into(),
+        "Content-Type: application/json".into(),
+        "-d".into(),
+        r#"{"stream":true}"#.into(),
+        "--idle-timeout".into(),
+        "60s".into(),
+        "--cacert".into(),
+        ca_file.display().to_string(),
+    ];
+    let run = std::thread::spawn(move || {
+        Command::new(env!("CARGO_BIN_EXE_sse"))
+            .args(&args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    });
+    within("sse listen to exit", async {
+        while !run.is_finished() {
+            actix_rt::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    let output = run.join().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "{\"type\":\"message\",\"data\":\"Hel\",\"id\":\"\"}\n\
+         {\"type\":\"message\",\"data\":\"lo\",\"id\":\"\"}\n"
+    );
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1, "the completion is requested once");
+    assert_eq!(requests[0].method, "POST");
+    assert_eq!(requests[0].path, "/v1/chat");
+    assert_eq!(requests[0].header("authorization"), Some("Bearer KEY"));
+    assert_eq!(&requests[0].body[..], br#"{"stream":true}"#);
 }

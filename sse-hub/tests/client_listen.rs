@@ -23,7 +23,7 @@ async fn listen_prints_json_lines_and_reconnects_with_last_event_id() {
             "-H",
             "X-Token: abc",
         ])
-        .args(["--method", "POST", "--data", "{}", "--reconnect"])
+        .args(["-X", "POST", "-d", "{}", "--reconnect"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -606,7 +606,7 @@ async fn sse_publish_prints_the_assigned_id() {
         })
     };
     let args = |extra: &[&str]| -> Vec<String> {
-        let mut args = vec![base.clone(), "--stream".into(), "cli".into()];
+        let mut args = vec![base.clone(), "cli".into()];
         args.extend(extra.iter().map(|s| s.to_string()));
         args
     };

@@ -55,14 +55,22 @@ Output, one JSON object a line:
   {\"comment\":…}               a comment line (with --comments)
 
 A line or event over a limit is reported on stderr when it is read; its event
-is discarded, decoding goes on, and the exit status is 1 at the end of input.";
+is discarded, decoding goes on, and the exit status is 1 at the end of input.
+
+Examples:
+  printf 'id: 1\\nevent: greet\\ndata: hello\\n\\n' | sse decode
+  curl -sN 'http://127.0.0.1:8080/events?stream=news' | sse decode --comments";
 
 const ENCODE_HELP: &str = "\
 Input, one JSON object a line, every key optional:
   data (string), event (string), id (string), retry (ms, integer), comment (string)
 Only comment: a comment. Only retry: a lone retry: field. Otherwise an event,
 data defaulting to \"\". Blank lines are skipped. An unknown key, a wrong type or
-an id/event with a line break stops with exit status 1, naming the line.";
+an id/event with a line break stops with exit status 1, naming the line.
+
+Examples:
+  echo '{\"event\":\"greet\",\"data\":\"two\\nlines\",\"id\":\"1\"}' | sse encode
+  sse decode < recorded.txt | sse encode > replayed.txt";
 
 type CliResult = Result<(), Box<dyn std::error::Error>>;
 

@@ -8,6 +8,7 @@ use sse_actix::server::{Sse, validate_stream_name};
 use sse_actors::{LogLimits, Server, SlowSubscriberPolicy};
 use sse_hub::{BackplaneCounts, Hub, HubConfig};
 
+use crate::flags::parse_duration;
 use crate::hub_deploy::{self, DeployArgs};
 
 /// Arguments of `sse hub`.
@@ -18,7 +19,7 @@ pub struct Args {
     bind: String,
     /// HTTP worker threads (default: half the cores, at least one; the
     /// stream arbiters and the kernel's TCP work need the rest).
-    #[arg(long, env = "SSE_HUB_WORKERS")]
+    #[arg(long, env = "SSE_HUB_WORKERS", value_parser = at_least_one())]
     workers: Option<usize>,
     /// Connections the kernel queues until the hub accepts them (capped by
     /// `net.core.somaxconn`). When the queue is full, a client's connect
@@ -109,10 +110,10 @@ pub struct Args {
     #[arg(long, env = "SSE_HUB_RETRY", value_parser = parse_duration)]
     retry: Option<Duration>,
     /// Events a stream accepts before publishers wait.
-    #[arg(long, env = "SSE_HUB_BUFFER_SIZE", default_value_t = 1024)]
+    #[arg(long, env = "SSE_HUB_BUFFER_SIZE", default_value_t = 1024, value_parser = at_least_one())]
     buffer_size: usize,
     /// Frames queued per subscriber before it counts as slow.
-    #[arg(long, env = "SSE_HUB_SUBSCRIBER_QUEUE", default_value_t = 1024)]
+    #[arg(long, env = "SSE_HUB_SUBSCRIBER_QUEUE", default_value_t = 1024, value_parser = at_least_one())]
     subscriber_queue: usize,
     /// What to do with a slow subscriber: `disconnect` (it reconnects and
     /// replays) or `drop-oldest` (it silently misses events).
@@ -122,7 +123,7 @@ pub struct Args {
     #[arg(long = "header", env = "SSE_HUB_HEADERS", value_delimiter = '\n')]
     headers: Vec<String>,
     /// Threads the stream actors are spread over (default: one per core).
-    #[arg(long, env = "SSE_HUB_ARBITERS")]
+    #[arg(long, env = "SSE_HUB_ARBITERS", value_parser = at_least_one())]
     arbiters: Option<usize>,
 
     // Cluster.
@@ -337,30 +338,9 @@ async fn shutdown_signal() {
     let _ = actix_web::rt::signal::ctrl_c().await;
 }
 
-/// `500ms`, `15s`, `2m`, `1h`; a bare number is seconds.
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration (try 500ms, 15s, 2m, 1h)"))?;
-    let millis = match unit.trim() {
-        "ms" => Some(number),
-        "" | "s" => number.checked_mul(1000),
-        "m" => number.checked_mul(60_000),
-        "h" => number.checked_mul(3_600_000),
-        unit => {
-            return Err(format!(
-                "unknown duration unit {unit:?} (use ms, s, m or h)"
-            ));
-        }
-    };
-    millis
-        .map(Duration::from_millis)
-        .ok_or_else(|| format!("{text:?} is too long a duration"))
+/// A count that must be at least 1: `0` is a clap error, not a panic later.
+fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::new().range(1..)
 }
 
 fn parse_policy(text: &str) -> Result<SlowSubscriberPolicy, String> {
@@ -368,22 +348,5 @@ fn parse_policy(text: &str) -> Result<SlowSubscriberPolicy, String> {
         "disconnect" => Ok(SlowSubscriberPolicy::Disconnect),
         "drop-oldest" => Ok(SlowSubscriberPolicy::DropOldest),
         other => Err(format!("{other:?}: expected `disconnect` or `drop-oldest`")),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("15s"), Ok(Duration::from_secs(15)));
-        assert_eq!(parse_duration("15"), Ok(Duration::from_secs(15)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
-        assert!(parse_duration("1d").is_err());
-        assert!(parse_duration("s").is_err());
-        assert!(parse_duration("99999999999999999999h").is_err());
     }
 }

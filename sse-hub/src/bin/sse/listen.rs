@@ -5,12 +5,13 @@ use std::time::Duration;
 use futures_util::StreamExt as _;
 use sse_actix::client::{Client, Event, ReconnectPolicy, StopReason};
 
-use crate::flags::TlsFlags;
+use crate::flags::{Header, TlsFlags, parse_duration, parse_header, read_data};
 
 /// Arguments of `sse listen`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
 pub struct Args {
-    /// The event source URL.
+    /// The event source URL (`http://` or `https://`).
     url: String,
     /// Subscribe to this stream: adds `?stream=NAME` to the URL.
     #[arg(long)]
@@ -19,17 +20,23 @@ pub struct Args {
     #[arg(long)]
     last_event_id: Option<String>,
     /// An extra request header, `'Name: value'`; repeatable.
-    #[arg(short = 'H', long = "header", value_name = "'NAME: VALUE'")]
-    headers: Vec<String>,
-    /// The request method (e.g. POST for LLM streaming APIs).
-    #[arg(long, default_value = "GET")]
-    method: String,
-    /// A request body, sent again on every reconnection.
-    #[arg(long)]
+    #[arg(short = 'H', long = "header", value_name = "'NAME: VALUE'", value_parser = parse_header)]
+    headers: Vec<Header>,
+    /// The request method (default: GET, or POST with `--data`).
+    #[arg(
+        short = 'X',
+        long = "request",
+        visible_alias = "method",
+        value_name = "METHOD"
+    )]
+    method: Option<String>,
+    /// The request body: the text, `@FILE` for a file's bytes, `@-` for
+    /// standard input. Makes the request a POST unless `-X` says otherwise.
+    #[arg(short = 'd', long = "data", value_name = "DATA")]
     data: Option<String>,
-    /// Reconnect when nothing arrived for this many seconds.
-    #[arg(long, value_name = "SECONDS")]
-    idle_timeout: Option<f64>,
+    /// Reconnect when nothing arrived for this long, e.g. `60s`.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    idle_timeout: Option<Duration>,
     /// Stop when the first response ends, cleanly or not (only errors
     /// before a response was accepted are retried). The default for a
     /// request with a body or a method other than GET.
@@ -42,6 +49,14 @@ pub struct Args {
     tls: TlsFlags,
 }
 
+const EXAMPLES: &str = "\
+Examples:
+  sse listen http://127.0.0.1:8080/events --stream news
+  sse listen https://api.example/v1/chat -H 'Authorization: Bearer KEY' \\
+      -H 'Content-Type: application/json' -d '{\"stream\":true}'
+  sse listen https://events.internal/feed --cacert internal-ca.pem --idle-timeout 1m
+  sse listen http://127.0.0.1:8080/events --stream news --last-event-id 41 --once";
+
 /// One output line: the schema of `sse decode`.
 #[derive(serde::Serialize)]
 struct Line<'a> {
@@ -52,8 +67,13 @@ struct Line<'a> {
 }
 
 pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let method = awc::http::Method::from_bytes(args.method.as_bytes())
-        .map_err(|_| format!("invalid method {:?}", args.method))?;
+    let body = args.data.as_deref().map(read_data).transpose()?;
+    let method = match (&args.method, &body) {
+        (Some(method), _) => awc::http::Method::from_bytes(method.as_bytes())
+            .map_err(|_| format!("invalid method {method:?}"))?,
+        (None, Some(_)) => awc::http::Method::POST,
+        (None, None) => awc::http::Method::GET,
+    };
     let mut builder = Client::builder(&args.url)
         .method(method)
         .tls(args.tls.config()?)
@@ -62,10 +82,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             eprintln!("sse: {error}; reconnecting in {} ms", delay.as_millis());
         });
     for header in &args.headers {
-        let (name, value) = header
-            .split_once(':')
-            .ok_or_else(|| format!("header {header:?} is not 'Name: value'"))?;
-        builder = builder.header(name.trim(), value.trim());
+        builder = builder.header(&header.name, &header.value);
     }
     if args.once {
         builder = builder.reconnect_policy(ReconnectPolicy::UntilAccepted);
@@ -76,12 +93,10 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(id) = args.last_event_id {
         builder = builder.last_event_id(id);
     }
-    if let Some(data) = args.data {
-        builder = builder.body(data);
+    if let Some(body) = body {
+        builder = builder.body(body);
     }
-    if let Some(seconds) = args.idle_timeout {
-        let timeout = Duration::try_from_secs_f64(seconds)
-            .map_err(|_| format!("invalid idle timeout {seconds}"))?;
+    if let Some(timeout) = args.idle_timeout {
         builder = builder.idle_timeout(timeout);
     }
     let client = builder.try_build()?;

@@ -23,6 +23,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a standalone SSE hub server with a demo page.
+    #[command(after_help = HUB_EXAMPLES)]
     Hub(Box<hub::Args>),
     /// Publish one event to a hub.
     Publish(publish::Args),
@@ -33,6 +34,15 @@ enum Command {
     /// Read JSON lines on stdin, write SSE bytes.
     Encode(codec::EncodeArgs),
 }
+
+const HUB_EXAMPLES: &str = "\
+Examples:
+  sse hub                                      # http://127.0.0.1:8080, demo page at /
+  sse hub --bind 0.0.0.0:8080 --publish-token \"$TOKEN\" --cors-origin https://app.example
+  sse hub --keep-alive 30s --retry 2s --log-max-age 10m --event-ttl 1m
+  sse hub --tls-cert cert.pem --tls-key key.pem --redis redis://127.0.0.1:6379
+
+Every duration flag takes a number and a unit: 500ms, 2s, 1m, 1h30m.";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
