@@ -46,7 +46,7 @@ impl EventBody {
 /// beyond it stay queued (as shared handles, not copies) for the next poll.
 /// Small enough that a batch plus actix-http's write buffer (the hub flushes
 /// at 4 KiB) stays within the buffer's initial 8 KiB for ordinary events.
-const BATCH_LIMIT: usize = 3 * 1024;
+pub(crate) const BATCH_LIMIT: usize = 3 * 1024;
 
 impl Stream for EventBody {
     type Item = Result<Bytes, Infallible>;

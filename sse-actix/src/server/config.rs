@@ -38,6 +38,11 @@ pub struct SseConfig {
     pub last_event_id_param: Option<String>,
     /// Longest accepted stream name, in bytes. Default 128.
     pub max_stream_name_len: usize,
+    /// Most streams one request may name by repeating the stream query
+    /// parameter (`?stream=a&stream=b`), all served on one response whose
+    /// event ids resume every one of them. Default 1: a repeated parameter
+    /// is a 400, as for any parameter given twice. Values below 1 count as 1.
+    pub max_streams_per_connection: usize,
     /// Most event streams this handler serves at once, over every stream;
     /// one more is answered 503. Default: no limit.
     pub max_connections: Option<usize>,
@@ -56,6 +61,7 @@ impl Default for SseConfig {
             stream_source: StreamSource::Query("stream".to_owned()),
             last_event_id_param: Some(LAST_EVENT_ID_PARAM.to_owned()),
             max_stream_name_len: DEFAULT_MAX_STREAM_NAME_LEN,
+            max_streams_per_connection: 1,
             max_connections: None,
             retry: None,
             headers: Vec::new(),

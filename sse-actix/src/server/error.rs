@@ -28,6 +28,22 @@ pub enum SseError {
         /// Which rule it broke.
         reason: String,
     },
+    /// The request names more streams than one connection may serve
+    /// ([`SseConfig::max_streams_per_connection`](crate::server::SseConfig::max_streams_per_connection)): 400.
+    #[error("too many streams in one request: {named} named, at most {limit} per connection")]
+    TooManyStreamsInRequest {
+        /// Streams the request named.
+        named: usize,
+        /// The handler's limit.
+        limit: usize,
+    },
+    /// The request names a stream twice: 400 (each stream's place in the
+    /// request is part of the events' ids, so a repeat is not a shorthand).
+    #[error("stream {name:?} is named more than once")]
+    DuplicateStream {
+        /// The repeated name.
+        name: String,
+    },
     /// The query string or a header cannot be understood: 400.
     #[error("bad request: {0}")]
     BadRequest(String),
@@ -76,6 +92,8 @@ impl ResponseError for SseError {
         match self {
             SseError::MissingStream { .. }
             | SseError::InvalidStreamName { .. }
+            | SseError::TooManyStreamsInRequest { .. }
+            | SseError::DuplicateStream { .. }
             | SseError::BadRequest(_) => StatusCode::BAD_REQUEST,
             SseError::UnknownStream { .. } => StatusCode::NOT_FOUND,
             SseError::Unauthorized(_) => StatusCode::UNAUTHORIZED,

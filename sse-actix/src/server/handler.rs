@@ -5,15 +5,18 @@ use std::time::{Duration, Instant};
 
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, Resource, Route, web};
-use sse_actors::{Server, SubscribeError, SubscribeRequest};
+use futures_util::future::try_join_all;
+use sse_actors::{Server, SubscribeError, SubscribeRequest, Subscription};
 use sse_proto::Encoder;
 
 use crate::server::SseError;
 use crate::server::body::{ConnectionLog, EventBody};
 use crate::server::config::{SseConfig, StreamSource};
 use crate::server::limit::Connections;
+use crate::server::multi_body::{Member, MultiBody};
 use crate::server::request::subscribe_params;
 use crate::server::response::event_stream_head;
+use crate::server::resume_id::{self, Cursor};
 
 /// Serves the streams of an sse-actors [`Server`] over HTTP: the handler of
 /// `GET /events?stream=NAME` (the counterpart of r3labs' `ServeHTTP`).
@@ -50,11 +53,45 @@ use crate::server::response::event_stream_head;
 /// | no stream name | `400` [`SseError::MissingStream`] |
 /// | bad stream name (see [`validate_stream_name`](crate::server::validate_stream_name)) | `400` [`SseError::InvalidStreamName`] |
 /// | unknown stream, auto-stream off | `404` [`SseError::UnknownStream`] |
+/// | the stream parameter repeated, past [`max_streams_per_connection`](Sse::max_streams_per_connection) (default 1), or a name twice | `400` [`SseError::TooManyStreamsInRequest`], [`SseError::DuplicateStream`] ([`SseError::BadRequest`] at the default of 1) |
 /// | [`max_connections`](Sse::max_connections), the server's subscribers-per-stream or auto-stream limit reached | `503` |
 ///
 /// The `Last-Event-ID` header (or the `lastEventId` query parameter, for
 /// polyfills) resumes after that event: the server replays only what came
 /// after it.
+///
+/// # Several streams on one connection
+///
+/// With [`max_streams_per_connection`](Sse::max_streams_per_connection)
+/// above 1, `GET /events?stream=a&stream=b` is one response (one
+/// connection slot, one subscriber per stream) carrying the events of both
+/// as they come, in order within each stream. Each event is its stream's
+/// frame with two lines in front:
+///
+/// ```text
+/// id: 1.AWf0mH0DAgc
+/// stream: b
+/// data: …
+/// ```
+///
+/// - `stream:` names the event's stream. `EventSource` ignores fields it
+///   does not know; this crate's client keeps it with
+///   [`keep_fields(["stream"])`](crate::client::ClientBuilder::keep_fields).
+/// - `id:` is `INDEX.STATE`: `INDEX` is the event's stream as its place
+///   (0-based) among the request's `stream` parameters, readable in a
+///   browser's `lastEventId`; `STATE` is opaque and holds where the client
+///   is in every stream (positions, not the publishers' ids, which are not
+///   sent). On reconnect, `EventSource` sends it back as `Last-Event-ID`
+///   and each stream replays exactly what followed what this client got of
+///   it. An id that is not one of this request's (another stream list or
+///   order, an older format) resumes nothing: each stream treats it as an
+///   id it does not hold. At most `25 + 20 n` bytes before base64, in
+///   practice a few per stream: 32 streams fit in about 100 characters on
+///   one node, 250 in a cluster.
+/// - Keep-alive comments come once per interval, not once per stream. If
+///   one stream ends (removed, the subscriber lagged or was kicked), the
+///   response ends and the client resumes them all; a closing server ends
+///   each stream after what it accepted.
 #[derive(Clone)]
 pub struct Sse {
     server: Server,
@@ -127,6 +164,19 @@ impl Sse {
     #[must_use]
     pub fn last_event_id_param(mut self, name: Option<String>) -> Self {
         self.config_mut().last_event_id_param = name;
+        self
+    }
+
+    /// Serves up to `max` streams on one response (default 1): a request
+    /// repeating the stream query parameter, `?stream=a&stream=b`, gets the
+    /// events of all of them, each with its stream named in a `stream:`
+    /// field and an id that resumes every stream exactly (see the
+    /// [type's documentation](Sse#several-streams-on-one-connection)). More
+    /// than `max` names, or one name twice, is a 400. Values below 1 count
+    /// as 1.
+    #[must_use]
+    pub fn max_streams_per_connection(mut self, max: usize) -> Self {
+        self.config_mut().max_streams_per_connection = max.max(1);
         self
     }
 
@@ -211,37 +261,77 @@ impl Sse {
         // Taken before subscribing so a flood of requests cannot create
         // subscribers past the limit while earlier ones are in flight.
         let slot = self.connections.acquire(self.config.max_connections)?;
-        let mut request = SubscribeRequest::new().label(peer);
-        request.last_event_id = params.last_event_id.clone();
-        let subscription = self
-            .server
-            .subscribe(&params.stream, request)
-            .await
-            .map_err(|error| subscribe_error(&params.stream, error))?;
-        tracing::info!(
-            stream = %params.stream,
-            %peer,
-            last_event_id = params.last_event_id.as_deref().unwrap_or(""),
-            "event stream opened"
-        );
         // A first frame makes actix-web write the head at once, so clients
         // see `200` before the first event (and a proxy sees traffic).
         let first = match self.config.retry {
             Some(delay) => Encoder::retry(delay),
             None => Encoder::comment(""),
         };
-        let log = ConnectionLog {
-            stream: params.stream,
+        // Made once subscribed: its drop writes the close line.
+        let log = || ConnectionLog {
+            stream: params.streams.join(","),
             peer: peer.to_owned(),
             opened: Instant::now(),
             sent: 0,
             frames: 0,
             ended_by: None,
         };
-        let body = EventBody::new(Some(first), subscription, slot, log);
-        let headers = self.server_headers.iter().chain(&self.config.headers);
-        Ok(event_stream_head(headers).streaming(body))
+        let head = || event_stream_head(self.server_headers.iter().chain(&self.config.headers));
+        if let [stream] = &params.streams[..] {
+            let mut request = SubscribeRequest::new().label(peer);
+            request.last_event_id = params.last_event_id.clone();
+            let subscription = self
+                .server
+                .subscribe(stream, request)
+                .await
+                .map_err(|error| subscribe_error(stream, error))?;
+            let log = log();
+            opened(&log, params.last_event_id.as_deref());
+            let body = EventBody::new(Some(first), subscription, slot, log);
+            return Ok(head().streaming(body));
+        }
+        let names = || params.streams.iter().map(String::as_str);
+        let resume = params
+            .last_event_id
+            .as_deref()
+            .and_then(|id| resume_id::decode(id, names()));
+        let subscribes = params.streams.iter().enumerate().map(|(at, stream)| {
+            let mut request = SubscribeRequest::new().label(peer);
+            request.last_event_id = params.last_event_id.clone();
+            request.after = resume
+                .as_ref()
+                .and_then(|positions| positions.get(at).copied());
+            async move {
+                self.server
+                    .subscribe(stream, request)
+                    .await
+                    .map_err(|error| subscribe_error(stream, error))
+            }
+        });
+        let subscriptions = try_join_all(subscribes).await?;
+        let log = log();
+        opened(&log, params.last_event_id.as_deref());
+        let starts: Vec<_> = subscriptions.iter().map(Subscription::start).collect();
+        let cursor = Cursor::new(names(), &starts);
+        let members = params
+            .streams
+            .iter()
+            .zip(subscriptions)
+            .map(|(name, subscription)| Member::new(name, subscription))
+            .collect();
+        let body = MultiBody::new(Some(first), members, cursor, slot, log);
+        Ok(head().streaming(body))
     }
+}
+
+/// The open line; `log.stream` names every stream of the connection.
+fn opened(log: &ConnectionLog, last_event_id: Option<&str>) {
+    tracing::info!(
+        stream = %log.stream,
+        peer = %log.peer,
+        last_event_id = last_event_id.unwrap_or(""),
+        "event stream opened"
+    );
 }
 
 fn subscribe_error(stream: &str, error: SubscribeError) -> SseError {

@@ -29,15 +29,18 @@ mod config;
 mod error;
 mod handler;
 mod limit;
+mod multi_body;
 pub(crate) mod request;
 pub(crate) mod response;
+mod resume_id;
 mod stream_name;
 
 pub use config::{SseConfig, StreamSource};
 pub use error::SseError;
 pub use handler::Sse;
 pub use request::{
-    LAST_EVENT_ID, LAST_EVENT_ID_PARAM, SubscribeParams, query_param, stream_name, subscribe_params,
+    LAST_EVENT_ID, LAST_EVENT_ID_PARAM, SubscribeParams, query_param, stream_name, stream_names,
+    subscribe_params,
 };
 pub use response::{X_ACCEL_BUFFERING, event_stream_head};
 pub use stream_name::{DEFAULT_MAX_STREAM_NAME_LEN, STREAM_NAME_PUNCTUATION, validate_stream_name};
