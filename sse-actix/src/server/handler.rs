@@ -84,8 +84,8 @@ use crate::server::resume_id::{self, Cursor};
 ///   sent). On reconnect, `EventSource` sends it back as `Last-Event-ID`
 ///   and each stream replays exactly what followed what this client got of
 ///   it. An id that is not one of this request's (another stream list or
-///   order, an older format) resumes nothing: each stream treats it as an
-///   id it does not hold. At most `25 + 20 n` bytes before base64, in
+///   order, a single stream's id, an unknown format) counts as none: each
+///   stream serves the client as a new subscriber. At most `25 + 20 n` bytes before base64, in
 ///   practice a few per stream: 32 streams fit in about 100 characters on
 ///   one node, 250 in a cluster.
 /// - Keep-alive comments come once per interval, not once per stream. If
@@ -297,10 +297,13 @@ impl Sse {
             .and_then(|id| resume_id::decode(id, names()));
         let subscribes = params.streams.iter().enumerate().map(|(at, stream)| {
             let mut request = SubscribeRequest::new().label(peer);
-            request.last_event_id = params.last_event_id.clone();
-            request.after = resume
-                .as_ref()
-                .and_then(|positions| positions.get(at).copied());
+            // An id that is not this request's is none: handed to every
+            // stream, a single stream's `7` would resume each after its own
+            // event 7.
+            if let Some(positions) = &resume {
+                request.last_event_id = params.last_event_id.clone();
+                request.after = positions.get(at).copied();
+            }
             async move {
                 self.server
                     .subscribe(stream, request)
