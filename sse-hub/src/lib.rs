@@ -29,7 +29,7 @@
 //!
 //! | endpoint | what it does |
 //! |---|---|
-//! | `GET /events?stream=NAME` | subscribes (the [`Sse`] handler), behind the optional subscribe token or JWT (header, `?token=` or cookie `sse_token`) |
+//! | `GET /events?stream=NAME` | subscribes (the [`Sse`] handler), behind the optional subscribe token or JWT (header, `?token=` or cookie `sse_token`); `?stream=a&stream=b` follows several streams on one response (up to the handler's [`max_streams_per_connection`](Sse::max_streams_per_connection); a JWT must allow every one) |
 //! | `POST /events?stream=NAME` | publishes (behind the optional publish token or JWT, header only): a plain body is the data; `Content-Type: application/json` takes `{"data","event","id","retry"}`; answers `{"stream","id","seq"}` |
 //! | `GET /streams` | `{"streams": [{"name","subscribers","published"}], "connections": N}`; with a subscribe token configured, only for a subscribe or publish token (else 401) |
 //! | `GET /healthz` | `{"status":"ok","connections","streams","subscribers","queues","published","lagged"}`; 503 once closed; with a subscribe token configured, only `{"status"}` without a token |
@@ -66,7 +66,7 @@ use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, ResponseError as _, web};
 
 use sse_actix::Sse;
-use sse_actix::server::stream_name;
+use sse_actix::server::stream_names;
 
 use crate::auth::Action;
 
@@ -206,7 +206,9 @@ impl Hub {
                         response,
                         deadline,
                         self.metrics.token_expired.clone(),
-                        stream_name(&req, self.sse.config()).unwrap_or_default(),
+                        stream_names(&req, self.sse.config())
+                            .map(|names| names.join(","))
+                            .unwrap_or_default(),
                         peer(&req),
                     ),
                     None => response,
@@ -219,13 +221,15 @@ impl Hub {
         }
     }
 
-    /// What the token of a subscribe request allows, checked against the
-    /// stream it names.
+    /// What the token of a subscribe request allows, checked against every
+    /// stream it names: one the token does not cover refuses the request
+    /// (403 naming it).
     fn subscribe_access(&self, req: &HttpRequest) -> Result<auth::Access, HubError> {
         let access = auth::check(&self.config, req, Action::Subscribe)?;
         if let auth::Access::Token(_) = access {
-            let stream = stream_name(req, self.sse.config())?;
-            access.check_stream(Action::Subscribe, &stream)?;
+            for stream in stream_names(req, self.sse.config())? {
+                access.check_stream(Action::Subscribe, &stream)?;
+            }
         }
         Ok(access)
     }

@@ -69,7 +69,7 @@ use crate::server::resume_id::{self, Cursor};
 /// frame with two lines in front:
 ///
 /// ```text
-/// id: 1.AWf0mH0DAgc
+/// id: 1.ARhXKpcCBwQ
 /// stream: b
 /// data: …
 /// ```

@@ -265,6 +265,16 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_example_is_what_the_code_writes() {
+        let mut cursor = Cursor::new(["a", "b"], &[Position::Seq(7), Position::Seq(4)]);
+        assert_eq!(
+            id_of(&mut cursor, 1),
+            "1.ARhXKpcCBwQ",
+            "README, ARCHITECTURE.md"
+        );
+    }
+
+    #[test]
     fn thirty_two_streams_fit_in_a_few_hundred_bytes() {
         let names: Vec<String> = (0..32).map(|i| format!("stream-{i}")).collect();
         let names = || names.iter().map(String::as_str);

@@ -138,7 +138,9 @@ impl Node {
                     .keep_alive(Some(Duration::from_secs(1)))
                     .backplane(Arc::new(backplane))
                     .build();
-                let hub = Hub::new(Sse::new(server.clone()), HubConfig::default());
+                // Several streams per connection, as `sse hub` allows.
+                let sse = Sse::new(server.clone()).max_streams_per_connection(32);
+                let hub = Hub::new(sse, HubConfig::default());
                 let listener =
                     std::net::TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
                 let port = listener.local_addr().expect("local address").port();

@@ -64,7 +64,11 @@ impl Harness {
             .on_subscribe(move |_, info| seen.lock().unwrap().push(info.last_event_id.clone()))
             .build();
         server.create_stream("demo").await.unwrap();
-        let hub = Hub::new(Sse::new(server.clone()).retry(RETRY), HubConfig::default());
+        // Several streams per connection, as `sse hub` allows.
+        let sse = Sse::new(server.clone())
+            .retry(RETRY)
+            .max_streams_per_connection(32);
+        let hub = Hub::new(sse, HubConfig::default());
         let (reports_tx, reports) = mpsc::unbounded_channel();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();

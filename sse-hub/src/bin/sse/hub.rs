@@ -49,6 +49,16 @@ pub struct Args {
     /// Most event streams open at once; one more gets 503.
     #[arg(long, env = "SSE_HUB_MAX_CONNECTIONS", default_value_t = 10_000)]
     max_connections: usize,
+    /// Most streams one subscriber may follow on one connection
+    /// (`/events?stream=a&stream=b`: every event names its stream in a
+    /// `stream:` field, and its id resumes them all); more get 400.
+    #[arg(
+        long,
+        env = "SSE_HUB_MAX_STREAMS_PER_CONNECTION",
+        default_value_t = 32,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+    )]
+    max_streams_per_connection: usize,
     /// Most subscribers per stream; one more gets 503 (default: no limit).
     #[arg(long, env = "SSE_HUB_MAX_SUBSCRIBERS_PER_STREAM")]
     max_subscribers_per_stream: Option<usize>,
@@ -167,6 +177,7 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 
     let mut sse = Sse::new(server.clone())
         .max_connections(args.max_connections)
+        .max_streams_per_connection(args.max_streams_per_connection)
         .max_stream_name_len(args.max_stream_name_len);
     if let Some(retry) = args.retry {
         sse = sse.retry(retry);
