@@ -53,7 +53,9 @@
 //!   replay and fan-out) to actix-web: it answers `GET` requests with a
 //!   `text/event-stream` response (stream name from the query or the path,
 //!   `Last-Event-ID` replay, 400/404/503 with clear bodies) that ends as soon
-//!   as the client goes away, the stream is removed or the server closes.
+//!   as the client goes away, the stream is removed or the server closes;
+//!   optionally several streams on one response, each event naming its
+//!   stream, its id resuming every one exactly.
 //! - [`client`]: a reconnecting awc client ([`Client`]) that resends
 //!   `Last-Event-ID`, honours `retry:` within a floor and a cap, and is
 //!   consumed as a `futures::Stream`, with a handler, or into a channel.
@@ -66,15 +68,17 @@
 //! an application that depends on this crate pulls no CLI, logging backend
 //! or Redis client.
 //!
-//! **What it never does.** It never parses or writes the event-stream format
-//! itself (that is [`sse_proto`], so no event can inject fields), never keeps
+//! **What it never does.** It never parses or writes events itself (that is
+//! [`sse_proto`], so no event can inject fields; on a connection serving
+//! several streams it only puts an `id:` line of base64url and a `stream:`
+//! line with a validated name in front of the encoded frame), never keeps
 //! stream state of its own (that is [`sse_actors`]), never sends an event it
 //! cannot encode (a responder ends instead, and says so in the log; a
 //! sender refuses it), never panics on network input, and never retries
 //! forever without a delay.
 //!
-//! **Limits**, each a documented option: connections and stream-name length
-//! on [`SseConfig`]; a responder's channel capacity ([`SseResponse::channel`])
+//! **Limits**, each a documented option: connections, streams per
+//! connection and stream-name length on [`SseConfig`]; a responder's channel capacity ([`SseResponse::channel`])
 //! and its 16 KiB of frames gathered per write; event size, idle timeout,
 //! redirects and reconnection delays on [`ClientBuilder`]. Memory per
 //! subscriber is bounded by the actors' queue limits; per client by the
