@@ -86,8 +86,8 @@ use crate::server::resume_id::{self, Cursor};
 ///   it. An id that is not one of this request's (another stream list or
 ///   order, a single stream's id, an unknown format) counts as none: each
 ///   stream serves the client as a new subscriber. At most `25 + 20 n` bytes before base64, in
-///   practice a few per stream: 32 streams fit in about 100 characters on
-///   one node, 250 in a cluster.
+///   practice a few per stream: 32 streams take 50 to 140 characters on one
+///   node, about 190 in a cluster.
 /// - Keep-alive comments come once per interval, not once per stream. If
 ///   one stream ends (removed, the subscriber lagged or was kicked), the
 ///   response ends and the client resumes them all; a closing server ends

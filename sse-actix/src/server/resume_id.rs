@@ -16,10 +16,11 @@
 //!
 //! Varints are LEB128 (7 bits a byte, least significant first). Sizes: at
 //! most `25 + 20 n` bytes before base64; in practice one to three bytes a
-//! stream on one node and three to six in a cluster, so 32 streams fit in
-//! about 100 (one node) to 250 (cluster) characters. A later format (ids that
-//! survive restarts, say) takes a new format byte; an id of a format, stream
-//! list or shape this code does not know is no position at all.
+//! stream on one node and about four in a cluster, so 32 streams take 50 to
+//! 140 characters on one node and about 190 in a cluster. A later format
+//! (ids that survive restarts, say) takes a new format byte; an id of a
+//! format, stream list or shape this code does not know is no position at
+//! all.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

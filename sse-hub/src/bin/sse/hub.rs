@@ -52,12 +52,7 @@ pub struct Args {
     /// Most streams one subscriber may follow on one connection
     /// (`/events?stream=a&stream=b`: every event names its stream in a
     /// `stream:` field, and its id resumes them all); more get 400.
-    #[arg(
-        long,
-        env = "SSE_HUB_MAX_STREAMS_PER_CONNECTION",
-        default_value_t = 32,
-        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
-    )]
+    #[arg(long, env = "SSE_HUB_MAX_STREAMS_PER_CONNECTION", default_value_t = 32, value_parser = at_least_one())]
     max_streams_per_connection: usize,
     /// Most subscribers per stream; one more gets 503 (default: no limit).
     #[arg(long, env = "SSE_HUB_MAX_SUBSCRIBERS_PER_STREAM")]
