@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::backplane::Backplane;
 use crate::clock::{Clock, ManualClock};
+use crate::queue::QueueLimits;
 use crate::stream_core::CoreOptions;
 use crate::subscription::SubscriberInfo;
 
@@ -156,6 +157,7 @@ impl fmt::Debug for StreamOptions {
 pub(crate) struct ServerConfig {
     pub(crate) buffer_size: usize,
     pub(crate) subscriber_queue: usize,
+    pub(crate) subscriber_queue_bytes: usize,
     pub(crate) event_ttl: Option<Duration>,
     pub(crate) base64: bool,
     pub(crate) auto_stream: bool,
@@ -180,6 +182,7 @@ impl Default for ServerConfig {
         ServerConfig {
             buffer_size: 1024,
             subscriber_queue: 1024,
+            subscriber_queue_bytes: 4 * 1024 * 1024,
             event_ttl: None,
             base64: false,
             auto_stream: false,
@@ -209,7 +212,7 @@ pub(crate) struct Resolved {
     pub(crate) event_ttl: Option<Duration>,
     pub(crate) buffer_size: usize,
     pub(crate) max_subscribers: Option<usize>,
-    pub(crate) subscriber_queue: usize,
+    pub(crate) subscriber_queue: QueueLimits,
     pub(crate) slow_subscriber: SlowSubscriberPolicy,
     pub(crate) keep_alive: Option<Duration>,
     pub(crate) base64: bool,
@@ -252,7 +255,10 @@ impl ServerConfig {
             event_ttl: options.event_ttl.or(self.event_ttl),
             buffer_size: options.buffer_size.unwrap_or(self.buffer_size).max(1),
             max_subscribers: options.max_subscribers.or(self.max_subscribers_per_stream),
-            subscriber_queue: self.subscriber_queue.max(1),
+            subscriber_queue: QueueLimits {
+                frames: self.subscriber_queue.max(1),
+                bytes: self.subscriber_queue_bytes,
+            },
             slow_subscriber: self.slow_subscriber,
             keep_alive: self.keep_alive.filter(|d| !d.is_zero()),
             base64: self.base64,
@@ -268,7 +274,7 @@ impl ServerConfig {
 /// Builds a [`Server`](crate::Server); every limit and option of the crate
 /// is set here.
 ///
-/// Defaults: buffer 1024 events, subscriber queue 1024 frames, no TTL, text
+/// Defaults: buffer 1024 events, subscriber queue 1024 frames or 4 MiB, no TTL, text
 /// data, no auto-stream, auto-replay on, log limits of [`LogLimits::default`],
 /// keep-alive every 15 s, slow subscribers disconnected, no subscriber limit,
 /// no auto-stream limit, idle auto-streams removed after 60 s, no extra
@@ -292,6 +298,18 @@ impl ServerBuilder {
     /// Replayed events do not count. At least 1.
     pub fn subscriber_queue(mut self, frames: usize) -> Self {
         self.config.subscriber_queue = frames;
+        self
+    }
+
+    /// Encoded bytes queued per subscriber before the slow-subscriber policy
+    /// applies (default 4 MiB), whichever of this and
+    /// [`subscriber_queue`](Self::subscriber_queue) comes first: a client
+    /// that stops reading pins at most this much beyond what its socket
+    /// holds, however large the events. Replayed events do not count (they
+    /// are the log's bytes, shared); one event larger than this is still
+    /// delivered to a subscriber with nothing else queued.
+    pub fn subscriber_queue_bytes(mut self, bytes: usize) -> Self {
+        self.config.subscriber_queue_bytes = bytes;
         self
     }
 
@@ -444,6 +462,7 @@ impl fmt::Debug for ServerBuilder {
         f.debug_struct("ServerBuilder")
             .field("buffer_size", &c.buffer_size)
             .field("subscriber_queue", &c.subscriber_queue)
+            .field("subscriber_queue_bytes", &c.subscriber_queue_bytes)
             .field("event_ttl", &c.event_ttl)
             .field("base64", &c.base64)
             .field("auto_stream", &c.auto_stream)

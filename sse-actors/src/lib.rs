@@ -57,7 +57,7 @@
 //!
 //! **Limits**, all set on [`ServerBuilder`] (some per stream with
 //! [`StreamOptions`]): the publish buffer per stream, the queue per
-//! subscriber, the event log (count, bytes, age: [`LogLimits`]), the event
+//! subscriber (frames and bytes), the event log (count, bytes, age: [`LogLimits`]), the event
 //! TTL, subscribers per stream, auto-created streams and how long an idle
 //! one stays (60 s by default, so no client can fill the limit for good),
 //! the keep-alive interval and the number of arbiters. Stream names and event ids are opaque strings; this crate puts

@@ -54,10 +54,21 @@ pub(crate) enum Pushed {
     Closed,
 }
 
+/// How much live traffic one subscriber's queue holds before the
+/// slow-subscriber policy applies: whichever bound is reached first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct QueueLimits {
+    /// Frames (at least 1).
+    pub(crate) frames: usize,
+    /// Encoded bytes. A frame larger than this alone is still queued when
+    /// nothing live is, so any event the stream accepts can be delivered.
+    pub(crate) bytes: usize,
+}
+
 #[derive(Debug)]
 pub(crate) struct Queue {
     inner: Mutex<Inner>,
-    capacity: usize,
+    limits: QueueLimits,
     policy: SlowSubscriberPolicy,
     _live: Live,
 }
@@ -66,8 +77,11 @@ pub(crate) struct Queue {
 struct Inner {
     items: VecDeque<Item>,
     /// Leading items that came from the replay log: they do not count against
-    /// `capacity`, or a long replay would disconnect every reconnecting client.
+    /// the limits, or a long replay would disconnect every reconnecting
+    /// client (they are the log's bytes, shared, not copies).
     replay_left: usize,
+    /// Encoded bytes of the items after the replayed ones.
+    live_bytes: usize,
     waker: Option<Waker>,
     end: Option<EndReason>,
     dropped: u64,
@@ -76,10 +90,18 @@ struct Inner {
 }
 
 impl Inner {
+    /// Whether one more live frame of `len` bytes would pass `limits`. An
+    /// empty live part always takes it, so no event is too large to deliver.
+    fn is_full(&self, limits: QueueLimits, len: usize) -> bool {
+        let live = self.items.len() - self.replay_left;
+        live > 0 && (live >= limits.frames || self.live_bytes + len > limits.bytes)
+    }
+
     /// Frees the queued frames and tells a waiting drain this one is done.
     fn clear(&mut self) {
         self.items = VecDeque::new();
         self.replay_left = 0;
+        self.live_bytes = 0;
         if let Some(drain) = self.drain.take() {
             drain.one_done();
         }
@@ -124,13 +146,16 @@ impl Drain {
 
 impl Queue {
     pub(crate) fn new(
-        capacity: usize,
+        limits: QueueLimits,
         policy: SlowSubscriberPolicy,
         counters: &Arc<Counters>,
     ) -> Self {
         Queue {
             inner: Mutex::new(Inner::default()),
-            capacity: capacity.max(1),
+            limits: QueueLimits {
+                frames: limits.frames.max(1),
+                bytes: limits.bytes,
+            },
             policy,
             _live: Live::new(counters, Kind::Queue),
         }
@@ -144,7 +169,7 @@ impl Queue {
             .unwrap_or_else(|poison| poison.into_inner())
     }
 
-    /// Queues replayed frames ahead of any live frame, beyond the capacity.
+    /// Queues replayed frames ahead of any live frame, beyond the limits.
     pub(crate) fn push_replay(&self, replay: impl Iterator<Item = Item>) {
         let mut inner = self.lock();
         if inner.end.is_some() {
@@ -174,7 +199,7 @@ impl Queue {
         }
         let mut pushed = Pushed::Queued;
         for item in items {
-            if inner.items.len() - inner.replay_left >= self.capacity {
+            while inner.is_full(self.limits, item.frame.len()) {
                 match self.policy {
                     SlowSubscriberPolicy::Disconnect => {
                         inner.end = Some(EndReason::Lagged);
@@ -185,12 +210,15 @@ impl Queue {
                         // Drop the oldest live frame; replayed frames stay,
                         // they are what the client asked to catch up on.
                         let at = inner.replay_left;
-                        inner.items.remove(at);
+                        if let Some(dropped) = inner.items.remove(at) {
+                            inner.live_bytes -= dropped.frame.len();
+                        }
                         inner.dropped += 1;
                         pushed = Pushed::DroppedOldest;
                     }
                 }
             }
+            inner.live_bytes += item.frame.len();
             inner.items.push_back(item);
         }
         wake(inner);
@@ -205,6 +233,7 @@ impl Queue {
             return Pushed::Closed;
         }
         if inner.items.is_empty() {
+            inner.live_bytes += frame.len();
             inner.items.push_back(Item {
                 frame: frame.clone(),
                 published: now,
@@ -259,6 +288,11 @@ impl Queue {
 
     pub(crate) fn len(&self) -> usize {
         self.lock().items.len()
+    }
+
+    /// Encoded bytes of the live frames queued (replayed ones not counted).
+    pub(crate) fn live_bytes(&self) -> usize {
+        self.lock().live_bytes
     }
 
     /// The consumer side: the next frame still `fresh` (every frame when
@@ -319,6 +353,8 @@ impl Queue {
             };
             if inner.replay_left > 0 {
                 inner.replay_left -= 1;
+            } else {
+                inner.live_bytes -= item.frame.len();
             }
             if fresh.is_none_or(|fresh| fresh.admits(item.published)) {
                 bytes += item.frame.len();
@@ -377,8 +413,20 @@ mod tests {
         }
     }
 
-    fn queue(capacity: usize, policy: SlowSubscriberPolicy) -> Queue {
-        Queue::new(capacity, policy, &Arc::default())
+    fn queue(frames: usize, policy: SlowSubscriberPolicy) -> Queue {
+        let limits = QueueLimits {
+            frames,
+            bytes: usize::MAX,
+        };
+        Queue::new(limits, policy, &Arc::default())
+    }
+
+    fn bounded(bytes: usize, policy: SlowSubscriberPolicy) -> Queue {
+        let limits = QueueLimits {
+            frames: 1024,
+            bytes,
+        };
+        Queue::new(limits, policy, &Arc::default())
     }
 
     fn pop(q: &Queue) -> Poll<Option<Bytes>> {
@@ -407,6 +455,75 @@ mod tests {
         );
         assert_eq!(pop(&q), Poll::Ready(None));
         assert_eq!(q.end_reason(), Some(EndReason::Lagged));
+    }
+
+    #[test]
+    fn a_queue_past_its_byte_limit_lags_though_under_its_frame_limit() {
+        let q = bounded(10, SlowSubscriberPolicy::Disconnect);
+        q.push_replay(["replayed-frame-bytes"].into_iter().map(item));
+        assert_eq!(q.push(item("aaaa")), Pushed::Queued);
+        assert_eq!(q.push(item("bbbb")), Pushed::Queued);
+        assert_eq!(
+            q.live_bytes(),
+            8,
+            "replayed frames are the log's, not counted"
+        );
+        assert_eq!(q.push(item("ccc")), Pushed::Lagged);
+        assert_eq!(drain(&q), ["replayed-frame-bytes", "aaaa", "bbbb"]);
+        assert_eq!(q.live_bytes(), 0);
+    }
+
+    #[test]
+    fn drop_oldest_drops_until_the_new_frame_fits_in_bytes() {
+        let q = bounded(10, SlowSubscriberPolicy::DropOldest);
+        q.push_all(["aaa", "bbb", "ccc"].map(item));
+        assert_eq!(q.push(item("dddddddd")), Pushed::DroppedOldest);
+        assert_eq!(q.dropped(), 3);
+        assert_eq!(q.live_bytes(), 8);
+        assert_eq!(drain(&q), ["dddddddd"]);
+    }
+
+    #[test]
+    fn a_frame_larger_than_the_byte_limit_is_queued_alone() {
+        let q = bounded(4, SlowSubscriberPolicy::Disconnect);
+        assert_eq!(q.push(item("larger-than-four")), Pushed::Queued);
+        assert_eq!(q.push(item("x")), Pushed::Lagged);
+        assert_eq!(drain(&q), ["larger-than-four"]);
+    }
+
+    #[test]
+    fn read_and_expired_frames_leave_the_byte_count() {
+        let q = bounded(100, SlowSubscriberPolicy::Disconnect);
+        let t0 = Instant::now();
+        q.push_keep_alive(&Bytes::from_static(b": ka\n"), t0);
+        q.push(item("fresh"));
+        q.push(Item {
+            frame: Bytes::from_static(b"stale"),
+            published: t0,
+            position: None,
+            id_line: 0,
+        });
+        assert_eq!(q.live_bytes(), 5 + 5 + 5);
+        let mut cx = Context::from_waker(Waker::noop());
+        let fresh = Freshness {
+            ttl: Some(Duration::from_secs(1)),
+            now: t0 + Duration::from_millis(500),
+        };
+        let mut out = Vec::new();
+        assert_eq!(
+            q.poll_pop_many(&mut cx, Some(fresh), 1, &mut out),
+            Poll::Ready(1)
+        );
+        assert_eq!(q.live_bytes(), 10);
+        let expired = Freshness {
+            ttl: Some(Duration::from_secs(1)),
+            now: t0 + Duration::from_secs(2),
+        };
+        while q
+            .poll_pop_many(&mut cx, Some(expired), 100, &mut out)
+            .is_ready()
+        {}
+        assert_eq!(q.live_bytes(), 0, "skipped frames are freed too");
     }
 
     #[test]

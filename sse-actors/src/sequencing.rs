@@ -351,7 +351,11 @@ mod tests {
     }
 
     fn queue() -> Queue {
-        Queue::new(8, SlowSubscriberPolicy::Disconnect, &Arc::default())
+        let limits = crate::queue::QueueLimits {
+            frames: 8,
+            bytes: usize::MAX,
+        };
+        Queue::new(limits, SlowSubscriberPolicy::Disconnect, &Arc::default())
     }
 
     fn local_event(seq: u64) -> LocalEvent {

@@ -25,7 +25,7 @@ use crate::config::{LogLimits, SlowSubscriberPolicy};
 use crate::error::SubscribeError;
 use crate::log::EventLog;
 use crate::position::Position;
-use crate::queue::{Drain, Item, Pushed, Queue};
+use crate::queue::{Drain, Item, Pushed, Queue, QueueLimits};
 use crate::sequencing::{Freshness, Replayed, Resume, Sequencing};
 use crate::stats::{Counters, Kind, Live};
 use crate::subscription::{EndReason, SubscribeRequest, SubscriberInfo};
@@ -37,7 +37,7 @@ pub(crate) struct CoreOptions {
     pub(crate) log: Option<LogLimits>,
     pub(crate) ttl: Option<Duration>,
     pub(crate) max_subscribers: Option<usize>,
-    pub(crate) subscriber_queue: usize,
+    pub(crate) subscriber_queue: QueueLimits,
     pub(crate) slow_subscriber: SlowSubscriberPolicy,
     /// For auto-created streams: how long the stream stays without a
     /// subscriber before it retires (zero: as soon as the last one leaves).
@@ -498,7 +498,10 @@ mod tests {
             log: Some(LogLimits::default()),
             ttl: None,
             max_subscribers: None,
-            subscriber_queue: 16,
+            subscriber_queue: QueueLimits {
+                frames: 16,
+                bytes: usize::MAX,
+            },
             slow_subscriber: SlowSubscriberPolicy::Disconnect,
             retire_after: None,
         }
@@ -597,7 +600,10 @@ mod tests {
         let t0 = Instant::now();
         let counters = Arc::<Counters>::default();
         let options = CoreOptions {
-            subscriber_queue: 2,
+            subscriber_queue: QueueLimits {
+                frames: 2,
+                bytes: usize::MAX,
+            },
             ..options()
         };
         let mut core: StreamCore<Local, Tag> = StreamCore::new(

@@ -186,6 +186,37 @@ async fn a_slow_subscriber_is_disconnected_without_holding_anyone_up() {
 }
 
 #[actix_rt::test]
+async fn a_slow_subscriber_queue_is_bounded_in_bytes_as_well_as_frames() {
+    const EVENT: usize = 64 * 1024;
+    const QUEUE_BYTES: usize = 256 * 1024;
+    let server = server()
+        .subscriber_queue(1024)
+        .subscriber_queue_bytes(QUEUE_BYTES)
+        .auto_replay(false)
+        .build();
+    let stream = server.create_stream("s").await.unwrap();
+    let mut slow = stream.subscribe(SubscribeRequest::new()).await.unwrap();
+    let mut fast = stream.subscribe(SubscribeRequest::new()).await.unwrap();
+    let data = "x".repeat(EVENT);
+    guarded("publisher and fast reader", async {
+        for _ in 0..20 {
+            stream.publish(Event::data(data.as_str())).await.unwrap();
+            next(&mut fast).await.expect("fast subscriber ended");
+        }
+    })
+    .await;
+    // 20 frames are far under 1024, but 20 × 64 KiB is past 256 KiB.
+    assert_eq!(slow.end_reason(), Some(EndReason::Lagged));
+    let held: usize = drain(&mut slow).await.iter().map(|frame| frame.len()).sum();
+    assert!(
+        held <= QUEUE_BYTES && held > QUEUE_BYTES - 2 * EVENT,
+        "the slow subscriber held {held} bytes"
+    );
+    assert_eq!(server.stats().lagged, 1);
+    server.close().await;
+}
+
+#[actix_rt::test]
 async fn drop_oldest_policy_keeps_a_slow_subscriber_with_the_newest_frames() {
     let server = server()
         .subscriber_queue(3)

@@ -1,4 +1,4 @@
-//! The `sse` tool's flags: one duration format everywhere, curl's `-X`,
+//! The `sse` tool's flags: one duration format and one byte-size format everywhere, curl's `-X`,
 //! `-H`, `-d` on `listen` and `publish`, a required stream name, usage
 //! errors instead of panics, examples in every `--help`.
 
@@ -71,6 +71,21 @@ fn every_duration_flag_takes_the_same_format() {
         assert!(
             stderr.contains("write e.g. 500ms, 2s, 1m"),
             "{args:?}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn every_byte_size_flag_takes_the_same_format() {
+    for flag in [
+        "--subscriber-queue-bytes",
+        "--log-max-bytes",
+        "--max-body-size",
+    ] {
+        let stderr = usage_error(&sse(&["hub", "--bind", "127.0.0.1:0", flag, "4 lots"]));
+        assert!(
+            stderr.contains("write e.g. 4194304, 4MiB"),
+            "{flag}: {stderr}"
         );
     }
 }

@@ -1,5 +1,6 @@
 //! Flags that several subcommands share, with curl's names where curl has
 //! one, parsed the same way everywhere: durations (`500ms`, `2s`, `1m`),
+//! byte sizes (`4194304`, `4MiB`, `64MiB`),
 //! headers (`-H 'Name: value'`), data (`-d TEXT`, `-d @FILE`, `-d @-`) and
 //! TLS (`--cacert`, `--cert`, `--key`).
 
@@ -15,6 +16,16 @@ use sse_actix::client::TlsConfig;
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text.trim())
         .map_err(|error| format!("{text:?} is not a duration ({error}); write e.g. 500ms, 2s, 1m"))
+}
+
+/// Parses a byte-size flag: a number of bytes, alone or with a unit, as
+/// `4194304`, `512KiB`, `4MiB`, `1GiB` (binary) or `4MB` (decimal).
+pub fn parse_size(text: &str) -> Result<usize, String> {
+    let size: bytesize::ByteSize = text
+        .trim()
+        .parse()
+        .map_err(|error| format!("{text:?} is not a size ({error}); write e.g. 4194304, 4MiB"))?;
+    usize::try_from(size.as_u64()).map_err(|_| format!("{text:?} is too large for this machine"))
 }
 
 /// A request header, `Name: value` (curl's `-H`), checked.
@@ -111,6 +122,16 @@ mod tests {
         let error = parse_duration("15").unwrap_err();
         assert!(error.contains("500ms, 2s, 1m"), "{error}");
         assert!(parse_duration("fast").is_err());
+    }
+
+    #[test]
+    fn sizes_take_a_byte_count_or_a_unit() {
+        assert_eq!(parse_size("4194304"), Ok(4 * 1024 * 1024));
+        assert_eq!(parse_size("4MiB"), Ok(4 * 1024 * 1024));
+        assert_eq!(parse_size("64 MiB"), Ok(64 * 1024 * 1024));
+        assert_eq!(parse_size("1KB"), Ok(1000));
+        let error = parse_size("lots").unwrap_err();
+        assert!(error.contains("4MiB"), "{error}");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use sse_actix::server::{Sse, validate_stream_name};
 use sse_actors::{LogLimits, Server, SlowSubscriberPolicy};
 use sse_hub::{BackplaneCounts, Hub, HubConfig};
 
-use crate::flags::parse_duration;
+use crate::flags::{parse_duration, parse_size};
 use crate::hub_deploy::{self, DeployArgs};
 
 /// Arguments of `sse hub`.
@@ -57,8 +57,8 @@ pub struct Args {
     /// Most subscribers per stream; one more gets 503 (default: no limit).
     #[arg(long, env = "SSE_HUB_MAX_SUBSCRIBERS_PER_STREAM")]
     max_subscribers_per_stream: Option<usize>,
-    /// Largest publish body in bytes; a larger one gets 413.
-    #[arg(long, env = "SSE_HUB_MAX_BODY_SIZE", default_value_t = 1024 * 1024)]
+    /// Largest publish body, e.g. `1MiB`; a larger one gets 413.
+    #[arg(long, env = "SSE_HUB_MAX_BODY_SIZE", default_value = "1MiB", value_parser = parse_size)]
     max_body_size: usize,
     /// Most streams that subscribing or publishing to a new name may create
     /// (auto-stream); one more gets 503.
@@ -92,8 +92,8 @@ pub struct Args {
     /// Most events kept per stream for replay.
     #[arg(long, env = "SSE_HUB_LOG_MAX_EVENTS", default_value_t = 1000)]
     log_max_events: usize,
-    /// Most encoded bytes kept per stream for replay.
-    #[arg(long, env = "SSE_HUB_LOG_MAX_BYTES", default_value_t = 8 * 1024 * 1024)]
+    /// Most encoded bytes kept per stream for replay, e.g. `8MiB`.
+    #[arg(long, env = "SSE_HUB_LOG_MAX_BYTES", default_value = "8MiB", value_parser = parse_size)]
     log_max_bytes: usize,
     /// Oldest event kept for replay, e.g. `10m` (default: no age limit).
     #[arg(long, env = "SSE_HUB_LOG_MAX_AGE", value_parser = parse_duration)]
@@ -120,6 +120,12 @@ pub struct Args {
     /// Frames queued per subscriber before it counts as slow.
     #[arg(long, env = "SSE_HUB_SUBSCRIBER_QUEUE", default_value_t = 1024, value_parser = at_least_one())]
     subscriber_queue: usize,
+    /// Encoded bytes queued per subscriber before it counts as slow,
+    /// whichever of this and `--subscriber-queue` comes first, e.g. `4MiB`:
+    /// a client that stops reading pins no more than this (plus its socket
+    /// buffers), however large the events.
+    #[arg(long, env = "SSE_HUB_SUBSCRIBER_QUEUE_BYTES", default_value = "4MiB", value_parser = parse_size)]
+    subscriber_queue_bytes: usize,
     /// What to do with a slow subscriber: `disconnect` (it reconnects and
     /// replays) or `drop-oldest` (it silently misses events).
     #[arg(long, env = "SSE_HUB_SLOW_SUBSCRIBER", default_value = "disconnect", value_parser = parse_policy)]
@@ -271,6 +277,7 @@ fn server_builder(args: &Args) -> Result<sse_actors::ServerBuilder, Box<dyn std:
         .keep_alive(Some(args.keep_alive))
         .buffer_size(args.buffer_size)
         .subscriber_queue(args.subscriber_queue)
+        .subscriber_queue_bytes(args.subscriber_queue_bytes)
         .slow_subscriber(args.slow_subscriber)
         .max_subscribers_per_stream(args.max_subscribers_per_stream)
         .max_auto_streams(Some(args.max_auto_streams))
