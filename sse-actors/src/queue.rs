@@ -291,6 +291,7 @@ impl Queue {
     }
 
     /// Encoded bytes of the live frames queued (replayed ones not counted).
+    #[cfg(test)]
     pub(crate) fn live_bytes(&self) -> usize {
         self.lock().live_bytes
     }
