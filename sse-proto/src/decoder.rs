@@ -9,17 +9,24 @@ use bytestring::ByteString;
 
 use crate::error::DecodeError;
 use crate::event::{Event, Frame};
-use crate::line::{LineEnd, find_line_end, has_break, split_field};
+use crate::line::{Breaks, has_break, split_field};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
+/// [`Decoder::feed_bytes`] copies chunks shorter than this, as `feed` does:
+/// for a few bytes a copy costs less than slicing (a reference count) and
+/// the extra split it takes to keep the chunk apart.
+const COPY_BELOW: usize = 64;
+
 /// A sans-IO event-stream decoder: [`feed`](Decoder::feed) it bytes as they
-/// arrive, then pull [`Frame`]s until it returns `None` (it needs more input).
+/// arrive (or hand it [`Bytes`] with [`feed_bytes`](Decoder::feed_bytes)),
+/// then pull [`Frame`]s until it returns `None` (it needs more input).
 ///
 /// Output is identical however the input is split. Work is linear in the
 /// input: bytes already scanned for a line terminator are never scanned again.
-/// Event strings are slices of the input buffer where possible, so a
-/// single-line event costs no copy and no allocation.
+/// Event strings are slices of the input where possible: with `feed_bytes`,
+/// of the caller's own `Bytes` for every line that lies within one chunk, so
+/// such an event costs no copy and no allocation.
 ///
 /// ```
 /// use sse_proto::{Decoder, Frame};
@@ -50,6 +57,9 @@ pub struct Decoder {
     /// Fed bytes after `ready`: at most one unterminated line, until the next
     /// [`fill`](Decoder::fill) splits off the complete lines it gained.
     buf: BytesMut,
+    /// A chunk given to [`feed_bytes`](Decoder::feed_bytes), after `buf`, not
+    /// yet split: its lines become `ready` without a copy.
+    next: Bytes,
     /// Bytes at the front of `buf` known to hold no line terminator.
     scanned: usize,
     /// Complete lines split off `buf` in one piece, so that the whole batch
@@ -60,6 +70,8 @@ pub struct Decoder {
     /// Bytes at `ready_pos` known to hold no line terminator (the part of the
     /// first line already scanned while it sat unterminated in `buf`).
     ready_scanned: usize,
+    /// Where `ready`'s line terminators are, found as the lines are read.
+    breaks: Breaks,
     /// The previous line ended with a CR at the end of a chunk.
     skip_lf: bool,
     at_stream_start: bool,
@@ -72,8 +84,13 @@ pub struct Decoder {
     /// that dispatch moves it instead of cloning (each clone is an atomic
     /// increment, and there are several per event otherwise).
     pending_id: Option<ByteString>,
-    /// The last event ID string: the buffer as of the last dispatch.
-    last_event_id: ByteString,
+    /// The last event ID string: the buffer as of the last dispatch, copied,
+    /// so that neither an atomic count per event nor a pinned input buffer
+    /// is the price of remembering it.
+    last_event_id: String,
+    /// `last_event_id` as shared text, once an event without an `id:` line
+    /// needed it (or when it was given as one); `None` after it changed.
+    last_event_id_text: Option<ByteString>,
     retry: Option<Duration>,
 }
 
@@ -109,8 +126,17 @@ impl Ready {
         }
     }
 
+    /// `bytes[range]` as text, borrowed unless invalid UTF-8 is replaced.
+    fn str(&self, range: std::ops::Range<usize>) -> std::borrow::Cow<'_, str> {
+        match self {
+            Ready::Text(text) => std::borrow::Cow::Borrowed(&text[range]),
+            Ready::Raw(bytes) => String::from_utf8_lossy(&bytes[range]),
+        }
+    }
+
     /// The text of `bytes[range]`. The range is delimited by ASCII bytes
     /// (terminators, `:` and space), so it lies on character boundaries.
+    #[inline(always)]
     fn text(&self, range: std::ops::Range<usize>) -> ByteString {
         match self {
             Ready::Text(text) => text.slice_ref(&text[range]),
@@ -207,17 +233,20 @@ impl Decoder {
             base64: false,
             kept_fields: Vec::new(),
             buf: BytesMut::new(),
+            next: Bytes::new(),
             scanned: 0,
             ready: Ready::default(),
             ready_pos: 0,
             ready_scanned: 0,
+            breaks: Breaks::default(),
             skip_lf: false,
             at_stream_start: true,
             discarding_line: false,
             discarding_event: false,
             pending: PendingEvent::default(),
             pending_id: None,
-            last_event_id: ByteString::new(),
+            last_event_id: String::new(),
+            last_event_id_text: None,
             retry: None,
         }
     }
@@ -277,7 +306,10 @@ impl Decoder {
 
     /// Replaces the last event ID.
     pub fn set_last_event_id(&mut self, id: impl Into<ByteString>) {
-        self.last_event_id = id.into();
+        let id = id.into();
+        self.last_event_id.clear();
+        self.last_event_id.push_str(&id);
+        self.last_event_id_text = Some(id);
         self.pending_id = None;
     }
 
@@ -294,22 +326,97 @@ impl Decoder {
 
     /// Bytes fed but not yet decoded.
     pub fn buffered_len(&self) -> usize {
-        self.buf.len() + self.ready.as_bytes().len() - self.ready_pos
+        self.buf.len() + self.next.len() + self.ready.as_bytes().len() - self.ready_pos
     }
 
-    /// Appends received bytes. Pull frames with [`next`](Iterator::next)
-    /// afterwards.
-    #[inline]
+    /// Appends received bytes (copied). Pull frames with
+    /// [`next`](Iterator::next) afterwards.
+    // Always inlined: a caller feeding a few bytes at a time would otherwise
+    // pay a call frame per feed, a tenth of the cost of a small feed.
+    #[inline(always)]
     pub fn feed(&mut self, chunk: &[u8]) {
+        self.buffer_next();
         // While the buffer holds only part of a line, a chunk with no
         // terminator only extends it: scan it here, while it is hot, so the
         // next pull knows at once that there is nothing to decode.
         let clean = self.scanned == self.buf.len() && !self.at_stream_start && !self.skip_lf;
-        self.buf.extend_from_slice(chunk);
+        extend(&mut self.buf, chunk);
         if clean && !has_break(chunk, false) {
             self.scanned = self.buf.len();
         }
     }
+
+    /// Appends received bytes without copying them: every line that lies
+    /// within `chunk` is decoded from `chunk`'s own memory, so the `data`,
+    /// `id` and `event` of its events are slices of it (and keep it alive
+    /// while they live). Copied all the same: the piece of a line that began
+    /// in an earlier chunk (to join it), a chunk under 64 bytes (a copy
+    /// costs less), and a chunk fed before the previous one was pulled to
+    /// `None`. The output is the same as with [`feed`](Decoder::feed).
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use sse_proto::{Decoder, Frame};
+    ///
+    /// let chunk = Bytes::from_static(b"id: 7\nevent: greeting\ndata: hello from a chunk of 64 bytes or more\n\n");
+    /// let mut decoder = Decoder::new();
+    /// decoder.feed_bytes(chunk.clone());
+    /// let Some(Ok(Frame::Event(event))) = decoder.next() else { panic!() };
+    /// assert_eq!(event.data, "hello from a chunk of 64 bytes or more");
+    /// // The data is the chunk's own memory, not a copy.
+    /// let at = chunk.len() - 2 - event.data.len();
+    /// assert_eq!(event.data.as_bytes().as_ptr(), chunk[at..].as_ptr());
+    /// ```
+    #[inline]
+    pub fn feed_bytes(&mut self, mut chunk: Bytes) {
+        if self.at_stream_start && self.buf.is_empty() && self.next.is_empty() {
+            // The stream starts with this chunk: skip its BOM here.
+            if chunk.len() >= COPY_BELOW {
+                if chunk.starts_with(BOM) {
+                    chunk.advance(BOM.len());
+                }
+                self.at_stream_start = false;
+            }
+        }
+        // Kept apart only after a full pull (all of `buf` scanned: at most
+        // part of a line). Otherwise it is copied, as `feed` does.
+        if chunk.len() < COPY_BELOW
+            || self.at_stream_start
+            || !self.next.is_empty()
+            || self.scanned != self.buf.len()
+        {
+            self.feed(&chunk);
+            return;
+        }
+        if !self.buf.is_empty() {
+            // The line in `buf` ends in this chunk, or the chunk only
+            // extends it: copy what it takes, so `buf` and the rest stay
+            // apart and the next pull knows at once if there is nothing.
+            let Some(end) = memchr::memchr2(b'\n', b'\r', &chunk) else {
+                extend(&mut self.buf, &chunk);
+                self.scanned = self.buf.len();
+                return;
+            };
+            extend(&mut self.buf, &chunk[..=end]);
+            chunk.advance(end + 1);
+        }
+        self.next = chunk;
+    }
+
+    /// Moves a `feed_bytes` chunk not yet split into `buf`, which must then
+    /// take what is fed after it.
+    #[inline]
+    fn buffer_next(&mut self) {
+        if !self.next.is_empty() {
+            self.copy_next();
+        }
+    }
+
+    #[cold]
+    fn copy_next(&mut self) {
+        extend(&mut self.buf, &mem::take(&mut self.next));
+    }
+
 
     /// The stream ended (or the connection was lost): discards any incomplete
     /// line and event, as the spec requires, and prepares for a new stream
@@ -321,13 +428,15 @@ impl Decoder {
             || self
                 .pending_id
                 .as_ref()
-                .is_some_and(|id| *id != self.last_event_id)
+                .is_some_and(|id| **id != *self.last_event_id)
             || self.discarding_event;
         self.buf.clear();
+        self.next = Bytes::new();
         self.scanned = 0;
         self.ready = Ready::default();
         self.ready_pos = 0;
         self.ready_scanned = 0;
+        self.breaks = Breaks::default();
         self.skip_lf = false;
         self.at_stream_start = true;
         self.discarding_line = false;
@@ -345,7 +454,6 @@ impl Decoder {
                     Fill::Lines => {}
                     Fill::NeedInput => return None,
                     Fill::Unterminated => {
-                        self.scanned = self.buf.len();
                         if self.discarding_line {
                             self.buf.clear();
                             self.scanned = 0;
@@ -357,44 +465,168 @@ impl Decoder {
                 }
             }
 
-            let start = self.ready_pos;
-            let rest = &self.ready.as_bytes()[start..];
-            let (len, terminator) = match find_line_end(rest, self.ready_scanned) {
-                Some(LineEnd::Complete { len, terminator }) => (len, terminator),
-                // The batch ends with this CR; an LF opening the next batch
-                // belongs to it.
-                Some(LineEnd::CarriageReturnAtEnd { len }) => {
-                    self.skip_lf = true;
-                    (len, 1)
+            if self.at_event_start() {
+                // Built in place as the result: the event is not moved again.
+                let event = self.decode_whole_event();
+                if event.is_some() {
+                    return event;
                 }
-                None => unreachable!("a batch ends with a line terminator"),
+            }
+            let start = self.ready_pos;
+            let lines = self.ready.as_bytes();
+            let end = self
+                .breaks
+                .find(lines, start + self.ready_scanned)
+                .expect("a batch ends with a line terminator");
+            self.ready_pos = match lines.get(end + 1) {
+                Some(b'\n') if lines[end] == b'\r' => end + 2,
+                Some(_) => end + 1,
+                // The batch ends with this terminator; if it is a CR, an LF
+                // opening the next batch belongs to it.
+                None => {
+                    self.skip_lf = lines[end] == b'\r';
+                    end + 1
+                }
             };
-            self.ready_pos += len + terminator;
             self.ready_scanned = 0;
             if mem::take(&mut self.discarding_line) {
                 continue;
             }
-            if len > self.max_line_length {
+            if end - start > self.max_line_length {
                 return Some(Err(self.reject_line_content()));
             }
-            if let Some(frame) = self.process_line(start, start + len) {
+            if let Some(frame) = self.process_line(start, end) {
                 return Some(frame);
             }
         }
     }
 
-    /// Moves every complete line of `buf` into `ready`, in one piece.
+    /// The `id` of a dispatched event: the last event ID, `None` if empty.
+    fn last_event_id_for_event(&mut self) -> Option<ByteString> {
+        if self.last_event_id.is_empty() {
+            return None;
+        }
+        let id = self
+            .last_event_id_text
+            .get_or_insert_with(|| ByteString::from(self.last_event_id.clone()));
+        Some(id.clone())
+    }
+
+    /// Nothing of an event is pending: the next line starts one.
+    #[inline]
+    fn at_event_start(&self) -> bool {
+        let p = &self.pending;
+        matches!(p.data, DataBuffer::Empty)
+            && p.size == 0
+            && p.event.is_none()
+            && p.retry.is_none()
+            && p.comment.is_none()
+            && p.fields.is_empty()
+            && self.pending_id.is_none()
+            && !self.discarding_event
+            && !self.discarding_line
+            && !self.base64
+    }
+
+    /// The common case in one pass: a whole event of `id`, `event` and one
+    /// `data` line within `ready`, each field sliced once and straight into
+    /// the event. Anything else (another field, a second data line, a line
+    /// or event over a limit, a NUL in an id, the batch ending first) yields
+    /// `None` with nothing changed, for the line-by-line path to decode.
+    #[inline]
+    fn decode_whole_event(&mut self) -> Option<Result<Frame, DecodeError>> {
+        let lines = self.ready.as_bytes();
+        let mut breaks = self.breaks;
+        let (mut pos, mut scan) = (self.ready_pos, self.ready_pos + self.ready_scanned);
+        let (mut id, mut event, mut data) = (None, None, None);
+        let mut size = 0;
+        let after_event = loop {
+            let end = breaks.find(lines, scan)?;
+            let next = match lines.get(end + 1) {
+                Some(b'\n') if lines[end] == b'\r' => end + 2,
+                Some(_) => end + 1,
+                // An LF opening the next batch may belong to this CR.
+                None if lines[end] == b'\r' => return None,
+                None => end + 1,
+            };
+            let line = &lines[pos..end];
+            if line.len() > self.max_line_length {
+                return None;
+            }
+            // After the colon, one space is not part of the value.
+            let value = |name: usize| {
+                let start = pos + name + 1 + usize::from(line.get(name + 1) == Some(&b' '));
+                start.min(end)..end
+            };
+            match line {
+                [] => break next,
+                [b'd', b'a', b't', b'a', b':', ..] if data.is_none() => {
+                    let value = value(4);
+                    size += value.len() + 1;
+                    data = Some(value);
+                }
+                [b'i', b'd', b':', ..] => {
+                    let value = value(2);
+                    if lines[value.clone()].contains(&0) {
+                        return None;
+                    }
+                    id = Some(value);
+                }
+                [b'e', b'v', b'e', b'n', b't', b':', ..] => {
+                    let value = value(5);
+                    size += value.len();
+                    event = Some(value);
+                }
+                _ => return None,
+            }
+            if size > self.max_event_size {
+                return None;
+            }
+            (pos, scan) = (next, next);
+        };
+        let data = data?;
+        self.breaks = breaks;
+        self.ready_pos = after_event;
+        self.ready_scanned = 0;
+        let id = match id {
+            // The event's own id goes to it as is; the decoder keeps a copy.
+            Some(id) => {
+                self.last_event_id.clear();
+                self.last_event_id.push_str(&self.ready.str(id.clone()));
+                self.last_event_id_text = None;
+                (!id.is_empty()).then(|| self.ready.text(id))
+            }
+            None => self.last_event_id_for_event(),
+        };
+        Some(Ok(Frame::Event(Event {
+            id,
+            event: event
+                .filter(|event| !event.is_empty())
+                .map(|event| self.ready.text(event)),
+            data: self.ready.text(data),
+            retry: None,
+            comment: None,
+            fields: Vec::new(),
+        })))
+    }
+
+    /// Moves the next complete lines into `ready`, in one piece: every
+    /// complete line of `buf`; else the line that `next` completes (copied
+    /// onto its start in `buf`); else every complete line of `next` (a slice
+    /// of it, no copy).
     fn fill(&mut self) -> Fill {
         if self.skip_lf {
-            let Some(&first) = self.buf.first() else {
-                return Fill::NeedInput;
-            };
-            if first == b'\n' {
-                self.buf.advance(1);
+            match (self.buf.first(), self.next.first()) {
+                (Some(b'\n'), _) => self.buf.advance(1),
+                (None, Some(b'\n')) => self.next.advance(1),
+                (None, None) => return Fill::NeedInput,
+                _ => {}
             }
             self.skip_lf = false;
         }
         if self.at_stream_start {
+            // Only before the first line: the BOM may span chunks.
+            self.buffer_next();
             if self.buf.len() < BOM.len() && BOM.starts_with(&self.buf) {
                 return Fill::NeedInput;
             }
@@ -403,15 +635,40 @@ impl Decoder {
             }
             self.at_stream_start = false;
         }
-        let Some(last) = rfind_terminator(&self.buf[self.scanned..]) else {
+        if let Some(last) = rfind_terminator(&self.buf[self.scanned..]) {
+            let lines = self.buf.split_to(self.scanned + last + 1).freeze();
+            self.set_ready(lines, self.scanned);
+            self.scanned = 0;
+            return Fill::Lines;
+        }
+        // `buf` holds at most part of one line.
+        if !self.next.is_empty() && self.buf.is_empty() {
+            // Every complete line of `next`, without a copy.
+            if let Some(last) = rfind_terminator(&self.next) {
+                let lines = self.next.split_to(last + 1);
+                self.set_ready(lines, 0);
+                self.buffer_next();
+                self.scanned = self.buf.len();
+                return Fill::Lines;
+            }
+        }
+        if self.next.is_empty() {
+            self.scanned = self.buf.len();
             return Fill::Unterminated;
-        };
-        let lines = self.buf.split_to(self.scanned + last + 1).freeze();
+        }
+        // `next` continues the part of a line in `buf` (feeds came in an
+        // order `feed_bytes` could not keep apart): join them.
+        self.buffer_next();
+        self.fill()
+    }
+
+    /// `lines` (ending with a terminator, none in its first `scanned` bytes)
+    /// become the batch to decode.
+    fn set_ready(&mut self, lines: Bytes, scanned: usize) {
         self.ready = Ready::new(lines);
         self.ready_pos = 0;
-        self.ready_scanned = self.scanned;
-        self.scanned = 0;
-        Fill::Lines
+        self.ready_scanned = scanned;
+        self.breaks = Breaks::default();
     }
 
     /// The unterminated line in the buffer is over the limit: drop it, skip
@@ -439,20 +696,37 @@ impl Decoder {
     /// Interprets the line `ready[start..end]`.
     fn process_line(&mut self, start: usize, end: usize) -> Option<Result<Frame, DecodeError>> {
         let line = &self.ready.as_bytes()[start..end];
-        let Some((name_end, value_start)) = split_field(line) else {
-            return self.dispatch();
+        // The fields of nearly every event, told apart without a search for
+        // the colon (their names hold none, so it follows the name).
+        let (kind, name_end) = match line {
+            [] => return self.dispatch(),
+            [b'd', b'a', b't', b'a', b':', ..] => (FieldKind::Data, 4),
+            [b'i', b'd', b':', ..] => (FieldKind::Id, 2),
+            [b'e', b'v', b'e', b'n', b't', b':', ..] => (FieldKind::Event, 5),
+            _ => {
+                let (name_end, _) = split_field(line).expect("not blank");
+                let kind = match &line[..name_end] {
+                    b"" => FieldKind::Comment,
+                    b"data" => FieldKind::Data,
+                    b"event" => FieldKind::Event,
+                    b"id" => FieldKind::Id,
+                    b"retry" => FieldKind::Retry,
+                    name if self.kept_fields.iter().any(|kept| **kept == *name) => {
+                        FieldKind::Kept
+                    }
+                    _ => FieldKind::Ignored,
+                };
+                (kind, name_end)
+            }
         };
         if self.discarding_event {
             return None;
         }
-        let kind = match &line[..name_end] {
-            b"" => FieldKind::Comment,
-            b"data" => FieldKind::Data,
-            b"event" => FieldKind::Event,
-            b"id" => FieldKind::Id,
-            b"retry" => FieldKind::Retry,
-            name if self.kept_fields.iter().any(|kept| **kept == *name) => FieldKind::Kept,
-            _ => FieldKind::Ignored,
+        // After the colon (if any), one space is not part of the value.
+        let value_start = match line.get(name_end + 1) {
+            _ if name_end == line.len() => name_end,
+            Some(b' ') => name_end + 2,
+            _ => name_end + 1,
         };
         let value = start + value_start..end;
         let value_len = value.len();
@@ -539,7 +813,9 @@ impl Decoder {
             return None;
         }
         if let Some(id) = self.pending_id.take() {
-            self.last_event_id = id;
+            self.last_event_id.clear();
+            self.last_event_id.push_str(&id);
+            self.last_event_id_text = Some(id);
         }
         let pending = mem::take(&mut self.pending);
         let data = pending.data.into_data()?;
@@ -556,7 +832,7 @@ impl Decoder {
             data
         };
         Some(Ok(Frame::Event(Event {
-            id: (!self.last_event_id.is_empty()).then(|| self.last_event_id.clone()),
+            id: self.last_event_id_for_event(),
             event: pending.event,
             data,
             retry: pending.retry,
@@ -587,6 +863,7 @@ impl Iterator for Decoder {
         // A pull after feeds that only extended a line has nothing to do.
         if self.ready_pos == self.ready.as_bytes().len()
             && self.scanned == self.buf.len()
+            && self.next.is_empty()
             && !self.discarding_line
             && self.buf.len() <= self.max_line_length
         {
@@ -594,6 +871,21 @@ impl Iterator for Decoder {
         }
         self.decode_next()
     }
+}
+
+/// Appends to `buf`, at least doubling its capacity when it must grow, so a
+/// long line costs a logarithmic number of regrowths.
+#[inline]
+fn extend(buf: &mut BytesMut, bytes: &[u8]) {
+    if buf.capacity() - buf.len() < bytes.len() {
+        grow(buf, bytes.len());
+    }
+    buf.extend_from_slice(bytes);
+}
+
+#[cold]
+fn grow(buf: &mut BytesMut, additional: usize) {
+    buf.reserve(additional.max(buf.len()));
 }
 
 /// The last CR or LF of `bytes`: the bytes fed since the last scan, often

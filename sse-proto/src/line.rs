@@ -40,21 +40,26 @@ pub fn parse_line(line: &[u8]) -> Line<'_> {
 }
 
 /// `(name_end, value_start)` offsets of a non-blank line; `None` for a blank one.
+#[inline]
 pub(crate) fn split_field(line: &[u8]) -> Option<(usize, usize)> {
-    if line.is_empty() {
-        return None;
-    }
-    Some(match memchr::memchr(b':', line) {
-        None => (line.len(), line.len()),
-        Some(colon) => {
-            let value_start = if line.get(colon + 1) == Some(&b' ') {
-                colon + 2
-            } else {
-                colon + 1
-            };
-            (colon, value_start)
-        }
-    })
+    // The fields of nearly every event, recognised without a search (their
+    // names hold no `:`, so the first colon is the one after the name).
+    let colon = match line {
+        [] => return None,
+        [b'd', b'a', b't', b'a', b':', ..] => 4,
+        [b'i', b'd', b':', ..] => 2,
+        [b'e', b'v', b'e', b'n', b't', b':', ..] => 5,
+        _ => match memchr::memchr(b':', line) {
+            None => return Some((line.len(), line.len())),
+            Some(colon) => colon,
+        },
+    };
+    let value_start = if line.get(colon + 1) == Some(&b' ') {
+        colon + 2
+    } else {
+        colon + 1
+    };
+    Some((colon, value_start))
 }
 
 /// Where the next line of a buffer ends.
@@ -79,8 +84,9 @@ pub enum LineEnd {
 
 /// Finds the end of the first line of `buf`, scanning only from `from` (the
 /// caller guarantees no terminator lies before it). `None`: no terminator yet.
+#[inline]
 pub fn find_line_end(buf: &[u8], from: usize) -> Option<LineEnd> {
-    let at = from + memchr::memchr2(b'\n', b'\r', &buf[from..])?;
+    let at = from + find_break(&buf[from..])?;
     Some(if buf[at] == b'\n' {
         LineEnd::Complete {
             len: at,
@@ -169,13 +175,117 @@ pub(crate) fn has_break(text: &[u8], nul: bool) -> bool {
         || hit(u64::from_ne_bytes(tail))
 }
 
+/// The first CR or LF of `bytes`. Most lines are short: their end is found
+/// a word at a time before memchr's setup would pay off.
+#[inline]
+fn find_break(bytes: &[u8]) -> Option<usize> {
+    const WORDS: usize = 4;
+    let mut at = 0;
+    while at + 8 <= bytes.len() {
+        if at == 8 * WORDS {
+            return memchr::memchr2(b'\n', b'\r', &bytes[at..]).map(|i| at + i);
+        }
+        let word = u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+        // Little-endian: the lowest flagged byte comes first in memory, and
+        // is always a real match (false ones only appear above a real one).
+        let hits = matching_bytes(word, b'\n') | matching_bytes(word, b'\r');
+        if hits != 0 {
+            return Some(at + (hits.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    bytes[at..]
+        .iter()
+        .position(|&b| b == b'\n' || b == b'\r')
+        .map(|i| at + i)
+}
+
+/// Finds the line terminators of one buffer in order, eight bytes at a time.
+/// A batch of short lines (the usual case) is read once, a word per step,
+/// with no call per line; a long line is handed to memchr after a few words.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Breaks {
+    /// Where the word last read ends (it starts 8 bytes before).
+    end: usize,
+    /// The high bit of each CR or LF byte of that word.
+    hits: u64,
+}
+
+impl Breaks {
+    /// The first CR or LF of `buf` at or after `pos`. Calls on one buffer
+    /// pass a `pos` that only grows, past the previous result.
+    #[inline(always)]
+    pub(crate) fn find(&mut self, buf: &[u8], pos: usize) -> Option<usize> {
+        const WORDS: usize = 4;
+        let mut at = pos;
+        if pos < self.end {
+            // `pos` lies in the word last read: its later hits come first.
+            let later = self.hits & (u64::MAX << ((pos + 8 - self.end) * 8));
+            if later != 0 {
+                return Some(self.end - 8 + (later.trailing_zeros() / 8) as usize);
+            }
+            at = self.end;
+        }
+        for _ in 0..WORDS {
+            if at >= buf.len() {
+                return None;
+            }
+            let hits = break_bytes(word_at(buf, at));
+            self.end = at + 8;
+            self.hits = hits;
+            if hits != 0 {
+                return Some(at + (hits.trailing_zeros() / 8) as usize);
+            }
+            at += 8;
+        }
+        let found = at + memchr::memchr2(b'\n', b'\r', buf.get(at..)?)?;
+        self.end = found + 1;
+        self.hits = 0;
+        Some(found)
+    }
+}
+
+/// Eight bytes of `buf` from `at`, zero-padded past its end.
+#[inline]
+fn word_at(buf: &[u8], at: usize) -> u64 {
+    match buf.get(at..at + 8) {
+        Some(word) => u64::from_le_bytes(word.try_into().expect("8 bytes")),
+        None => {
+            let mut word = [0; 8];
+            word[..buf.len() - at].copy_from_slice(&buf[at..]);
+            u64::from_le_bytes(word)
+        }
+    }
+}
+
+/// The high bit of exactly each CR or LF byte of `word`, nothing else.
+#[inline]
+fn break_bytes(word: u64) -> u64 {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const LOW7: u64 = u64::from_ne_bytes([0x7F; 8]);
+    let lf = word ^ (ONES * u64::from(b'\n'));
+    let cr = word ^ (ONES * u64::from(b'\r'));
+    // The high bit of each byte of `x | (x & LOW7) + LOW7` says it is not
+    // zero; no carry crosses bytes.
+    let not_lf = lf | ((lf & LOW7) + LOW7);
+    let not_cr = cr | ((cr & LOW7) + LOW7);
+    !(not_lf & not_cr | LOW7)
+}
+
 /// Whether any byte of `word` is `byte` (the classic zero-byte test on
 /// `word ^ byte * 0x0101..`).
 fn word_has(word: u64, byte: u8) -> bool {
+    matching_bytes(word, byte) != 0
+}
+
+/// The high bit of each byte of `word` equal to `byte`, and possibly of
+/// bytes above the lowest such one.
+#[inline]
+fn matching_bytes(word: u64, byte: u8) -> u64 {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
     let x = word ^ (ONES * u64::from(byte));
-    x.wrapping_sub(ONES) & !x & HIGHS != 0
+    x.wrapping_sub(ONES) & !x & HIGHS
 }
 
 #[cfg(test)]
@@ -243,6 +353,62 @@ mod tests {
             })
         );
         assert_eq!(find_line_end(b"abc", 0), None);
+    }
+
+    /// Every terminator, in order, from every start, over lines of every
+    /// length, split by CR, LF and CRLF and padded with near-miss bytes.
+    #[test]
+    fn breaks_finds_every_terminator_in_order() {
+        for filler in [b'x', 0x0B, 0x0C, 0x0E, 0x8A, 0x8D, 0xFF] {
+            for a in 0..45 {
+                for b in [0, 1, 7, 8, 9, 40] {
+                    let mut buf = vec![filler; a];
+                    buf.extend_from_slice(b"\r\n");
+                    buf.extend(std::iter::repeat_n(filler, b));
+                    buf.push(b'\r');
+                    buf.extend(std::iter::repeat_n(filler, b));
+                    buf.push(b'\n');
+                    let expected: Vec<usize> = (0..buf.len())
+                        .filter(|&i| buf[i] == b'\n' || buf[i] == b'\r')
+                        .collect();
+                    for start in 0..=a {
+                        let mut breaks = Breaks::default();
+                        let (mut pos, mut found) = (start, Vec::new());
+                        while let Some(at) = breaks.find(&buf, pos) {
+                            found.push(at);
+                            pos = at + 1;
+                        }
+                        let wanted: Vec<usize> =
+                            expected.iter().copied().filter(|&i| i >= start).collect();
+                        assert_eq!(found, wanted, "{filler} a={a} b={b} from {start}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn find_break_finds_the_first_terminator_at_every_position_and_length() {
+        for filler in [b'x', 0x01, 0x0B, 0x0C, 0x0E, 0x8A, 0x8D, 0xFF] {
+            for len in 0..80 {
+                assert_eq!(find_break(&vec![filler; len]), None, "{filler} x {len}");
+                for at in 0..len {
+                    for byte in [b'\n', b'\r'] {
+                        let mut text = vec![filler; len];
+                        text[at] = byte;
+                        // A later terminator of the other kind, and the
+                        // byte just above (a false match of the word test).
+                        if at + 1 < len {
+                            text[at + 1] = byte ^ (b'\n' ^ b'\r');
+                        }
+                        if at + 3 < len {
+                            text[at + 3] = b'\n';
+                        }
+                        assert_eq!(find_break(&text), Some(at), "{byte} at {at} of {len}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
