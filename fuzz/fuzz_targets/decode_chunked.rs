@@ -1,12 +1,14 @@
-//! Decoding must not depend on how the input is split, must never panic,
-//! must agree with a literal reading of the spec, and must only produce
-//! events that the encoder can write back unchanged.
+//! Decoding must not depend on how the input is split, nor on whether it is
+//! fed borrowed or as `Bytes` (pulled after each chunk or not), must never
+//! panic, must agree with a literal reading of the spec, and must only
+//! produce events that the encoder can write back unchanged.
 
 #![no_main]
 
 use std::time::Duration;
 
 use arbitrary::Arbitrary;
+use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use sse_proto::{DecodeError, Decoder, Encoder, Event, Frame};
 
@@ -20,6 +22,9 @@ struct Input {
     max_event_size: Option<u8>,
     comments: bool,
     base64: bool,
+    /// Per chunk, cycled: bit 0 feeds it as `Bytes`, bit 1 skips the pull
+    /// after it.
+    modes: Vec<u8>,
 }
 
 /// Every frame, then the state a reconnection would use.
@@ -54,6 +59,32 @@ fn decode<'a>(input: &Input, chunks: impl Iterator<Item = &'a [u8]> + Clone) -> 
             decoder.feed(chunk);
             out.extend(decoder.by_ref());
         }
+        decoder.end_stream();
+        out.extend(decoder.by_ref());
+    }
+    assert_eq!(decoder.buffered_len(), 0);
+    (out, decoder.last_event_id().to_owned(), decoder.retry())
+}
+
+/// As `decode`, each chunk fed borrowed or as `Bytes` and pulled after or
+/// not, as `input.modes` says.
+fn decode_mixed<'a>(input: &Input, chunks: impl Iterator<Item = &'a [u8]> + Clone) -> Output {
+    let mut decoder = decoder(input);
+    let mut out = Vec::new();
+    let mut modes = input.modes.iter().copied().chain(std::iter::repeat(0)).cycle();
+    for _ in 0..2 {
+        for chunk in chunks.clone() {
+            let mode = modes.next().unwrap_or(0);
+            if mode & 1 == 1 {
+                decoder.feed_bytes(Bytes::copy_from_slice(chunk));
+            } else {
+                decoder.feed(chunk);
+            }
+            if mode & 2 == 0 {
+                out.extend(decoder.by_ref());
+            }
+        }
+        out.extend(decoder.by_ref());
         decoder.end_stream();
         out.extend(decoder.by_ref());
     }
@@ -140,6 +171,8 @@ fuzz_target!(|input: Input| {
     let whole = decode(&input, std::iter::once(&input.bytes[..]));
     let split = decode(&input, chunked(&input.bytes, &input.chunks));
     assert_eq!(whole, split, "chunking changed the output");
+    let mixed = decode_mixed(&input, chunked(&input.bytes, &input.chunks));
+    assert_eq!(whole, mixed, "feeding Bytes, or pulling later, changed the output");
     if input.bytes.len() <= 256 {
         let bytewise = decode(&input, input.bytes.chunks(1));
         assert_eq!(whole, bytewise, "byte-at-a-time feeding changed the output");

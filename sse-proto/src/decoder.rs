@@ -45,7 +45,10 @@ const COPY_BELOW: usize = 64;
 /// [`with_max_line_length`](Decoder::with_max_line_length)) and one pending
 /// event (bounded by [`with_max_event_size`](Decoder::with_max_event_size)),
 /// plus whatever complete lines were fed but not yet pulled: pull until
-/// `None` after each `feed`.
+/// `None` after each `feed`. A chunk given to `feed_bytes` is held (shared,
+/// not copied) until its lines are pulled, and by the events sliced from it
+/// for as long as they live; the last event ID is kept as a copy, so it
+/// holds no chunk.
 #[derive(Debug)]
 pub struct Decoder {
     max_line_length: usize,
@@ -84,12 +87,13 @@ pub struct Decoder {
     /// that dispatch moves it instead of cloning (each clone is an atomic
     /// increment, and there are several per event otherwise).
     pending_id: Option<ByteString>,
-    /// The last event ID string: the buffer as of the last dispatch, copied,
-    /// so that neither an atomic count per event nor a pinned input buffer
-    /// is the price of remembering it.
+    /// The last event ID string: the buffer as of the last dispatch, copied:
+    /// an event with its own `id:` gets the input's slice, and remembering it
+    /// costs no reference count and pins no input buffer.
     last_event_id: String,
-    /// `last_event_id` as shared text, once an event without an `id:` line
-    /// needed it (or when it was given as one); `None` after it changed.
+    /// `last_event_id` as shared text for the events that carry it without
+    /// an `id:` line of their own: made once an event needs it, or the text
+    /// it was set from; `None` when the copy is all there is.
     last_event_id_text: Option<ByteString>,
     retry: Option<Duration>,
 }
@@ -417,7 +421,6 @@ impl Decoder {
         extend(&mut self.buf, &mem::take(&mut self.next));
     }
 
-
     /// The stream ended (or the connection was lost): discards any incomplete
     /// line and event, as the spec requires, and prepares for a new stream
     /// (a BOM is skipped again). The last event ID and retry persist.
@@ -466,7 +469,7 @@ impl Decoder {
             }
 
             if self.at_event_start() {
-                // Built in place as the result: the event is not moved again.
+                // The usual case, a whole event in one pass.
                 let event = self.decode_whole_event();
                 if event.is_some() {
                     return event;
@@ -711,9 +714,7 @@ impl Decoder {
                     b"event" => FieldKind::Event,
                     b"id" => FieldKind::Id,
                     b"retry" => FieldKind::Retry,
-                    name if self.kept_fields.iter().any(|kept| **kept == *name) => {
-                        FieldKind::Kept
-                    }
+                    name if self.kept_fields.iter().any(|kept| **kept == *name) => FieldKind::Kept,
                     _ => FieldKind::Ignored,
                 };
                 (kind, name_end)

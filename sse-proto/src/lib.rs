@@ -3,7 +3,10 @@
 //! The [`Decoder`] follows the WHATWG HTML parsing rules exactly: you feed it
 //! bytes in chunks of any size and pull [`Frame`]s (events, `retry:` values
 //! and, on request, comments); the output does not depend on how the input
-//! was split, and work is linear in the input. The [`Encoder`] is safe by
+//! was split, and work is linear in the input. Fed as [`bytes::Bytes`]
+//! ([`Decoder::feed_bytes`]), an event's strings are slices of the caller's
+//! chunk wherever its lines lie within one: no copy and no allocation per
+//! event. The [`Encoder`] is safe by
 //! construction: whatever the strings of an [`Event`] hold, it becomes exactly
 //! one event on the wire, or an [`EncodeError`]. Encoded events are
 //! [`bytes::Bytes`], so one encoding can be shared by any number of receivers.

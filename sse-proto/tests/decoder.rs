@@ -553,3 +553,99 @@ fn base64_data_is_decoded_when_asked() {
         [Ok(ev("aGk="))]
     );
 }
+
+// `feed_bytes`: events sliced from the caller's own chunks.
+
+/// Whether `text` lies inside `chunk`'s memory.
+fn within(text: &str, chunk: &bytes::Bytes) -> bool {
+    let range = chunk.as_ptr_range();
+    range.start <= text.as_ptr() && text.as_bytes().as_ptr_range().end <= range.end
+}
+
+fn pull_events(decoder: &mut Decoder) -> Vec<Event> {
+    decoder
+        .by_ref()
+        .map(|frame| match frame {
+            Ok(Frame::Event(event)) => event,
+            other => panic!("{other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn fields_of_a_line_within_a_byte_chunk_are_slices_of_it() {
+    let first = bytes::Bytes::from_static(
+        b"id: 1\nevent: update\ndata: the first event, whole in this chunk\n\ndata: the sec",
+    );
+    let second = bytes::Bytes::from_static(
+        b"ond event\n\nid: 3\nevent: tick\ndata: the third, whole in the second chunk\n\n",
+    );
+    let mut decoder = Decoder::new();
+    decoder.feed_bytes(first.clone());
+    let events = pull_events(&mut decoder);
+    assert_eq!(events.len(), 1);
+    let event = &events[0];
+    assert_eq!(event.data, "the first event, whole in this chunk");
+    for text in [
+        &event.data,
+        event.event.as_ref().unwrap(),
+        event.id.as_ref().unwrap(),
+    ] {
+        assert!(within(text, &first), "{text:?} is a copy");
+    }
+
+    decoder.feed_bytes(second.clone());
+    let events = pull_events(&mut decoder);
+    assert_eq!(events.len(), 2);
+    // A line split between chunks is joined (a copy); the last event's
+    // id, type and data are slices of the second chunk.
+    assert_eq!(events[0].data, "the second event");
+    assert!(!within(&events[0].data, &second));
+    assert_eq!(events[1].data, "the third, whole in the second chunk");
+    assert_eq!(decoder.last_event_id(), "3");
+    let third = &events[1];
+    for text in [
+        &third.data,
+        third.event.as_ref().unwrap(),
+        third.id.as_ref().unwrap(),
+    ] {
+        assert!(within(text, &second), "{text:?} is a copy");
+    }
+}
+
+#[test]
+fn crlf_and_bom_split_across_byte_chunks_read_as_in_one_piece() {
+    let input: &[u8] =
+        b"\xEF\xBB\xBFdata: a line that ends with a CR at the end of the first chunk\r\ndata: b\r\n\r\n";
+    let at = input.iter().position(|&b| b == b'\r').unwrap() + 1;
+    let whole = decode_chunks(&mut Decoder::new(), [input]);
+    assert_eq!(
+        whole,
+        [Ok(Frame::Event(Event::data(
+            "a line that ends with a CR at the end of the first chunk\nb"
+        )))]
+    );
+    let mut decoder = Decoder::new();
+    let mut out = Vec::new();
+    for chunk in [&input[..at], &input[at..]] {
+        decoder.feed_bytes(bytes::Bytes::copy_from_slice(chunk));
+        out.extend(decoder.by_ref());
+    }
+    assert_eq!(out, whole);
+}
+
+#[test]
+fn byte_chunks_fed_without_pulling_decode_in_order() {
+    let mut decoder = Decoder::new();
+    for n in 0..3 {
+        let chunk = format!("data: event number {n}, padded to more than sixty-four bytes\n\n");
+        decoder.feed_bytes(bytes::Bytes::from(chunk));
+    }
+    let data: Vec<_> = pull_events(&mut decoder)
+        .into_iter()
+        .map(|e| e.data)
+        .collect();
+    assert_eq!(data.len(), 3);
+    assert!(data[2].starts_with("event number 2"), "{data:?}");
+    assert_eq!(decoder.buffered_len(), 0);
+}

@@ -4,6 +4,7 @@ mod common;
 
 use std::time::Duration;
 
+use bytes::Bytes;
 use common::decode_chunks;
 use proptest::prelude::*;
 use sse_proto::{ByteString, Decoder, EncodeError, Encoder, Event, Frame};
@@ -158,6 +159,17 @@ fn stream_bytes() -> impl Strategy<Value = Vec<u8>> {
         Just(&b"aGk="[..]),
     ];
     prop::collection::vec(piece, 0..40).prop_map(|pieces| pieces.concat())
+}
+
+/// Streams long enough that chunks of 64 bytes and more (those
+/// `Decoder::feed_bytes` keeps apart) hold whole lines, some of them long.
+fn long_stream_bytes() -> impl Strategy<Value = Vec<u8>> {
+    let piece = prop_oneof![
+        4 => stream_bytes(),
+        1 => Just(b"data: a payload long enough to fill most of a 64-byte chunk\n".to_vec()),
+        1 => Just(b"id: 42\nevent: update\ndata: payload\n\n".to_vec()),
+    ];
+    prop::collection::vec(piece, 1..16).prop_map(|pieces| pieces.concat())
 }
 
 #[derive(Clone, Debug)]
@@ -359,6 +371,39 @@ proptest! {
         chunks.push(&input[start..]);
         prop_assert_eq!(&decode_chunks(&mut config.decoder(), chunks), &whole);
         prop_assert_eq!(&decode_chunks(&mut config.decoder(), input.chunks(1)), &whole);
+    }
+
+    #[test]
+    fn feeding_bytes_decodes_as_feeding_slices(
+        input in long_stream_bytes(),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..10),
+        modes in prop::collection::vec(any::<(bool, bool)>(), 11),
+        config in config(),
+    ) {
+        let whole = decode_chunks(&mut config.decoder(), [&input[..]]);
+        let mut at: Vec<usize> = cuts.iter().map(|i| i.index(input.len() + 1)).collect();
+        at.sort_unstable();
+        at.push(input.len());
+        let mut decoder = config.decoder();
+        let (mut out, mut start) = (Vec::new(), 0);
+        // Each chunk borrowed or as `Bytes`, pulled after or not.
+        for (end, &(owned, pull)) in at.into_iter().zip(&modes) {
+            let chunk = &input[start..end];
+            start = end;
+            if owned {
+                decoder.feed_bytes(Bytes::copy_from_slice(chunk));
+            } else {
+                decoder.feed(chunk);
+            }
+            if pull {
+                out.extend(decoder.by_ref());
+            }
+        }
+        out.extend(decoder.by_ref());
+        decoder.end_stream();
+        out.extend(decoder.by_ref());
+        prop_assert_eq!(out, whole);
+        prop_assert_eq!(decoder.buffered_len(), 0);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+use bytes::Bytes;
 use sse_proto::{DecodeError, Decoder, Event, Frame};
 
 pub type Output = Vec<Result<Frame, DecodeError>>;
@@ -21,8 +22,25 @@ pub fn decode_chunks<'a>(
     out
 }
 
+/// As [`decode_chunks`], with each chunk handed over as `Bytes`
+/// ([`Decoder::feed_bytes`]).
+pub fn decode_owned_chunks<'a>(
+    decoder: &mut Decoder,
+    chunks: impl IntoIterator<Item = &'a [u8]>,
+) -> Output {
+    let mut out = Vec::new();
+    for chunk in chunks {
+        decoder.feed_bytes(Bytes::copy_from_slice(chunk));
+        out.extend(decoder.by_ref());
+    }
+    decoder.end_stream();
+    out.extend(decoder.by_ref());
+    out
+}
+
 /// Decodes `input` as one whole stream, then checks that every split of it
-/// into two chunks, and feeding it one byte at a time, gives the same output.
+/// into two chunks (borrowed or as `Bytes`), and feeding it one byte at a
+/// time, gives the same output.
 pub fn decode_with(make: impl Fn() -> Decoder, input: &[u8]) -> Output {
     let whole = decode_chunks(&mut make(), [input]);
     for at in 0..=input.len() {
@@ -31,6 +49,11 @@ pub fn decode_with(make: impl Fn() -> Decoder, input: &[u8]) -> Output {
             decode_chunks(&mut make(), [a, b]),
             whole,
             "split at {at} of {input:?}"
+        );
+        assert_eq!(
+            decode_owned_chunks(&mut make(), [a, b]),
+            whole,
+            "split at {at} of {input:?}, as Bytes"
         );
     }
     assert_eq!(
