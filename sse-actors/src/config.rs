@@ -229,7 +229,8 @@ pub(crate) struct Callbacks {
 
 impl Resolved {
     /// What the stream's core needs of these options.
-    pub(crate) fn core(&self, auto_created: bool) -> CoreOptions {
+    /// `idle_from_start`: see [`CoreOptions::idle_from_start`].
+    pub(crate) fn core(&self, auto_created: bool, idle_from_start: bool) -> CoreOptions {
         CoreOptions {
             log: self.auto_replay.then_some(self.log_limits),
             ttl: self.event_ttl,
@@ -243,6 +244,7 @@ impl Resolved {
             } else {
                 Duration::ZERO
             }),
+            idle_from_start,
         }
     }
 }
@@ -331,6 +333,8 @@ impl ServerBuilder {
     /// without a replay log (as r3labs), after
     /// [`auto_stream_idle`](Self::auto_stream_idle) with one. Streams
     /// created explicitly are never removed implicitly.
+    /// [`Server::publish_creating`](crate::Server::publish_creating) creates
+    /// such streams for publishers too.
     pub fn auto_stream(mut self, on: bool) -> Self {
         self.config.auto_stream = on;
         self
@@ -370,8 +374,9 @@ impl ServerBuilder {
         self
     }
 
-    /// The most streams auto-stream may have created at once (`None`: no
-    /// limit, as r3labs). Auto-created streams with a replay log stay for
+    /// The most streams auto-stream may have created at once, for
+    /// subscribers or for [`Server::publish_creating`](crate::Server::publish_creating)
+    /// (`None`: no limit, as r3labs). Auto-created streams with a replay log stay for
     /// [`auto_stream_idle`](Self::auto_stream_idle) after their last
     /// subscriber, so with auto-stream and auto-replay on, any client can make
     /// the server keep a stream (and its log) per name it invents for that
@@ -385,8 +390,10 @@ impl ServerBuilder {
     /// subscriber before it is removed and stops counting against
     /// [`max_auto_streams`](Self::max_auto_streams) (default 60 s): a client
     /// that reconnects within it is still replayed what it missed. Publishing
-    /// does not keep a stream; only a subscriber does. Zero removes it with
-    /// its last subscriber, as without a log.
+    /// does not keep a stream; only a subscriber does: a stream created for
+    /// a publisher counts its idle time from its creation. Zero removes it
+    /// with its last subscriber (or, created for a publisher, once it has
+    /// fanned out to no one), as without a log.
     pub fn auto_stream_idle(mut self, idle: Duration) -> Self {
         self.config.auto_stream_idle = idle;
         self

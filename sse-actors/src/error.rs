@@ -8,7 +8,8 @@ use crate::backplane::BackplaneError;
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PublishError {
-    /// No stream has this name (publishing never creates streams).
+    /// No stream has this name (only [`Server::publish_creating`](crate::Server::publish_creating)
+    /// creates one, with auto-stream on).
     #[error("no stream named {stream:?}")]
     UnknownStream {
         /// The stream name given.
@@ -19,6 +20,17 @@ pub enum PublishError {
     StreamRemoved {
         /// The stream name given.
         stream: String,
+    },
+    /// [`Server::publish_creating`](crate::Server::publish_creating): the
+    /// stream does not exist and auto-stream may not create more.
+    #[error(
+        "no stream named {stream:?}, and the server already has its limit of {limit} auto-created streams"
+    )]
+    TooManyStreams {
+        /// The stream name given.
+        stream: String,
+        /// The limit ([`ServerBuilder::max_auto_streams`](crate::ServerBuilder::max_auto_streams)).
+        limit: usize,
     },
     /// The server is closed.
     #[error("the server is closed")]

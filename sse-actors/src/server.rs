@@ -8,7 +8,9 @@ use sse_proto::Event;
 
 use crate::config::{ServerBuilder, ServerConfig, StreamOptions};
 use crate::error::{BuildError, PublishError, ServerClosed, SubscribeError, TryPublishError};
-use crate::server_actor::{Close, CreateStream, Refused, Registry, RemoveStream, ServerActor};
+use crate::server_actor::{
+    Close, CreateStream, Origin, Refused, Registry, RemoveStream, ServerActor,
+};
 use crate::stats::{Counters, Stats, StatsProbe};
 use crate::stream::{Published, StreamHandle, StreamInfo};
 use crate::stream_actor::Chooser;
@@ -101,7 +103,7 @@ impl Server {
     ) -> Result<StreamHandle, ServerClosed> {
         // Only auto-created streams are limited, so an explicit create is
         // refused only by a closed server.
-        self.create(name, options, false)
+        self.create(name, options, Origin::Explicit)
             .await
             .map_err(|_| ServerClosed)
     }
@@ -110,12 +112,12 @@ impl Server {
         &self,
         name: &str,
         options: StreamOptions,
-        auto_created: bool,
+        origin: Origin,
     ) -> Result<StreamHandle, Refused> {
         let msg = CreateStream {
             name: name.to_owned(),
             options,
-            auto_created,
+            origin,
         };
         self.addr.send(msg).await.unwrap_or(Err(Refused::Closed))
     }
@@ -176,6 +178,68 @@ impl Server {
         }
     }
 
+    /// Publishes `event` to the stream `name` as [`publish`](Self::publish)
+    /// does, and with auto-stream on creates the stream first if it does not
+    /// exist, as subscribing would: it counts against
+    /// [`max_auto_streams`](ServerBuilder::max_auto_streams) (past it:
+    /// [`PublishError::TooManyStreams`]) and retires once it has had no
+    /// subscriber for [`auto_stream_idle`](ServerBuilder::auto_stream_idle)
+    /// from its creation. So publishing to invented names, on one node or
+    /// through a backplane, fills the limit only for that long. An event
+    /// that cannot be encoded creates nothing.
+    pub async fn publish_creating(
+        &self,
+        name: &str,
+        event: Event,
+    ) -> Result<Published, PublishError> {
+        if let Some(stream) = self.stream(name) {
+            return stream.publish(event).await;
+        }
+        if !self.config.auto_stream || self.registry.is_closed() {
+            return self.publish(name, event).await;
+        }
+        sse_proto::Encoder::new()
+            .with_base64(self.config.base64)
+            .encode(&event)?;
+        // The stream may retire (idle) or be removed between its creation
+        // and the publish; each retry creates it again. The bound turns a
+        // pathological churn into StreamRemoved instead of a spin.
+        for _ in 0..64 {
+            let stream = match self.stream(name) {
+                Some(stream) => stream,
+                None => self
+                    .create(name, StreamOptions::default(), Origin::Publisher)
+                    .await
+                    .map_err(|refused| match refused {
+                        Refused::Closed => PublishError::ServerClosed,
+                        Refused::TooManyAutoStreams(limit) => PublishError::TooManyStreams {
+                            stream: name.to_owned(),
+                            limit,
+                        },
+                    })?,
+            };
+            // Through a backplane the stream is only this node's count of
+            // the name: once created (within the limit), the event goes to
+            // the shared log even if the stream retired meanwhile.
+            if let Some(backplane) = &stream.state.backplane {
+                return crate::stream::publish_global(
+                    &**backplane,
+                    &stream.state.encoder,
+                    name,
+                    event,
+                )
+                .await;
+            }
+            match stream.publish(event.clone()).await {
+                Err(PublishError::StreamRemoved { .. }) if !self.registry.is_closed() => {}
+                result => return result,
+            }
+        }
+        Err(PublishError::StreamRemoved {
+            stream: name.to_owned(),
+        })
+    }
+
     /// Publishes `event` to the stream `name` if its buffer has room; never
     /// waits. With a small buffer this favours the latest events over
     /// reliable delivery (r3labs `TryPublish`).
@@ -212,7 +276,7 @@ impl Server {
             let stream = match self.registry.get(name) {
                 Some(stream) if !stream.is_removed() => stream,
                 _ if self.config.auto_stream => self
-                    .create(name, StreamOptions::default(), true)
+                    .create(name, StreamOptions::default(), Origin::Subscriber)
                     .await
                     .map_err(|refused| match refused {
                         Refused::Closed => SubscribeError::ServerClosed,

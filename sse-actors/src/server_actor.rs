@@ -59,7 +59,19 @@ impl Registry {
 pub(crate) struct CreateStream {
     pub(crate) name: String,
     pub(crate) options: StreamOptions,
-    pub(crate) auto_created: bool,
+    pub(crate) origin: Origin,
+}
+
+/// Who a stream is created for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// [`Server::create_stream`](crate::Server::create_stream): it stays
+    /// until removed.
+    Explicit,
+    /// Auto-stream, for a subscriber about to join.
+    Subscriber,
+    /// Auto-stream, for a publisher: no one may ever join.
+    Publisher,
 }
 
 /// Why a stream was not created.
@@ -166,8 +178,9 @@ impl Handler<CreateStream> for ServerActor {
         {
             return Ok(existing);
         }
+        let auto_created = msg.origin != Origin::Explicit;
         if let Some(limit) = self.config.max_auto_streams
-            && msg.auto_created
+            && auto_created
             && self.auto_streams >= limit
         {
             return Err(Refused::TooManyAutoStreams(limit));
@@ -184,7 +197,7 @@ impl Handler<CreateStream> for ServerActor {
             logged_events: Default::default(),
             logged_bytes: Default::default(),
             encoder: Encoder::new().with_base64(options.base64),
-            auto_created: msg.auto_created,
+            auto_created,
             instance: self.next_instance,
             counters: Arc::clone(&self.counters),
             backplane: self.config.backplane.clone(),
@@ -202,7 +215,10 @@ impl Handler<CreateStream> for ServerActor {
             ttl: options.event_ttl,
             server: ctx.address().downgrade(),
         };
-        let core = options.core(msg.auto_created);
+        // A backplane's events reach a stream only once a subscriber made
+        // the node watch it, so a publisher's stream would never fan out.
+        let idle_from_start = msg.origin == Origin::Publisher && self.config.backplane.is_some();
+        let core = options.core(auto_created, idle_from_start);
         let addr = if self.config.backplane.is_some() {
             StreamAddr::Global(self.start(Global::default(), core, &name, driving))
         } else {
@@ -218,7 +234,7 @@ impl Handler<CreateStream> for ServerActor {
             }
             Some(_) => {}
         }
-        if msg.auto_created {
+        if auto_created {
             self.auto_streams += 1;
         }
         Ok(handle)

@@ -43,6 +43,12 @@ pub(crate) struct CoreOptions {
     /// subscriber before it retires (zero: as soon as the last one leaves).
     /// `None`: never.
     pub(crate) retire_after: Option<Duration>,
+    /// Whether that idle time runs from creation even when it is zero: for
+    /// a stream a publisher created whose events do not pass through it (a
+    /// backplane's, which this node does not watch without subscribers).
+    /// Otherwise a zero idle time starts with the first departure or the
+    /// first fan-out to no one.
+    pub(crate) idle_from_start: bool,
 }
 
 /// What the driver must do.
@@ -117,7 +123,7 @@ impl<S: Sequencing, T> StreamCore<S, T> {
         // or it would retire before its first subscriber arrives.
         let retire_at = options
             .retire_after
-            .filter(|idle| !idle.is_zero())
+            .filter(|idle| !idle.is_zero() || options.idle_from_start)
             .map(|idle| now + idle);
         StreamCore {
             order,
@@ -227,7 +233,8 @@ impl<S: Sequencing, T> StreamCore<S, T> {
         if self.catching_up > 0 {
             self.recount_catching_up();
         }
-        if gone {
+        // A stream a publisher created, fanning out to no one, is idle too.
+        if gone || (self.records.is_empty() && self.retire_at.is_none()) {
             self.after_departure(now);
         }
     }
@@ -504,6 +511,7 @@ mod tests {
             },
             slow_subscriber: SlowSubscriberPolicy::Disconnect,
             retire_after: None,
+            idle_from_start: false,
         }
     }
 
@@ -748,6 +756,37 @@ mod tests {
         // The driver's timer has not fired yet: the time decides, not the timer.
         let late = core.subscribe(SubscribeRequest::new(), (), t0 + idle, |_, _| "late");
         assert!(matches!(late, Err(SubscribeError::StreamRemoved { .. })));
+        assert_eq!(effects(&mut core), ["retire"]);
+    }
+
+    #[test]
+    fn an_auto_created_stream_without_a_log_retires_once_it_fanned_out_to_no_one() {
+        let t0 = Instant::now();
+        let auto = CoreOptions {
+            log: None,
+            retire_after: Some(Duration::ZERO),
+            ..options()
+        };
+        let mut core = local(auto, t0);
+        assert_eq!(core.next_timeout(), None);
+        core.accept(event(1, t0));
+        assert!(effects(&mut core).is_empty(), "not before its fan-out");
+        core.fan_out(t0);
+        assert_eq!(effects(&mut core), ["retire"]);
+    }
+
+    #[test]
+    fn an_idle_time_from_start_runs_even_at_zero() {
+        let t0 = Instant::now();
+        let publishers = CoreOptions {
+            log: None,
+            retire_after: Some(Duration::ZERO),
+            idle_from_start: true,
+            ..options()
+        };
+        let mut core = local(publishers, t0);
+        assert_eq!(core.next_timeout(), Some(t0));
+        core.on_timeout(t0);
         assert_eq!(effects(&mut core), ["retire"]);
     }
 

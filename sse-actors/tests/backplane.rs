@@ -178,3 +178,75 @@ async fn a_subscriber_resumes_after_a_global_position_and_starts_where_the_node_
     assert_eq!(next_text(&mut resumed).await, frame(1002, "c"));
     server.close().await;
 }
+
+/// Through a backplane, every name a publisher invents is an auto-stream on
+/// the node it published on: 60 new names with room for 20 are not all
+/// accepted, and the streams go once idle (at once with an idle time of 0).
+#[actix_rt::test]
+async fn publishing_to_new_names_through_a_backplane_counts_against_the_auto_stream_limit() {
+    let fake = Fake::default();
+    let clock = sse_actors::ManualClock::new();
+    let idle = Duration::from_secs(60);
+    let server = Server::builder()
+        .auto_stream(true)
+        .arbiters(1)
+        .keep_alive(None)
+        .max_auto_streams(Some(20))
+        .auto_stream_idle(idle)
+        .clock(clock.clone())
+        .backplane(Arc::new(fake.clone()))
+        .build();
+    let mut accepted = 0;
+    for i in 0..60 {
+        match server
+            .publish_creating(&format!("n{i}"), Event::data("x"))
+            .await
+        {
+            Ok(_) => accepted += 1,
+            Err(sse_actors::PublishError::TooManyStreams { limit: 20, .. }) => {}
+            Err(other) => panic!("{other}"),
+        }
+    }
+    assert_eq!(accepted, 20);
+    assert_eq!(
+        fake.0.events.lock().unwrap().len(),
+        20,
+        "refused ones were not logged"
+    );
+    clock.advance(idle);
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while server.stats().streams > 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the idle streams to go");
+    server
+        .publish_creating("late", Event::data("x"))
+        .await
+        .unwrap();
+    server.close().await;
+
+    let server = Server::builder()
+        .auto_stream(true)
+        .arbiters(1)
+        .keep_alive(None)
+        .max_auto_streams(Some(1))
+        .auto_stream_idle(Duration::ZERO)
+        .backplane(Arc::new(Fake::default()))
+        .build();
+    for i in 0..5 {
+        server
+            .publish_creating(&format!("m{i}"), Event::data("x"))
+            .await
+            .unwrap();
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while server.stats().streams > 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("a stream with no idle time goes at once");
+    }
+    server.close().await;
+}

@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
-use sse_actors::{EndReason, Event, ManualClock, StreamOptions, SubscribeError, SubscribeRequest};
+use sse_actors::{
+    EndReason, Event, ManualClock, PublishError, StreamOptions, SubscribeError, SubscribeRequest,
+};
 
 #[actix_rt::test]
 async fn auto_stream_creates_on_subscribe_and_removes_when_idle() {
@@ -113,6 +115,108 @@ async fn invented_stream_names_fill_the_auto_stream_limit_only_while_idle() {
         .subscribe("one-more", SubscribeRequest::new())
         .await
         .unwrap();
+    server.close().await;
+}
+
+/// Publishing to invented names creates auto-streams: they count against
+/// the limit with the subscribers' ones and go once idle for the idle time,
+/// counted from their creation.
+#[actix_rt::test]
+async fn streams_created_for_publishers_fill_the_auto_stream_limit_only_while_idle() {
+    let clock = ManualClock::new();
+    let idle = Duration::from_secs(60);
+    let server = server()
+        .auto_stream(true)
+        .auto_replay(true)
+        .max_auto_streams(Some(3))
+        .auto_stream_idle(idle)
+        .clock(clock.clone())
+        .build();
+    let _subscriber = server
+        .subscribe("watched", SubscribeRequest::new())
+        .await
+        .unwrap();
+    for name in ["p1", "p2"] {
+        let published = server
+            .publish_creating(name, Event::data("x"))
+            .await
+            .unwrap();
+        assert_eq!(published.seq, 1);
+    }
+    let streams = server.streams().await;
+    assert!(streams.iter().all(|info| info.auto_created), "{streams:?}");
+    assert_eq!(
+        server.publish_creating("p3", Event::data("x")).await,
+        Err(PublishError::TooManyStreams {
+            stream: "p3".into(),
+            limit: 3
+        })
+    );
+    // An existing stream takes events past the limit; an invalid event
+    // creates nothing.
+    server
+        .publish_creating("p1", Event::data("y"))
+        .await
+        .unwrap();
+    let invalid = server
+        .publish_creating("p4", Event::data("x").id("a\nb"))
+        .await;
+    assert!(
+        matches!(invalid, Err(PublishError::Encode(_))),
+        "{invalid:?}"
+    );
+    clock.advance(idle);
+    eventually("the publishers' streams to go", || {
+        server.stats().streams == 1
+    })
+    .await;
+    assert!(
+        server.stream_exists("watched").await,
+        "a subscriber keeps it"
+    );
+    server
+        .publish_creating("p3", Event::data("x"))
+        .await
+        .unwrap();
+    server.close().await;
+}
+
+/// Without a log nothing is lost by removing a stream no one reads: a
+/// publisher's goes once its event reached no one.
+#[actix_rt::test]
+async fn a_stream_created_for_a_publisher_without_a_log_goes_once_it_fanned_out() {
+    let server = server()
+        .auto_stream(true)
+        .auto_replay(false)
+        .max_auto_streams(Some(1))
+        .build();
+    for round in 0..3 {
+        server
+            .publish_creating("once", Event::data("x"))
+            .await
+            .unwrap();
+        eventually("the stream to go", || server.stats().streams == 0).await;
+        server
+            .publish_creating(&format!("other{round}"), Event::data("x"))
+            .await
+            .unwrap();
+        eventually("the stream to go", || server.stats().streams == 0).await;
+    }
+    server.close().await;
+    all_freed(&server).await;
+}
+
+/// Without auto-stream, publishing to an unknown name is refused as by
+/// `publish`.
+#[actix_rt::test]
+async fn publish_creating_without_auto_stream_creates_nothing() {
+    let server = server().build();
+    let refused = server.publish_creating("nope", Event::data("x")).await;
+    assert!(
+        matches!(refused, Err(PublishError::UnknownStream { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(server.stats().streams, 0);
     server.close().await;
 }
 

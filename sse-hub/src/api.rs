@@ -49,29 +49,15 @@ async fn publish_event(
     access.check_stream(Action::Publish, &stream)?;
     let body = read_limited(req, payload, hub.config().max_body_size).await?;
     let event = event_from_body(req, &body)?;
-    let server = hub.sse().server();
-    let published = match server.publish(&stream, event.clone()).await {
-        // Publishing never creates streams in sse-actors; with auto-stream
-        // on, the hub does, so `curl -d` to a new name just works.
-        Err(PublishError::UnknownStream { .. }) if server.auto_stream() => {
-            // sse-actors counts only the streams subscribing created against
-            // its limit; the hub bounds these with the same number, counting
-            // every stream. Concurrent publishes to new names may pass the
-            // check together and exceed it by their number, never more.
-            if let Some(limit) = hub.config().max_auto_streams
-                && server.stats().streams >= limit
-            {
-                return Err(HubError::TooManyStreams(stream, limit));
-            }
-            server
-                .create_stream(&stream)
-                .await
-                .map_err(|_| HubError::Closed)?;
-            server.publish(&stream, event).await
-        }
-        result => result,
-    }
-    .map_err(|error| publish_error(&stream, error))?;
+    // With auto-stream on, `curl -d` to a new name just works: the stream
+    // is an auto-stream, counted against the limit and retired when idle,
+    // on one node as in a cluster.
+    let published = hub
+        .sse()
+        .server()
+        .publish_creating(&stream, event)
+        .await
+        .map_err(|error| publish_error(&stream, error))?;
     tracing::debug!(%stream, id = %published.id, seq = published.seq, "event published");
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "stream": stream,
@@ -138,6 +124,9 @@ fn publish_error(stream: &str, error: PublishError) -> HubError {
             HubError::UnknownStream(stream.to_owned())
         }
         PublishError::Encode(error) => HubError::InvalidEvent(error.to_string()),
+        PublishError::TooManyStreams { limit, .. } => {
+            HubError::TooManyStreams(stream.to_owned(), limit)
+        }
         PublishError::ServerClosed => HubError::Closed,
         PublishError::Backplane(error) => HubError::Backplane(error.to_string()),
         other => HubError::Internal(other.to_string()),

@@ -38,11 +38,6 @@ pub struct HubConfig {
     /// Largest accepted publish body, in bytes; a larger one gets 413.
     /// Default 1 MiB.
     pub max_body_size: usize,
-    /// Most streams a publish may create when auto-stream is on; publishing
-    /// to a new name past it gets 503. Default 1000, the hub's default for
-    /// the server's `max_auto_streams` too, so neither subscribing nor
-    /// publishing to invented names grows the hub without bound.
-    pub max_auto_streams: Option<usize>,
     /// Serve Prometheus metrics at `GET /metrics`. Default on.
     pub metrics: bool,
     /// Bearer token required to read `/metrics`. Default: none, so
@@ -66,7 +61,6 @@ impl Default for HubConfig {
             token_cookie: "sse_token".to_owned(),
             cors_origins: Vec::new(),
             max_body_size: 1024 * 1024,
-            max_auto_streams: Some(1000),
             metrics: true,
             metrics_token: None,
             demo_stream: "demo".to_owned(),

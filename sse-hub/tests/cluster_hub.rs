@@ -160,6 +160,32 @@ async fn three_processes_deliver_every_event_once_in_order() {
     assert_eq!(pairs(&on_b.events(sent.len()).await), sent, "on B");
 }
 
+/// In a cluster, a name a publisher invents is an auto-stream of the node
+/// it published on: the limit applies, so Redis keys stay bounded.
+#[actix_rt::test]
+async fn publishing_to_new_names_in_a_cluster_is_bounded_by_max_auto_streams() {
+    let Some(redis) = Redis::start() else {
+        return;
+    };
+    let url = format!("redis://127.0.0.1:{}", redis.port);
+    let hub = Hub::start(&["--redis", &url, "--max-auto-streams", "20"]);
+    let mut statuses = Vec::new();
+    for i in 0..60 {
+        let response = client()
+            .post(hub.url(&format!("/events?stream=n{i}")))
+            .send_body("x")
+            .await
+            .expect("publish request");
+        statuses.push(response.status().as_u16());
+    }
+    let accepted = statuses.iter().filter(|status| **status == 200).count();
+    assert_eq!(accepted, 20, "{statuses:?}");
+    assert!(
+        statuses[20..].iter().all(|status| *status == 503),
+        "{statuses:?}"
+    );
+}
+
 /// A sample of `hub`'s `/metrics`.
 async fn metric(hub: &Hub, name: &str) -> Option<f64> {
     let mut response = client().get(hub.url("/metrics")).send().await.ok()?;

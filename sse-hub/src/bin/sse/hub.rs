@@ -64,10 +64,11 @@ pub struct Args {
     /// (auto-stream); one more gets 503.
     #[arg(long, env = "SSE_HUB_MAX_AUTO_STREAMS", default_value_t = 1000)]
     max_auto_streams: usize,
-    /// How long a stream created by subscribing to a new name stays without
-    /// a subscriber before it is removed (with its log) and no longer counts
-    /// against `--max-auto-streams`, e.g. `60s`; a client reconnecting
-    /// within it is still replayed what it missed.
+    /// How long a stream created by subscribing or publishing to a new name
+    /// stays without a subscriber (from its creation, for a publisher's)
+    /// before it is removed (with its log) and no longer counts against
+    /// `--max-auto-streams`, e.g. `60s`; a client reconnecting within it is
+    /// still replayed what it missed.
     #[arg(long, env = "SSE_HUB_AUTO_STREAM_IDLE", default_value = "60s", value_parser = parse_duration)]
     auto_stream_idle: Duration,
     /// Longest stream name in bytes; names are ASCII letters, digits and `-_.~`.
@@ -188,7 +189,6 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         subscribe_token: args.subscribe_token.clone(),
         cors_origins: args.cors_origins.clone(),
         max_body_size: args.max_body_size,
-        max_auto_streams: Some(args.max_auto_streams),
         demo_stream: args.demo_stream.clone(),
         demo_page: !args.no_demo,
         ..HubConfig::default()
