@@ -32,11 +32,13 @@ pub(crate) struct Item {
 }
 
 impl Item {
-    fn into_delivery(self) -> Delivery {
+    fn into_delivery(self, replayed: bool) -> Delivery {
         Delivery {
             frame: self.frame,
             position: self.position,
             id_line: self.id_line,
+            published: self.published,
+            replayed,
         }
     }
 }
@@ -304,7 +306,7 @@ impl Queue {
         fresh: Option<Freshness>,
     ) -> Poll<Option<Bytes>> {
         let mut frame = None;
-        self.poll_take(cx, fresh, 0, |next| frame = Some(next.frame))
+        self.poll_take(cx, fresh, 0, |next, _| frame = Some(next.frame))
             .map(|_| frame)
     }
 
@@ -319,7 +321,7 @@ impl Queue {
         max_bytes: usize,
         out: &mut impl Extend<Bytes>,
     ) -> Poll<usize> {
-        self.poll_take(cx, fresh, max_bytes, |item| out.extend(Some(item.frame)))
+        self.poll_take(cx, fresh, max_bytes, |item, _| out.extend(Some(item.frame)))
     }
 
     /// [`poll_pop_many`](Self::poll_pop_many) with each frame's position
@@ -331,8 +333,8 @@ impl Queue {
         max_bytes: usize,
         out: &mut impl Extend<Delivery>,
     ) -> Poll<usize> {
-        self.poll_take(cx, fresh, max_bytes, |item| {
-            out.extend(Some(item.into_delivery()));
+        self.poll_take(cx, fresh, max_bytes, |item, replayed| {
+            out.extend(Some(item.into_delivery(replayed)));
         })
     }
 
@@ -341,7 +343,8 @@ impl Queue {
         cx: &mut Context<'_>,
         fresh: Option<Freshness>,
         max_bytes: usize,
-        mut take: impl FnMut(Item),
+        // The item, and whether it was replayed from the log.
+        mut take: impl FnMut(Item, bool),
     ) -> Poll<usize> {
         let mut inner = self.lock();
         let (mut count, mut bytes) = (0, 0);
@@ -352,7 +355,8 @@ impl Queue {
             let Some(item) = inner.items.pop_front() else {
                 break;
             };
-            if inner.replay_left > 0 {
+            let replayed = inner.replay_left > 0;
+            if replayed {
                 inner.replay_left -= 1;
             } else {
                 inner.live_bytes -= item.frame.len();
@@ -360,7 +364,7 @@ impl Queue {
             if fresh.is_none_or(|fresh| fresh.admits(item.published)) {
                 bytes += item.frame.len();
                 count += 1;
-                take(item);
+                take(item, replayed);
             }
         }
         if inner.items.is_empty()

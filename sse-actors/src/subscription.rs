@@ -3,7 +3,7 @@
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::Addr;
 use bytes::Bytes;
@@ -133,6 +133,13 @@ pub struct Delivery {
     /// Bytes at the start of `frame` taken by its `id:` line (0 for a
     /// keep-alive).
     pub id_line: usize,
+    /// When the stream accepted the event (for a keep-alive, when it was
+    /// queued), on the server's clock: how long a frame waited before the
+    /// transport took it (`Instant::now() - published`, on the real clock).
+    pub published: Instant,
+    /// The frame was replayed from the log to a joining subscriber, not
+    /// fanned out live; its `published` is then that of the original event.
+    pub replayed: bool,
 }
 
 impl Delivery {

@@ -99,8 +99,12 @@ pub struct Hub {
 impl Hub {
     /// A hub serving `sse`'s streams with `config`.
     pub fn new(sse: Sse, config: HubConfig) -> Self {
+        let metrics = Arc::new(metrics::HubMetrics::new(&sse));
+        // Replaces an observer the application installed: the hub owns its
+        // handler's metrics.
+        let sse = sse.observe_delivery_latency(metrics.delivery_latency_observer());
         Hub {
-            metrics: Arc::new(metrics::HubMetrics::new(&sse)),
+            metrics,
             sse,
             config: Arc::new(config),
         }

@@ -44,6 +44,7 @@ pub(crate) struct HubMetrics {
     /// Subscriptions ended because their JWT expired.
     pub(crate) token_expired: Counter,
     publish_seconds: Histogram,
+    delivery_seconds: Histogram,
     backplane_errors: Counter,
     backplane: Arc<OnceLock<CountsSource>>,
 }
@@ -71,6 +72,15 @@ impl HubMetrics {
              (in a cluster, the Redis round trip included)",
             publish_seconds.clone(),
         );
+        // 0.1 ms to about 1.6 s.
+        let delivery_seconds = Histogram::new(exponential_buckets(0.0001, 4.0, 8));
+        registry.register(
+            "delivery_latency_seconds",
+            "Time from the event server accepting a live event to a response \
+             taking it for its connection's write buffer; one sample per \
+             chunk written, the wait of its oldest event",
+            delivery_seconds.clone(),
+        );
         let backplane_errors = Counter::default();
         registry.register(
             "backplane_publish_errors",
@@ -90,6 +100,7 @@ impl HubMetrics {
             refused,
             token_expired,
             publish_seconds,
+            delivery_seconds,
             backplane_errors,
             backplane,
         }
@@ -111,6 +122,12 @@ impl HubMetrics {
 
     pub(crate) fn published(&self, took: Duration) {
         self.publish_seconds.observe(took.as_secs_f64());
+    }
+
+    /// What the handler calls with each chunk's publish-to-write wait.
+    pub(crate) fn delivery_latency_observer(&self) -> impl Fn(Duration) + Send + Sync + 'static {
+        let histogram = self.delivery_seconds.clone();
+        move |wait| histogram.observe(wait.as_secs_f64())
     }
 
     pub(crate) fn backplane_error(&self) {
@@ -203,13 +220,15 @@ impl Collector for ServerCounts {
             ("lagged", stats.lagged),
             ("stream_removed", stats.ended_stream_removed),
             ("server_closed", stats.ended_server_closed),
+            ("kicked", stats.ended_kicked),
             ("token_expired", self.token_expired.get()),
         ];
         let mut family = encoder.encode_descriptor(
             "subscriptions_ended",
             "Subscriptions ended, by reason: unsubscribed (the client left or \
              the response ended), lagged (fell behind), stream_removed, \
-             server_closed, token_expired (its JWT's exp passed; also counted \
+             server_closed, kicked (ended by the application through \
+             Server::kick), token_expired (its JWT's exp passed; also counted \
              as unsubscribed)",
             None,
             prometheus_client::metrics::MetricType::Counter,
@@ -242,5 +261,40 @@ impl Collector for ServerCounts {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sse_actors::{Server, SubscribeRequest};
+
+    use super::*;
+
+    async fn sample(metrics: &HubMetrics, name: &str) -> Option<f64> {
+        let body = actix_web::body::to_bytes(metrics.response().into_body())
+            .await
+            .unwrap();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+    }
+
+    #[actix_web::test]
+    async fn a_kicked_subscriber_is_counted_under_its_own_reason() {
+        let server = Server::builder().arbiters(1).build();
+        server.create_stream("s").await.unwrap();
+        let subscription = server
+            .subscribe("s", SubscribeRequest::new())
+            .await
+            .unwrap();
+        let metrics = HubMetrics::new(&Sse::new(server.clone()));
+        let kicked = r#"sse_subscriptions_ended_total{reason="kicked"}"#;
+        assert_eq!(sample(&metrics, kicked).await, Some(0.0));
+
+        assert!(server.kick(subscription.id()).await);
+        sse_testkit::until("the kick is counted", async || {
+            sample(&metrics, kicked).await == Some(1.0)
+        })
+        .await;
     }
 }

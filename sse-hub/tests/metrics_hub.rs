@@ -76,6 +76,12 @@ async fn counters_move_with_subscriptions_publications_and_refusals() {
         sample(&text, "sse_streams").is_some_and(|n| n >= 2.0),
         "{text}"
     );
+    // One sample per chunk written: the two events took one or two.
+    assert!(
+        sample(&text, "sse_delivery_latency_seconds_count")
+            .is_some_and(|n| (1.0..=2.0).contains(&n)),
+        "{text}"
+    );
     assert!(!text.contains("stream=\"m\""), "no label per stream");
     drop(events);
     until("the subscriber that left is counted", async || {

@@ -8,8 +8,9 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
-use sse_actors::{EndReason, Subscription};
+use sse_actors::{Delivery, EndReason, Subscription};
 
+use crate::server::latency::{LatencyProbe, live_published};
 use crate::server::limit::ConnectionGuard;
 
 /// Streams a subscription's frames after an optional first frame, holding a
@@ -23,6 +24,7 @@ pub(crate) struct EventBody {
     done: bool,
     _slot: ConnectionGuard,
     log: ConnectionLog,
+    latency: LatencyProbe,
 }
 
 impl EventBody {
@@ -31,6 +33,7 @@ impl EventBody {
         frames: Subscription,
         slot: ConnectionGuard,
         log: ConnectionLog,
+        latency: LatencyProbe,
     ) -> Self {
         EventBody {
             first,
@@ -38,6 +41,7 @@ impl EventBody {
             done: false,
             _slot: slot,
             log,
+            latency,
         }
     }
 }
@@ -59,9 +63,10 @@ impl Stream for EventBody {
         let mut gathered = Gather {
             first: this.first.take(),
             rest: None,
+            oldest_live: None,
         };
         if !this.done {
-            match this.frames.poll_next_many(cx, &mut gathered, BATCH_LIMIT) {
+            match this.frames.poll_deliveries(cx, &mut gathered, BATCH_LIMIT) {
                 Poll::Ready(0) => {
                     this.done = true;
                     this.log.ended_by = Some(this.frames.end_reason());
@@ -72,9 +77,11 @@ impl Stream for EventBody {
                 Poll::Pending => {}
             }
         }
+        let oldest_live = gathered.oldest_live;
         match gathered.into_chunk() {
             Some(chunk) => {
                 this.log.sent += chunk.len() as u64;
+                this.latency.chunk_written(oldest_live);
                 Poll::Ready(Some(Ok(chunk)))
             }
             None if this.done => Poll::Ready(None),
@@ -87,11 +94,17 @@ impl Stream for EventBody {
 struct Gather {
     first: Option<Bytes>,
     rest: Option<BytesMut>,
+    /// When the first live event of the poll was published.
+    oldest_live: Option<Instant>,
 }
 
-impl Extend<Bytes> for Gather {
-    fn extend<I: IntoIterator<Item = Bytes>>(&mut self, frames: I) {
-        for frame in frames {
+impl Extend<Delivery> for Gather {
+    fn extend<I: IntoIterator<Item = Delivery>>(&mut self, deliveries: I) {
+        for delivery in deliveries {
+            if self.oldest_live.is_none() {
+                self.oldest_live = live_published(&delivery);
+            }
+            let frame = delivery.frame;
             let Some(first) = &self.first else {
                 self.first = Some(frame);
                 continue;
@@ -194,7 +207,13 @@ mod tests {
         assert_eq!(subscription.queued(), 5);
         let slot = Connections::default().acquire(None).unwrap();
         let first = Encoder::comment("");
-        let mut body = EventBody::new(Some(first.clone()), subscription, slot, log());
+        let mut body = EventBody::new(
+            Some(first.clone()),
+            subscription,
+            slot,
+            log(),
+            LatencyProbe::default(),
+        );
 
         let chunk = body.next().await.unwrap().unwrap();
         let mut expected = first.to_vec();

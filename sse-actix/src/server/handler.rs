@@ -12,6 +12,7 @@ use sse_proto::Encoder;
 use crate::server::SseError;
 use crate::server::body::{ConnectionLog, EventBody};
 use crate::server::config::{SseConfig, StreamSource};
+use crate::server::latency::LatencyProbe;
 use crate::server::limit::Connections;
 use crate::server::multi_body::{Member, MultiBody};
 use crate::server::request::subscribe_params;
@@ -99,6 +100,7 @@ pub struct Sse {
     /// The server's extra headers (r3labs `Headers`), parsed once.
     server_headers: Arc<[(HeaderName, HeaderValue)]>,
     connections: Connections,
+    latency: LatencyProbe,
 }
 
 impl std::fmt::Debug for Sse {
@@ -136,6 +138,7 @@ impl Sse {
             config: Arc::new(config),
             server_headers,
             connections: Connections::default(),
+            latency: LatencyProbe::default(),
         }
     }
 
@@ -207,6 +210,39 @@ impl Sse {
     #[must_use]
     pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
         self.config_mut().headers.push((name, value));
+        self
+    }
+
+    /// Calls `observe` with how long live events waited between their
+    /// publication (the stream accepting them) and this handler's response
+    /// taking them for the connection's write buffer: the publish-to-write
+    /// latency, for a metrics histogram. Once per chunk a response writes,
+    /// with the wait of its oldest live event (a chunk gathers what was
+    /// queued since the last write); replayed events and keep-alives are
+    /// not observed. `observe` runs on the connections' worker threads and
+    /// must be cheap. With a [`ManualClock`](sse_actors::ManualClock) the
+    /// waits mean nothing.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use std::sync::Arc;
+    /// use sse_actix::Sse;
+    /// use sse_actors::Server;
+    ///
+    /// # actix_rt::System::new().block_on(async {
+    /// let slowest_us = Arc::new(AtomicU64::new(0));
+    /// let seen = Arc::clone(&slowest_us);
+    /// let sse = Sse::new(Server::builder().build()).observe_delivery_latency(move |wait| {
+    ///     seen.fetch_max(wait.as_micros() as u64, Ordering::Relaxed);
+    /// });
+    /// # });
+    /// ```
+    #[must_use]
+    pub fn observe_delivery_latency(
+        mut self,
+        observe: impl Fn(Duration) + Send + Sync + 'static,
+    ) -> Self {
+        self.latency = LatencyProbe::new(observe);
         self
     }
 
@@ -287,7 +323,7 @@ impl Sse {
                 .map_err(|error| subscribe_error(stream, error))?;
             let log = log();
             opened(&log, params.last_event_id.as_deref());
-            let body = EventBody::new(Some(first), subscription, slot, log);
+            let body = EventBody::new(Some(first), subscription, slot, log, self.latency.clone());
             return Ok(head().streaming(body));
         }
         let names = || params.streams.iter().map(String::as_str);
@@ -322,7 +358,14 @@ impl Sse {
             .zip(subscriptions)
             .map(|(name, subscription)| Member::new(name, subscription))
             .collect();
-        let body = MultiBody::new(Some(first), members, cursor, slot, log);
+        let body = MultiBody::new(
+            Some(first),
+            members,
+            cursor,
+            slot,
+            log,
+            self.latency.clone(),
+        );
         Ok(head().streaming(body))
     }
 }

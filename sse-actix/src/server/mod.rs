@@ -28,6 +28,7 @@ mod body;
 mod config;
 mod error;
 mod handler;
+mod latency;
 mod limit;
 mod multi_body;
 pub(crate) mod request;

@@ -11,6 +11,7 @@ use futures_util::Stream;
 use sse_actors::{Delivery, EndReason, Subscription};
 
 use crate::server::body::{BATCH_LIMIT, ConnectionLog};
+use crate::server::latency::{LatencyProbe, live_published};
 use crate::server::limit::ConnectionGuard;
 use crate::server::resume_id::Cursor;
 
@@ -53,6 +54,7 @@ pub(crate) struct MultiBody {
     done: bool,
     _slot: ConnectionGuard,
     log: ConnectionLog,
+    latency: LatencyProbe,
 }
 
 /// Scratch capacity kept between polls; a burst past it is given back.
@@ -65,6 +67,7 @@ impl MultiBody {
         cursor: Cursor,
         slot: ConnectionGuard,
         log: ConnectionLog,
+        latency: LatencyProbe,
     ) -> Self {
         MultiBody {
             first,
@@ -78,6 +81,7 @@ impl MultiBody {
             done: false,
             _slot: slot,
             log,
+            latency,
         }
     }
 
@@ -184,6 +188,11 @@ impl MultiBody {
                 }
             }
             debug_assert_eq!(chunk.len(), size);
+            if self.latency.is_set() {
+                // Streams interleave: the oldest is not always the first.
+                let oldest = self.deliveries.iter().filter_map(live_published).min();
+                self.latency.chunk_written(oldest);
+            }
             Some(chunk.freeze())
         };
         self.log.frames += self.deliveries.len() as u64;
@@ -265,7 +274,7 @@ mod tests {
         let starts: Vec<_> = members.iter().map(|m| m.subscription.start()).collect();
         let cursor = Cursor::new(NAMES, &starts);
         let slot = Connections::default().acquire(None).unwrap();
-        MultiBody::new(None, members, cursor, slot, log())
+        MultiBody::new(None, members, cursor, slot, log(), LatencyProbe::default())
     }
 
     fn text(chunk: &Bytes) -> &str {
