@@ -42,17 +42,27 @@ async fn live_events_report_their_wait_and_replayed_ones_do_not() {
     let bound = before.elapsed();
     let waits = waits.lock().unwrap().clone();
     assert_eq!(waits.len(), 1, "one chunk, one wait: {waits:?}");
-    assert!(waits[0] <= bound, "{:?} waited longer than {bound:?}", waits[0]);
+    assert!(
+        waits[0] <= bound,
+        "{:?} waited longer than {bound:?}",
+        waits[0]
+    );
 }
 
 #[actix_web::test]
 async fn a_multi_stream_response_reports_the_wait_of_each_chunk() {
     let (server, http, waits) = serve(&["a", "b"]).await;
     let mut events = EventClient::open(&http.url("/events?stream=a&stream=b")).await;
-    until("both subscribed", async || server.stats().subscriber_actors == 2).await;
+    until("both subscribed", async || {
+        server.stats().subscriber_actors == 2
+    })
+    .await;
     server.publish("a", Event::data("1")).await.unwrap();
     server.publish("b", Event::data("2")).await.unwrap();
     events.events(2).await;
     let count = waits.lock().unwrap().len();
-    assert!((1..=2).contains(&count), "{count} chunks observed for 2 events");
+    assert!(
+        (1..=2).contains(&count),
+        "{count} chunks observed for 2 events"
+    );
 }
