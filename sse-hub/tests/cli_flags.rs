@@ -56,8 +56,9 @@ fn invalid_counts_are_usage_errors_not_panics() {
 #[test]
 fn every_duration_flag_takes_the_same_format() {
     let url = "http://127.0.0.1:9/";
-    let cases: [&[&str]; 8] = [
+    let cases: [&[&str]; 9] = [
         &["hub", "--keep-alive", "15"],
+        &["hub", "--write-timeout", "15"],
         &["hub", "--retry", "15"],
         &["hub", "--event-ttl", "15"],
         &["hub", "--log-max-age", "15"],

@@ -30,6 +30,7 @@ mod error;
 mod handler;
 mod latency;
 mod limit;
+mod listener;
 mod multi_body;
 pub(crate) mod request;
 pub(crate) mod response;
@@ -39,6 +40,7 @@ mod stream_name;
 pub use config::{SseConfig, StreamSource};
 pub use error::SseError;
 pub use handler::Sse;
+pub use listener::listener;
 pub use request::{
     LAST_EVENT_ID, LAST_EVENT_ID_PARAM, SubscribeParams, query_param, stream_name, stream_names,
     subscribe_params,

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use actix_web::{App, HttpServer};
-use sse_actix::server::{Sse, validate_stream_name};
+use sse_actix::server::{Sse, listener, validate_stream_name};
 use sse_actors::{LogLimits, Server, SlowSubscriberPolicy};
 use sse_hub::{BackplaneCounts, Hub, HubConfig};
 
@@ -111,6 +111,11 @@ pub struct Args {
     /// Keep-alive comment interval, e.g. `15s`; `0` disables it.
     #[arg(long, env = "SSE_HUB_KEEP_ALIVE", default_value = "15s", value_parser = parse_duration)]
     keep_alive: Duration,
+    /// End a connection whose socket accepts nothing for this long although
+    /// data waits (the client stopped reading), freeing what it held, e.g.
+    /// `30s`; `0` disables it. Linux only (TCP_USER_TIMEOUT).
+    #[arg(long, env = "SSE_HUB_WRITE_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    write_timeout: Duration,
     /// Reconnection delay sent to clients as `retry:`, e.g. `2s`
     /// (default: none, browsers wait 3 s).
     #[arg(long, env = "SSE_HUB_RETRY", value_parser = parse_duration)]
@@ -216,16 +221,34 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // Signals are ours: event streams never end by themselves, so the event
     // server must be closed first for a graceful stop to finish.
     .disable_signals()
-    .shutdown_timeout(5)
-    // std's TcpListener::bind queues only 128 connections: a burst of
-    // subscribers (1,000 opened 256 at a time) overflowed it and every
-    // dropped SYN cost its client a second.
-    .backlog(args.backlog);
-    http = match &certificate {
-        Some(certificate) => http.bind_rustls_0_23(&args.bind, certificate.server_config()),
-        None => http.bind(&args.bind),
+    .shutdown_timeout(5);
+    let cannot_listen = |error: std::io::Error| format!("cannot listen on {}: {error}", args.bind);
+    let addrs = std::net::ToSocketAddrs::to_socket_addrs(&args.bind).map_err(cannot_listen)?;
+    // As actix-web's `bind`: every address the name resolves to, and an
+    // error only if none could be bound.
+    let mut failed = None;
+    for addr in addrs {
+        // std's TcpListener::bind queues only 128 connections: a burst of
+        // subscribers (1,000 opened 256 at a time) overflowed it and every
+        // dropped SYN cost its client a second.
+        match listener(addr, args.backlog, Some(args.write_timeout)) {
+            Ok(socket) => {
+                http = match &certificate {
+                    Some(certificate) => {
+                        http.listen_rustls_0_23(socket, certificate.server_config())
+                    }
+                    None => http.listen(socket),
+                }
+                .map_err(cannot_listen)?;
+            }
+            Err(error) => failed = Some(error),
+        }
     }
-    .map_err(|error| format!("cannot listen on {}: {error}", args.bind))?;
+    if http.addrs().is_empty()
+        && let Some(error) = failed
+    {
+        return Err(cannot_listen(error).into());
+    }
     let address = *http.addrs().first().ok_or("bound to no address")?;
     // Fan-out is mostly send() calls on the workers plus pushes and wake-ups
     // from the stream arbiters: with a worker per core as well, four busy
