@@ -163,6 +163,7 @@ pub(crate) struct ServerConfig {
     pub(crate) auto_stream: bool,
     pub(crate) auto_replay: bool,
     pub(crate) log_limits: LogLimits,
+    pub(crate) memory_budget: Option<usize>,
     pub(crate) keep_alive: Option<Duration>,
     pub(crate) slow_subscriber: SlowSubscriberPolicy,
     pub(crate) max_subscribers_per_stream: Option<usize>,
@@ -188,6 +189,7 @@ impl Default for ServerConfig {
             auto_stream: false,
             auto_replay: true,
             log_limits: LogLimits::default(),
+            memory_budget: Some(64 * 1024 * 1024),
             keep_alive: Some(Duration::from_secs(15)),
             slow_subscriber: SlowSubscriberPolicy::Disconnect,
             max_subscribers_per_stream: None,
@@ -245,6 +247,7 @@ impl Resolved {
                 Duration::ZERO
             }),
             idle_from_start,
+            budget: None,
         }
     }
 }
@@ -277,7 +280,8 @@ impl ServerConfig {
 /// is set here.
 ///
 /// Defaults: buffer 1024 events, subscriber queue 1024 frames or 4 MiB, no TTL, text
-/// data, no auto-stream, auto-replay on, log limits of [`LogLimits::default`],
+/// data, no auto-stream, auto-replay on, log limits of [`LogLimits::default`]
+/// and a 64 MiB budget for all logs together,
 /// keep-alive every 15 s, slow subscribers disconnected, no subscriber limit,
 /// no auto-stream limit, idle auto-streams removed after 60 s, no extra
 /// headers, one arbiter per core, the system's clock.
@@ -350,6 +354,18 @@ impl ServerBuilder {
     /// Bounds of each stream's event log.
     pub fn log_limits(mut self, limits: LogLimits) -> Self {
         self.config.log_limits = limits;
+        self
+    }
+
+    /// Bounds the encoded bytes of every stream's event log together
+    /// (default 64 MiB; `None`: only each log's own
+    /// [`LogLimits::max_bytes`]): past it, the oldest logged events across
+    /// all streams are evicted first, whatever stream holds them, so a
+    /// later resume from them replays what follows. Publishing never waits
+    /// or fails because of it. [`Stats::log_bytes`](crate::Stats::log_bytes)
+    /// reports what the logs hold.
+    pub fn memory_budget(mut self, bytes: Option<usize>) -> Self {
+        self.config.memory_budget = bytes;
         self
     }
 
@@ -475,6 +491,7 @@ impl fmt::Debug for ServerBuilder {
             .field("auto_stream", &c.auto_stream)
             .field("auto_replay", &c.auto_replay)
             .field("log_limits", &c.log_limits)
+            .field("memory_budget", &c.memory_budget)
             .field("keep_alive", &c.keep_alive)
             .field("slow_subscriber", &c.slow_subscriber)
             .field("max_subscribers_per_stream", &c.max_subscribers_per_stream)

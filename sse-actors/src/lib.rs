@@ -57,7 +57,8 @@
 //!
 //! **Limits**, all set on [`ServerBuilder`] (some per stream with
 //! [`StreamOptions`]): the publish buffer per stream, the queue per
-//! subscriber (frames and bytes), the event log (count, bytes, age: [`LogLimits`]), the event
+//! subscriber (frames and bytes), the event log (count, bytes, age: [`LogLimits`]) and all logs together
+//! ([`ServerBuilder::memory_budget`]), the event
 //! TTL, subscribers per stream, auto-created streams and how long an idle
 //! one stays (60 s by default, so no client can fill the limit for good),
 //! the keep-alive interval and the number of arbiters. Stream names and event ids are opaque strings; this crate puts
@@ -90,6 +91,7 @@
 #![warn(missing_docs)]
 
 mod backplane;
+mod budget;
 mod clock;
 mod config;
 mod error;

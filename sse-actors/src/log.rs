@@ -1,10 +1,12 @@
 //! A stream's bounded event log and the replay rule (exclusive, opaque IDs).
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytestring::ByteString;
 
+use crate::budget::LogAccount;
 use crate::config::LogLimits;
 use crate::queue::Item;
 use crate::sequencing::Freshness;
@@ -17,12 +19,15 @@ pub(crate) struct Logged {
     pub(crate) item: Item,
 }
 
-/// The events a stream still remembers, oldest first, within [`LogLimits`].
+/// The events a stream still remembers, oldest first, within [`LogLimits`]
+/// and the server's memory budget.
 #[derive(Debug)]
 pub(crate) struct EventLog {
     events: VecDeque<Logged>,
     bytes: usize,
     limits: LogLimits,
+    /// Where its bytes are charged against every log's budget.
+    account: Option<Arc<LogAccount>>,
 }
 
 impl EventLog {
@@ -31,7 +36,19 @@ impl EventLog {
             events: VecDeque::new(),
             bytes: 0,
             limits,
+            account: None,
         }
+    }
+
+    /// A log whose bytes count against a [`LogBudget`](crate::budget::LogBudget).
+    pub(crate) fn budgeted(limits: LogLimits, account: Arc<LogAccount>) -> Self {
+        let mut log = EventLog::new(limits);
+        log.account = Some(account);
+        log
+    }
+
+    pub(crate) fn account(&self) -> Option<&Arc<LogAccount>> {
+        self.account.as_ref()
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -45,13 +62,27 @@ impl EventLog {
     /// Appends an event, then evicts the oldest ones over any limit.
     pub(crate) fn add(&mut self, seq: u64, id: ByteString, item: Item) {
         self.bytes += item.frame.len();
+        if let Some(account) = &self.account {
+            account.charge(seq, item.frame.len());
+        }
         let published = item.published;
         self.events.push_back(Logged { seq, id, item });
         self.evict(published);
     }
 
-    /// Evicts events over the count or byte limit, or older than the age limit at `now`.
+    /// Evicts the events the budget claimed, then those over the count or
+    /// byte limit, or older than the age limit at `now`.
     pub(crate) fn evict(&mut self, now: Instant) {
+        if let Some(account) = &self.account
+            && account.take_claimed()
+        {
+            let claimed = account.gone_through();
+            while self.events.front().is_some_and(|e| e.seq <= claimed) {
+                if let Some(gone) = self.events.pop_front() {
+                    self.bytes -= gone.item.frame.len();
+                }
+            }
+        }
         while let Some(oldest) = self.events.front() {
             let too_many = self.events.len() > self.limits.max_events;
             let too_big = self.bytes > self.limits.max_bytes;
@@ -64,11 +95,17 @@ impl EventLog {
             }
             if let Some(gone) = self.events.pop_front() {
                 self.bytes -= gone.item.frame.len();
+                if let Some(account) = &self.account {
+                    account.forgot(gone.seq, gone.item.frame.len());
+                }
             }
         }
     }
 
     pub(crate) fn clear(&mut self) {
+        if let Some(account) = &self.account {
+            account.forgot_all(self.events.iter().map(|e| (e.seq, e.item.frame.len())));
+        }
         self.events = VecDeque::new();
         self.bytes = 0;
     }
@@ -113,6 +150,14 @@ impl EventLog {
     #[cfg(test)]
     pub(crate) fn seqs(&self) -> Vec<u64> {
         self.events.iter().map(|e| e.seq).collect()
+    }
+}
+
+impl Drop for EventLog {
+    /// A log dropped without [`clear`](EventLog::clear) (its stream's
+    /// arbiter stopped) no longer counts against the budget either.
+    fn drop(&mut self) {
+        self.clear();
     }
 }
 

@@ -61,6 +61,10 @@ impl ServerBuilder {
             next_arbiter: 0,
             next_instance: 0,
             auto_streams: 0,
+            budget: Arc::new(crate::budget::LogBudget::new(
+                config.memory_budget,
+                Arc::clone(&counters),
+            )),
         }
         .start();
         Ok(Server {

@@ -9,6 +9,7 @@ use futures_util::future::join_all;
 use sse_proto::Encoder;
 use tokio::sync::Semaphore;
 
+use crate::budget::LogBudget;
 use crate::config::{ServerConfig, StreamOptions};
 use crate::queue::Drain;
 use crate::sequencing::{Global, Local, Sequencing};
@@ -108,6 +109,8 @@ pub(crate) struct ServerActor {
     pub(crate) next_instance: u64,
     /// Auto-created streams in the registry, for `max_auto_streams`.
     pub(crate) auto_streams: usize,
+    /// What every stream's log counts against.
+    pub(crate) budget: Arc<LogBudget>,
 }
 
 impl ServerActor {
@@ -218,7 +221,8 @@ impl Handler<CreateStream> for ServerActor {
         // A backplane's events reach a stream only once a subscriber made
         // the node watch it, so a publisher's stream would never fan out.
         let idle_from_start = msg.origin == Origin::Publisher && self.config.backplane.is_some();
-        let core = options.core(auto_created, idle_from_start);
+        let mut core = options.core(auto_created, idle_from_start);
+        core.budget = Some(Arc::clone(&self.budget));
         let addr = if self.config.backplane.is_some() {
             StreamAddr::Global(self.start(Global::default(), core, &name, driving))
         } else {

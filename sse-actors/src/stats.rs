@@ -45,6 +45,10 @@ pub struct Stats {
     /// Subscriptions ended by [`Server::kick`](crate::Server::kick) or
     /// [`Server::kick_where`](crate::Server::kick_where).
     pub ended_kicked: u64,
+    /// Encoded bytes every stream's event log holds together, what
+    /// [`ServerBuilder::memory_budget`](crate::ServerBuilder::memory_budget)
+    /// bounds.
+    pub log_bytes: usize,
 }
 
 impl Stats {
@@ -80,6 +84,7 @@ pub(crate) struct Counters {
     pub(crate) subscriber_actors: AtomicUsize,
     pub(crate) subscriber_records: AtomicUsize,
     pub(crate) queues: AtomicUsize,
+    pub(crate) log_bytes: AtomicUsize,
     pub(crate) published: AtomicU64,
     pub(crate) delivered: AtomicU64,
     pub(crate) replayed: AtomicU64,
@@ -107,6 +112,7 @@ impl Counters {
             ended_stream_removed: self.ended_stream_removed.load(Ordering::Relaxed),
             ended_server_closed: self.ended_server_closed.load(Ordering::Relaxed),
             ended_kicked: self.ended_kicked.load(Ordering::Relaxed),
+            log_bytes: self.log_bytes.load(Ordering::Acquire),
         }
     }
 

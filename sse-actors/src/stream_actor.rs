@@ -58,6 +58,11 @@ impl<B> Message for Subscribe<B> {
     type Result = Result<Subscription, SubscribeError>;
 }
 
+/// The memory budget claimed logged events of this stream: drop them.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct DropClaimed;
+
 /// A subscriber actor stopped: forget its record.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -240,6 +245,24 @@ impl<S: Sequencing> Actor for StreamActor<S> {
             });
         }
         self.arm_timer(ctx);
+        if let Some(account) = self.core.log_account() {
+            let actor = ctx.address().downgrade();
+            account.on_claim(move || {
+                if let Some(actor) = actor.upgrade() {
+                    actor.do_send(DropClaimed);
+                }
+            });
+        }
+    }
+}
+
+impl<S: Sequencing> Handler<DropClaimed> for StreamActor<S> {
+    type Result = ();
+
+    fn handle(&mut self, _: DropClaimed, ctx: &mut Self::Context) {
+        let now = self.clock().now();
+        self.core.evict(now);
+        self.apply(ctx);
     }
 }
 

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use sse_proto::Encoder;
 
+use crate::budget::{LogAccount, LogBudget};
 use crate::config::{LogLimits, SlowSubscriberPolicy};
 use crate::error::SubscribeError;
 use crate::log::EventLog;
@@ -49,6 +50,8 @@ pub(crate) struct CoreOptions {
     /// Otherwise a zero idle time starts with the first departure or the
     /// first fan-out to no one.
     pub(crate) idle_from_start: bool,
+    /// The budget every stream's log counts against together.
+    pub(crate) budget: Option<Arc<LogBudget>>,
 }
 
 /// What the driver must do.
@@ -127,7 +130,10 @@ impl<S: Sequencing, T> StreamCore<S, T> {
             .map(|idle| now + idle);
         StreamCore {
             order,
-            log: options.log.map(EventLog::new),
+            log: options.log.map(|limits| match &options.budget {
+                Some(budget) => EventLog::budgeted(limits, budget.account()),
+                None => EventLog::new(limits),
+            }),
             options,
             name,
             records: HashMap::new(),
@@ -166,6 +172,20 @@ impl<S: Sequencing, T> StreamCore<S, T> {
         self.log
             .as_ref()
             .map_or((0, 0), |log| (log.len(), log.bytes()))
+    }
+
+    /// Where the log is charged against the server's budget: the driver
+    /// registers there how to be told to [`evict`](Self::evict).
+    pub(crate) fn log_account(&self) -> Option<&Arc<LogAccount>> {
+        self.log.as_ref().and_then(EventLog::account)
+    }
+
+    /// Drops the logged events the budget claimed and those past the log's
+    /// age limit.
+    pub(crate) fn evict(&mut self, now: Instant) {
+        if let Some(log) = &mut self.log {
+            log.evict(now);
+        }
     }
 
     /// Events taken and not yet fanned out.
@@ -512,6 +532,7 @@ mod tests {
             slow_subscriber: SlowSubscriberPolicy::Disconnect,
             retire_after: None,
             idle_from_start: false,
+            budget: None,
         }
     }
 

@@ -217,6 +217,49 @@ async fn a_slow_subscriber_queue_is_bounded_in_bytes_as_well_as_frames() {
 }
 
 #[actix_rt::test]
+async fn all_logs_together_are_bounded_by_the_memory_budget_oldest_first() {
+    const BUDGET: usize = 20 * 1024;
+    let server = server().memory_budget(Some(BUDGET)).build();
+    let old = server.create_stream("old").await.unwrap();
+    let new = server.create_stream("new").await.unwrap();
+    let data = "x".repeat(1000);
+    for _ in 0..10 {
+        old.publish(Event::data(data.as_str())).await.unwrap();
+    }
+    eventually("old's events to be logged", || {
+        old.info().logged_events == 10
+    })
+    .await;
+    let old_bytes = server.stats().log_bytes;
+    assert_eq!(old_bytes, old.info().logged_bytes);
+    // Each log is far under its own 8 MiB; together they pass the budget:
+    // the oldest events anywhere, old's, go first, and publishing goes on.
+    for _ in 0..15 {
+        new.publish(Event::data(data.as_str())).await.unwrap();
+    }
+    eventually("the budget to evict old's oldest events", || {
+        let stats = server.stats();
+        new.info().logged_events == 15
+            && stats.log_bytes <= BUDGET
+            && stats.log_bytes == old.info().logged_bytes + new.info().logged_bytes
+    })
+    .await;
+    let kept = old.info().logged_events;
+    assert!((1..10).contains(&kept), "old kept {kept} events");
+    let mut replay = old.subscribe(SubscribeRequest::new()).await.unwrap();
+    let first_kept = 10 - kept as u64 + 1;
+    for id in first_kept..=10 {
+        assert!(
+            next_str(&mut replay)
+                .await
+                .starts_with(&format!("id: {id}\n"))
+        );
+    }
+    server.close().await;
+    assert_eq!(server.stats().log_bytes, 0, "every log freed");
+}
+
+#[actix_rt::test]
 async fn drop_oldest_policy_keeps_a_slow_subscriber_with_the_newest_frames() {
     let server = server()
         .subscriber_queue(3)

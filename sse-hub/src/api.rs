@@ -107,6 +107,7 @@ pub(crate) fn healthz(hub: &Hub, req: &HttpRequest) -> HttpResponse {
             "queues": stats.queues,
             "published": stats.published,
             "lagged": stats.lagged,
+            "log_bytes": stats.log_bytes,
         })
     } else {
         serde_json::json!({ "status": status })

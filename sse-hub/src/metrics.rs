@@ -184,6 +184,11 @@ impl Collector for ServerCounts {
             ),
             ("subscribers", "Subscribers alive", stats.subscriber_actors),
             ("streams", "Streams in the registry", stats.streams),
+            (
+                "log_bytes",
+                "Encoded bytes every stream's replay log holds together (bounded by --memory-budget)",
+                stats.log_bytes,
+            ),
         ];
         for (name, help, value) in gauges {
             let gauge = ConstGauge::new(i64::try_from(value).unwrap_or(i64::MAX));

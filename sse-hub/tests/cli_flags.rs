@@ -81,6 +81,7 @@ fn every_byte_size_flag_takes_the_same_format() {
     for flag in [
         "--subscriber-queue-bytes",
         "--log-max-bytes",
+        "--memory-budget",
         "--max-body-size",
     ] {
         let stderr = usage_error(&sse(&["hub", "--bind", "127.0.0.1:0", flag, "4 lots"]));

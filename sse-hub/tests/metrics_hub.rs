@@ -173,3 +173,31 @@ async fn subscriptions_ended_by_an_expired_token_are_counted() {
         "no refusal yet: {text}"
     );
 }
+
+/// `sse_log_bytes` and `/healthz`'s `log_bytes` report what every replay
+/// log holds together, which `--memory-budget` bounds however many streams
+/// publishers invent.
+#[actix_web::test]
+async fn the_bytes_all_logs_hold_are_reported_and_bounded_by_the_memory_budget() {
+    const BUDGET: f64 = 64.0 * 1024.0;
+    let hub = Hub::start(&["--memory-budget", "64KiB"]);
+    let data = "x".repeat(8 * 1024);
+    for i in 0..20 {
+        let (status, _) = call(
+            client().post(hub.url(&format!("/events?stream=s{}", i % 4))),
+            data.clone(),
+        )
+        .await;
+        assert_eq!(status, 200, "publishing never fails because of the budget");
+    }
+    // 20 events of 8 KiB (160 KiB) in four logs of 8 MiB each: the budget
+    // evicted the oldest, across the streams.
+    until("the logs to hold what the budget allows", async || {
+        let (_, text) = scrape(&hub, None).await;
+        sample(&text, "sse_log_bytes").is_some_and(|bytes| bytes > BUDGET / 2.0 && bytes <= BUDGET)
+    })
+    .await;
+    let (_, health) = call(client().get(hub.url("/healthz")), "").await;
+    let held = health["log_bytes"].as_f64().expect("log_bytes in /healthz");
+    assert!(held <= BUDGET, "{health}");
+}

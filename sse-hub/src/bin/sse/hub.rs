@@ -96,6 +96,12 @@ pub struct Args {
     /// Most encoded bytes kept per stream for replay, e.g. `8MiB`.
     #[arg(long, env = "SSE_HUB_LOG_MAX_BYTES", default_value = "8MiB", value_parser = parse_size)]
     log_max_bytes: usize,
+    /// Most encoded bytes kept for replay by every stream together, e.g.
+    /// `64MiB`: past it the oldest logged events across streams are evicted
+    /// first; publishing never waits or fails because of it. `/metrics`
+    /// (`sse_log_bytes`) and `/healthz` (`log_bytes`) report what is held.
+    #[arg(long, env = "SSE_HUB_MEMORY_BUDGET", default_value = "64MiB", value_parser = parse_size)]
+    memory_budget: usize,
     /// Oldest event kept for replay, e.g. `10m` (default: no age limit).
     #[arg(long, env = "SSE_HUB_LOG_MAX_AGE", value_parser = parse_duration)]
     log_max_age: Option<Duration>,
@@ -301,6 +307,7 @@ fn server_builder(args: &Args) -> Result<sse_actors::ServerBuilder, Box<dyn std:
         .buffer_size(args.buffer_size)
         .subscriber_queue(args.subscriber_queue)
         .subscriber_queue_bytes(args.subscriber_queue_bytes)
+        .memory_budget(Some(args.memory_budget))
         .slow_subscriber(args.slow_subscriber)
         .max_subscribers_per_stream(args.max_subscribers_per_stream)
         .max_auto_streams(Some(args.max_auto_streams))
