@@ -198,11 +198,45 @@ pub(crate) struct Backfill {
     pub(crate) missed: Option<Missed>,
 }
 
-/// The events after `after`, oldest first, read from the backplane.
-#[derive(Debug)]
+/// The events after `after`, oldest first, read from the backplane and
+/// framed with their ids once: the subscribers resuming from the same id
+/// together share one read and one copy of its frames.
+#[derive(Clone, Debug)]
 pub(crate) struct Missed {
     pub(crate) after: GlobalId,
-    pub(crate) events: Vec<Incoming>,
+    pub(crate) items: std::sync::Arc<[Item]>,
+}
+
+impl Missed {
+    /// Frames `events` (oldest first), keeping the newest whose frames fit
+    /// in `max_bytes`, as a log of that size would.
+    pub(crate) fn new(after: GlobalId, events: Vec<Incoming>, max_bytes: usize) -> Missed {
+        let mut items: Vec<Item> = events
+            .into_iter()
+            .map(|event| {
+                let (frame, id_line) = with_id(&event.id.to_string(), &event.frame);
+                Item {
+                    frame,
+                    published: event.published,
+                    position: Some(Position::Global(event.id)),
+                    id_line,
+                }
+            })
+            .collect();
+        let mut bytes = 0;
+        let kept_from = items
+            .iter()
+            .rposition(|item| {
+                bytes += item.frame.len();
+                bytes > max_bytes
+            })
+            .map_or(0, |at| at + 1);
+        items.drain(..kept_from);
+        Missed {
+            after,
+            items: items.into(),
+        }
+    }
 }
 
 impl Resume<'_> {
@@ -268,23 +302,17 @@ impl Sequencing for Global {
         };
         let mut newest = after;
         let mut items = Vec::new();
-        let missed = backfill
-            .missed
-            .filter(|missed| missed.after == after)
-            .map_or_else(Vec::new, |missed| missed.events);
-        for event in missed {
-            if event.id <= newest {
+        let missed = backfill.missed.filter(|missed| missed.after == after);
+        for item in missed.iter().flat_map(|missed| missed.items.iter()) {
+            let Some(Position::Global(id)) = item.position else {
+                continue;
+            };
+            if id <= newest {
                 continue;
             }
-            newest = event.id;
-            if fresh.admits(event.published) {
-                let (frame, id_line) = with_id(&event.id.to_string(), &event.frame);
-                items.push(Item {
-                    frame,
-                    published: event.published,
-                    position: Some(Position::Global(event.id)),
-                    id_line,
-                });
+            newest = id;
+            if fresh.admits(item.published) {
+                items.push(item.clone());
             }
         }
         for item in log.into_iter().flat_map(EventLog::items) {
@@ -483,10 +511,11 @@ mod tests {
         let q = queue();
         let backfill = Backfill {
             watched_from: gid(0),
-            missed: Some(Missed {
-                after: gid(0),
-                events: vec![incoming(1, now), incoming(2, now), incoming(3, now)],
-            }),
+            missed: Some(Missed::new(
+                gid(0),
+                vec![incoming(1, now), incoming(2, now), incoming(3, now)],
+                usize::MAX,
+            )),
         };
         let by_id = Resume {
             after: None,
@@ -505,10 +534,7 @@ mod tests {
 
         let behind = Backfill {
             watched_from: gid(0),
-            missed: Some(Missed {
-                after: gid(0),
-                events: vec![incoming(1, now)],
-            }),
+            missed: Some(Missed::new(gid(0), vec![incoming(1, now)], usize::MAX)),
         };
         let q = queue();
         let replayed = global.replay(
@@ -519,6 +545,19 @@ mod tests {
             &q,
         );
         assert_eq!(replayed.caught_up_to, None, "nothing ahead of the node");
+    }
+
+    #[test]
+    fn missed_events_keep_the_newest_within_the_byte_limit() {
+        let now = Instant::now();
+        let events = (1..=5).map(|millis| incoming(millis, now)).collect();
+        // Each framed event is `id: N-0\n` (8 bytes) and `data: N\n\n` (9).
+        let missed = Missed::new(gid(0), events, 3 * 17 + 16);
+        let ids: Vec<_> = missed.items.iter().map(|item| item.position).collect();
+        assert_eq!(
+            ids,
+            [3, 4, 5].map(|millis| Some(Position::Global(gid(millis))))
+        );
     }
 
     #[test]

@@ -209,6 +209,8 @@ impl Handler<CreateStream> for ServerActor {
             } else {
                 0
             },
+            replay_max_bytes: options.log_limits.max_bytes,
+            backfills: Default::default(),
             clock: self.config.clock.clone(),
         });
         let driving = Driving {

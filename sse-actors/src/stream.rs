@@ -1,13 +1,13 @@
 //! A handle on one stream: publish and subscribe without a name lookup.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use actix::Addr;
 use bytes::{BufMut as _, Bytes, BytesMut};
 use bytestring::ByteString;
 use sse_proto::{Encoder, Event};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
+use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
 use crate::backplane::{Backplane, BackplaneEvent, GlobalId};
 use crate::clock::Clock;
@@ -76,6 +76,12 @@ pub(crate) struct StreamState {
     /// Most events replayed from the backplane to one subscriber (the log's
     /// `max_events`; 0 without auto-replay).
     pub(crate) replay_limit: usize,
+    /// Most bytes of them (the log's `max_bytes`): the newest are kept.
+    pub(crate) replay_max_bytes: usize,
+    /// Backplane reads for resuming subscribers, by the id they resume
+    /// after, while one is in flight or its result is being handed out:
+    /// subscribers resuming together share one read and one copy.
+    pub(crate) backfills: Mutex<Vec<(GlobalId, Weak<OnceCell<Option<Missed>>>)>>,
 }
 
 #[derive(Debug, Default)]
@@ -104,6 +110,26 @@ impl StreamState {
 
     pub(crate) fn is_closed(&self) -> bool {
         self.lock_seq().closed
+    }
+
+    /// The backplane read for subscribers resuming after `after`: the one
+    /// in flight, else a new one.
+    fn shared_read(&self, after: GlobalId) -> Arc<OnceCell<Option<Missed>>> {
+        let mut reads = self
+            .backfills
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        reads.retain(|(_, read)| read.strong_count() > 0);
+        if let Some(read) = reads
+            .iter()
+            .find(|(id, _)| *id == after)
+            .and_then(|(_, read)| read.upgrade())
+        {
+            return read;
+        }
+        let read = Arc::new(OnceCell::new());
+        reads.push((after, Arc::downgrade(&read)));
+        read
     }
 }
 
@@ -286,18 +312,23 @@ impl StreamHandle {
             last_event_id: request.last_event_id.as_deref(),
         };
         let missed = match resume.global() {
-            Some(after) if self.state.replay_limit > 0 => backplane
-                .read_after(&self.state.name, after, self.state.replay_limit)
-                .await
-                .ok()
-                .map(|events| {
+            Some(after) if self.state.replay_limit > 0 => {
+                let read = self.state.shared_read(after);
+                read.get_or_init(|| async {
+                    let events = backplane
+                        .read_after(&self.state.name, after, self.state.replay_limit)
+                        .await
+                        .ok()?;
                     let (now, unix_now) = (clock.now(), clock.unix_now());
                     let events = events
                         .into_iter()
                         .map(|event| incoming(event, now, unix_now))
                         .collect();
-                    Missed { after, events }
-                }),
+                    Some(Missed::new(after, events, self.state.replay_max_bytes))
+                })
+                .await
+                .clone()
+            }
             _ => None,
         };
         Backfill {

@@ -916,10 +916,11 @@ mod tests {
         core.accept(incoming(1, t0));
         let backfill = Backfill {
             watched_from: GlobalId::default(),
-            missed: Some(Missed {
-                after: GlobalId { millis: 1, seq: 0 },
-                events: vec![incoming(2, t0), incoming(3, t0)],
-            }),
+            missed: Some(Missed::new(
+                GlobalId { millis: 1, seq: 0 },
+                vec![incoming(2, t0), incoming(3, t0)],
+                usize::MAX,
+            )),
         };
         let resumed = join(&mut core, "resumed", Some("1-0"), backfill, t0);
         for millis in [2, 2, 3, 4] {

@@ -3,6 +3,7 @@
 //! resuming subscriber replayed from the log never see an event twice or
 //! miss one.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,6 +20,10 @@ use sse_actors::{
 struct SharedLog {
     events: Mutex<Vec<BackplaneEvent>>,
     inbound: Mutex<Option<Inbound>>,
+    watches: AtomicUsize,
+    reads: AtomicUsize,
+    /// When set, reads wait for a permit: the test decides when they end.
+    gate: Mutex<Option<Arc<tokio::sync::Semaphore>>>,
 }
 
 #[derive(Clone, Default)]
@@ -54,6 +59,7 @@ impl Backplane for Fake {
     }
 
     fn watch(&self, _stream: &str) -> BoxFuture<'static, Result<GlobalId, BackplaneError>> {
+        self.0.watches.fetch_add(1, Ordering::AcqRel);
         let end = self.0.events.lock().unwrap().last().map(|e| e.id);
         Box::pin(async move { Ok(end.unwrap_or_default()) })
     }
@@ -76,7 +82,14 @@ impl Backplane for Fake {
             .take(limit)
             .cloned()
             .collect();
-        Box::pin(async move { Ok(events) })
+        self.0.reads.fetch_add(1, Ordering::AcqRel);
+        let gate = self.0.gate.lock().unwrap().clone();
+        Box::pin(async move {
+            if let Some(gate) = gate {
+                let _ = gate.acquire().await;
+            }
+            Ok(events)
+        })
     }
 }
 
@@ -248,5 +261,78 @@ async fn publishing_to_new_names_through_a_backplane_counts_against_the_auto_str
         .await
         .expect("a stream with no idle time goes at once");
     }
+    server.close().await;
+}
+
+/// Subscribers resuming from the same id together (a node's clients after
+/// a restart) share one read of the shared log and one copy of its frames,
+/// bounded by the log's byte limit (the newest are kept).
+#[actix_rt::test]
+async fn subscribers_resuming_together_share_one_read_bounded_by_the_log_bytes() {
+    const RESUMERS: usize = 8;
+    let fake = Fake::default();
+    let server = Server::builder()
+        .auto_stream(true)
+        .arbiters(1)
+        .keep_alive(None)
+        .log_limits(sse_actors::LogLimits {
+            max_bytes: 5 * 1024,
+            ..sse_actors::LogLimits::default()
+        })
+        .backplane(Arc::new(fake.clone()))
+        .build();
+    let data = "x".repeat(1000);
+    for _ in 0..20 {
+        server
+            .publish("s", Event::data(data.as_str()))
+            .await
+            .unwrap();
+    }
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    *fake.0.gate.lock().unwrap() = Some(Arc::clone(&gate));
+    let first = GlobalId {
+        millis: 1000,
+        seq: 0,
+    };
+    let resumers =
+        futures_util::future::join_all((0..RESUMERS).map(|_| {
+            server.subscribe("s", SubscribeRequest::new().after(Position::Global(first)))
+        }));
+    // Every resumer watches the stream just before it reads: once all
+    // have, the reads may end.
+    let open = async {
+        while fake.0.watches.load(Ordering::Acquire) < RESUMERS {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        gate.add_permits(RESUMERS);
+    };
+    let (subscriptions, ()) = tokio::time::timeout(
+        Duration::from_secs(10),
+        futures_util::future::join(resumers, open),
+    )
+    .await
+    .expect("the resumers to join");
+    assert_eq!(fake.0.reads.load(Ordering::Acquire), 1, "one read for all");
+    let mut firsts = Vec::new();
+    for subscription in subscriptions {
+        let mut subscription = subscription.unwrap();
+        let queued = subscription.queued();
+        assert!((1..20).contains(&queued), "{queued} replayed");
+        let mut replayed = Vec::new();
+        for _ in 0..queued {
+            replayed.push(subscription.next().await.unwrap());
+        }
+        let bytes: usize = replayed.iter().map(|frame| frame.len()).sum();
+        assert!(bytes <= 5 * 1024, "{bytes} bytes replayed");
+        assert!(
+            replayed.last().unwrap().starts_with(b"id: 1019-0\n"),
+            "the newest are kept"
+        );
+        firsts.push(replayed[0].as_ptr());
+    }
+    assert!(
+        firsts.windows(2).all(|pair| pair[0] == pair[1]),
+        "every resumer holds the same copy"
+    );
     server.close().await;
 }
