@@ -81,8 +81,11 @@ pub(crate) struct StreamState {
     /// Backplane reads for resuming subscribers, by the id they resume
     /// after, while one is in flight or its result is being handed out:
     /// subscribers resuming together share one read and one copy.
-    pub(crate) backfills: Mutex<Vec<(GlobalId, Weak<OnceCell<Option<Missed>>>)>>,
+    pub(crate) backfills: Mutex<Vec<(GlobalId, Weak<SharedRead>)>>,
 }
+
+/// One backplane read for resuming subscribers: `None` when it failed.
+pub(crate) type SharedRead = OnceCell<Option<Missed>>;
 
 #[derive(Debug, Default)]
 pub(crate) struct SeqState {
@@ -114,7 +117,7 @@ impl StreamState {
 
     /// The backplane read for subscribers resuming after `after`: the one
     /// in flight, else a new one.
-    fn shared_read(&self, after: GlobalId) -> Arc<OnceCell<Option<Missed>>> {
+    fn shared_read(&self, after: GlobalId) -> Arc<SharedRead> {
         let mut reads = self
             .backfills
             .lock()
