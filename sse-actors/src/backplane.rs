@@ -175,17 +175,21 @@ impl Inbound {
         }
     }
 
-    /// Delivers `event` to `stream`'s subscribers on this node. Returns
-    /// false when this node has no such stream (or is closed), so the
-    /// backplane may stop watching it.
-    pub fn deliver(&self, stream: &str, event: BackplaneEvent) -> bool {
-        let Some(registry) = self.registry.upgrade() else {
+    /// Delivers `event` to `stream`'s subscribers on this node, waiting
+    /// while the stream already holds its
+    /// [`buffer_size`](crate::ServerBuilder::buffer_size) of events not yet
+    /// fanned out, so a reader that outpaces the stream waits instead of
+    /// queueing without bound. Returns false when this node has no such
+    /// stream (or is closed), so the backplane may stop watching it.
+    pub async fn deliver(&self, stream: &str, event: BackplaneEvent) -> bool {
+        let Some(handle) = self
+            .registry
+            .upgrade()
+            .and_then(|registry| registry.get(stream))
+        else {
             return false;
         };
-        match registry.get(stream) {
-            Some(handle) if !handle.is_removed() => handle.deliver(event),
-            _ => false,
-        }
+        !handle.is_removed() && handle.deliver(event).await
     }
 
     /// Whether the server this delivers to is gone or closed.

@@ -340,14 +340,19 @@ impl StreamHandle {
         }
     }
 
-    /// Hands an event read from the backplane to this stream's actor;
-    /// false if this stream does not take backplane events.
-    pub(crate) fn deliver(&self, event: BackplaneEvent) -> bool {
+    /// Hands an event read from the backplane to this stream's actor,
+    /// waiting while its buffer of events not yet fanned out is full;
+    /// false if this stream does not take backplane events (or is removed).
+    pub(crate) async fn deliver(&self, event: BackplaneEvent) -> bool {
         let StreamAddr::Global(addr) = &self.addr else {
             return false;
         };
+        let Ok(permit) = Arc::clone(&self.state.permits).acquire_owned().await else {
+            return false;
+        };
         let clock = &self.state.clock;
-        addr.do_send(Deliver(incoming(event, clock.now(), clock.unix_now())));
+        let event = incoming(event, clock.now(), clock.unix_now());
+        addr.do_send(Deliver { event, permit });
         true
     }
 

@@ -37,10 +37,14 @@ pub(crate) struct Publish {
     pub(crate) permit: OwnedSemaphorePermit,
 }
 
-/// One event read from the backplane.
+/// One event read from the backplane, holding its buffer slot until
+/// fanned out.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub(crate) struct Deliver(pub(crate) Incoming);
+pub(crate) struct Deliver {
+    pub(crate) event: Incoming,
+    pub(crate) permit: OwnedSemaphorePermit,
+}
 
 /// Fans out the events taken since the last fan-out (sent to itself).
 #[derive(Message)]
@@ -287,8 +291,9 @@ impl Handler<Publish> for StreamActor<Local> {
 impl Handler<Deliver> for StreamActor<Global> {
     type Result = ();
 
-    fn handle(&mut self, Deliver(event): Deliver, ctx: &mut Self::Context) {
+    fn handle(&mut self, Deliver { event, permit }: Deliver, ctx: &mut Self::Context) {
         if self.core.accept(event) {
+            self.permits.push(permit);
             // What this node delivered of the stream (publishers here take
             // no sequence numbers: the backplane orders events).
             self.state.lock_seq().last += 1;

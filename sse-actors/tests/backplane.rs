@@ -31,10 +31,10 @@ struct Fake(Arc<SharedLog>);
 
 impl Fake {
     /// Hands the node the logged event at `index`, as a reader would.
-    fn deliver(&self, stream: &str, index: usize) {
+    async fn deliver(&self, stream: &str, index: usize) {
         let event = self.0.events.lock().unwrap()[index].clone();
         let inbound = self.0.inbound.lock().unwrap().clone().unwrap();
-        assert!(inbound.deliver(stream, event));
+        assert!(inbound.deliver(stream, event).await);
     }
 }
 
@@ -128,7 +128,7 @@ async fn a_resuming_subscriber_gets_each_event_once_while_the_node_reads_behind(
     ));
 
     // The node has read only the first event when a client resumes after it.
-    fake.deliver("s", 0);
+    fake.deliver("s", 0).await;
     assert_eq!(next_text(&mut live).await, frame(1000, "a"));
     let mut resumed = server
         .subscribe("s", SubscribeRequest::new().last_event_id("1000-0"))
@@ -139,11 +139,11 @@ async fn a_resuming_subscriber_gets_each_event_once_while_the_node_reads_behind(
 
     // The node catches up (delivering one event twice, as after a reconnect),
     // then a new event arrives.
-    fake.deliver("s", 1);
-    fake.deliver("s", 2);
-    fake.deliver("s", 2);
+    fake.deliver("s", 1).await;
+    fake.deliver("s", 2).await;
+    fake.deliver("s", 2).await;
     server.publish("s", Event::data("d")).await.unwrap();
-    fake.deliver("s", 3);
+    fake.deliver("s", 3).await;
 
     assert_eq!(next_text(&mut resumed).await, frame(1003, "d"));
     for (millis, data) in [(1001, "b"), (1002, "c"), (1003, "d")] {
@@ -334,5 +334,44 @@ async fn subscribers_resuming_together_share_one_read_bounded_by_the_log_bytes()
         firsts.windows(2).all(|pair| pair[0] == pair[1]),
         "every resumer holds the same copy"
     );
+    server.close().await;
+}
+
+/// The reader waits while a stream holds its buffer of events not yet
+/// fanned out, as publishers on one node do: nothing queues without bound
+/// in the stream's mailbox.
+#[actix_rt::test]
+async fn a_backplane_reader_waits_while_the_stream_buffer_is_full() {
+    use futures_util::FutureExt as _;
+
+    let fake = Fake::default();
+    // The stream runs on this thread: it drains only when the test yields.
+    let server = Server::builder()
+        .auto_stream(true)
+        .arbiters(0)
+        .keep_alive(None)
+        .buffer_size(2)
+        .backplane(Arc::new(fake.clone()))
+        .build();
+    let mut live = server
+        .subscribe("s", SubscribeRequest::new())
+        .await
+        .unwrap();
+    for data in ["a", "b", "c"] {
+        server.publish("s", Event::data(data)).await.unwrap();
+    }
+    fake.deliver("s", 0).await;
+    fake.deliver("s", 1).await;
+    let mut third = std::pin::pin!(fake.deliver("s", 2));
+    assert!(
+        third.as_mut().now_or_never().is_none(),
+        "the third waits while two are not fanned out"
+    );
+    tokio::time::timeout(Duration::from_secs(10), third)
+        .await
+        .expect("the stream drains, then the third goes in");
+    for (millis, data) in [(1000, "a"), (1001, "b"), (1002, "c")] {
+        assert_eq!(next_text(&mut live).await, frame(millis, data));
+    }
     server.close().await;
 }

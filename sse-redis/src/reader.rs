@@ -70,7 +70,7 @@ pub(crate) async fn run(shared: Arc<BackplaneState>, inbound: Inbound) {
                 Ok(reply) => {
                     delay = options.retry_min;
                     if let Some(reply) = reply {
-                        deliver(&shared, &inbound, reply);
+                        deliver(&shared, &inbound, reply).await;
                     }
                 }
                 Err(error) => {
@@ -87,7 +87,9 @@ pub(crate) async fn run(shared: Arc<BackplaneState>, inbound: Inbound) {
     }
 }
 
-fn deliver(shared: &BackplaneState, inbound: &Inbound, reply: StreamReadReply) {
+/// Hands the entries to the local streams, waiting while one is behind
+/// (its buffer of events not yet fanned out is full): the next read waits.
+async fn deliver(shared: &BackplaneState, inbound: &Inbound, reply: StreamReadReply) {
     let prefix = shared.options.key_prefix.as_str();
     for key in reply.keys {
         let Some(stream) = key.key.strip_prefix(prefix) else {
@@ -111,7 +113,7 @@ fn deliver(shared: &BackplaneState, inbound: &Inbound, reply: StreamReadReply) {
                 tracing::warn!(stream, id = %entry.id, "Redis backplane: skipping a foreign entry");
                 continue;
             };
-            if !inbound.deliver(stream, event) {
+            if !inbound.deliver(stream, event).await {
                 shared.watched().remove(stream);
                 break;
             }
