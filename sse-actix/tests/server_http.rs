@@ -11,7 +11,7 @@ use actix_web::web;
 use sse_actix::server::Sse;
 use sse_actors::{LogLimits, ManualClock, Server};
 use sse_proto::{Event, Frame};
-use sse_testkit::{EventClient, GUARD, TestServer, refused, seen, until};
+use sse_testkit::{EventClient, GUARD, TestServer, refused, seen, seq_of, until};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 fn server() -> sse_actors::ServerBuilder {
@@ -227,11 +227,13 @@ async fn path_segment_names_the_stream() {
 async fn replay_after_last_event_id_is_exclusive() {
     let server = server().build();
     server.create_stream("s").await.unwrap();
+    let mut ids = Vec::new();
     for i in 1..=5 {
-        server
+        let published = server
             .publish("s", Event::data(format!("e{i}")))
             .await
             .unwrap();
+        ids.push(published.id.to_string());
     }
     server
         .publish("s", Event::data("custom").id("opaque-id"))
@@ -241,7 +243,7 @@ async fn replay_after_last_event_id_is_exclusive() {
     let http = TestServer::start(Sse::new(server.clone()));
 
     let mut header =
-        EventClient::open_with(&http.url("/events?stream=s"), &[("last-event-id", "3")]).await;
+        EventClient::open_with(&http.url("/events?stream=s"), &[("last-event-id", &ids[2])]).await;
     assert_eq!(
         seen(&header.events(4).await),
         [
@@ -259,21 +261,26 @@ async fn replay_after_last_event_id_is_exclusive() {
 
     // The header wins over the query parameter.
     let mut both = EventClient::open_with(
-        &http.url("/events?stream=s&lastEventId=1"),
-        &[("last-event-id", "5")],
+        &http.url(&format!("/events?stream=s&lastEventId={}", ids[0])),
+        &[("last-event-id", &ids[4])],
     )
     .await;
     assert_eq!(seen(&both.events(1).await)[0].2, "custom");
 
-    // An ID the log does not hold replays everything it holds, in order.
+    // An ID the log does not hold is a visible gap naming the first event
+    // replayed, then everything the log holds, in order.
     let mut unknown = EventClient::open_with(
         &http.url("/events?stream=s"),
         &[("last-event-id", "never-sent")],
     )
     .await;
-    let all = unknown.events(7).await;
+    let all = unknown.events(8).await;
     assert_eq!(
-        all.first().map(|e| e.data.to_string()).as_deref(),
+        (all[0].event_type(), &*all[0].data, all[0].id.as_deref()),
+        ("sse-gap", &*ids[0], None)
+    );
+    assert_eq!(
+        all.get(1).map(|e| e.data.to_string()).as_deref(),
         Some("e1")
     );
     assert_eq!(
@@ -507,23 +514,21 @@ async fn a_slow_client_is_disconnected_while_fast_ones_get_everything() {
         })
         .collect();
     assert!(got.len() < count, "the slow client was cut off");
-    let last = got
-        .last()
-        .and_then(|e| e.id.clone())
-        .map_or(0, |id| id.parse::<usize>().unwrap());
+    let last_id = got.last().and_then(|e| e.id.clone()).unwrap_or_default();
+    let last = seq_of(&last_id).parse::<usize>().unwrap_or(0);
     assert_eq!(last, got.len(), "no gap before the cut");
     let mut resumed = EventClient::open_with(
         &http.url("/events?stream=s"),
-        &[("last-event-id", &last.to_string())],
+        &[("last-event-id", &last_id)],
     )
     .await;
     let rest = resumed.events(count - last).await;
     assert_eq!(
-        rest.first().and_then(|e| e.id.as_deref()),
+        rest.first().and_then(|e| e.id.as_deref()).map(seq_of),
         Some(&*(last + 1).to_string())
     );
     assert_eq!(
-        rest.last().and_then(|e| e.id.as_deref()),
+        rest.last().and_then(|e| e.id.as_deref()).map(seq_of),
         Some(&*count.to_string())
     );
 }

@@ -56,6 +56,34 @@ pub enum SlowSubscriberPolicy {
     DropOldest,
 }
 
+/// What a subscriber whose Last-Event-ID (or position) the log does not
+/// hold gets: it was evicted, or is from an earlier life of the stream (a
+/// restart). Either way the subscriber is first sent the
+/// [`GAP_EVENT`](crate::GAP_EVENT) event, so it knows it missed events.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResumeGap {
+    /// Every event the log still holds, after the gap event (the default).
+    #[default]
+    ReplayHeld,
+    /// Only live events, after the gap event.
+    LiveOnly,
+}
+
+/// What a subscriber without a Last-Event-ID (or position) is replayed
+/// before live events.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FirstReplay {
+    /// Every event the log holds (r3labs' behaviour; the default here).
+    #[default]
+    AllHeld,
+    /// Nothing: live events only (Mercure's behaviour; the hub's default).
+    Nothing,
+    /// The newest `n` events the log holds.
+    Last(usize),
+}
+
 /// Options of one stream; `None` fields take the server's value.
 #[derive(Clone, Default)]
 #[non_exhaustive]
@@ -176,6 +204,9 @@ pub(crate) struct ServerConfig {
     pub(crate) arbiters: usize,
     pub(crate) backplane: Option<Arc<dyn Backplane>>,
     pub(crate) clock: Clock,
+    pub(crate) max_retry: Duration,
+    pub(crate) resume_gap: ResumeGap,
+    pub(crate) first_replay: FirstReplay,
 }
 
 impl Default for ServerConfig {
@@ -202,6 +233,9 @@ impl Default for ServerConfig {
             arbiters: std::thread::available_parallelism().map_or(1, |n| n.get()),
             backplane: None,
             clock: Clock::System,
+            max_retry: Duration::from_secs(60),
+            resume_gap: ResumeGap::ReplayHeld,
+            first_replay: FirstReplay::AllHeld,
         }
     }
 }
@@ -220,6 +254,14 @@ pub(crate) struct Resolved {
     pub(crate) base64: bool,
     pub(crate) auto_stream_idle: Duration,
     pub(crate) callbacks: Arc<Callbacks>,
+    pub(crate) replay: ReplayRules,
+}
+
+/// What a new subscriber is replayed, by whether it resumes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ReplayRules {
+    pub(crate) gap: ResumeGap,
+    pub(crate) first: FirstReplay,
 }
 
 /// The callbacks that apply to one stream's subscribers, in firing order.
@@ -239,6 +281,7 @@ impl Resolved {
             max_subscribers: self.max_subscribers,
             subscriber_queue: self.subscriber_queue,
             slow_subscriber: self.slow_subscriber,
+            replay: self.replay,
             // Without a log nothing is lost by removing an idle
             // auto-created stream, so it goes with its last subscriber.
             retire_after: auto_created.then_some(if self.auto_replay {
@@ -268,6 +311,10 @@ impl ServerConfig {
             keep_alive: self.keep_alive.filter(|d| !d.is_zero()),
             base64: self.base64,
             auto_stream_idle: self.auto_stream_idle,
+            replay: ReplayRules {
+                gap: self.resume_gap,
+                first: self.first_replay,
+            },
             callbacks: Arc::new(Callbacks {
                 on_subscribe: [self.on_subscribe.clone(), options.on_subscribe.clone()],
                 on_unsubscribe: [self.on_unsubscribe.clone(), options.on_unsubscribe.clone()],
@@ -284,7 +331,9 @@ impl ServerConfig {
 /// and a 64 MiB budget for all logs together,
 /// keep-alive every 15 s, slow subscribers disconnected, no subscriber limit,
 /// no auto-stream limit, idle auto-streams removed after 60 s, no extra
-/// headers, one arbiter per core, the system's clock.
+/// headers, one arbiter per core, the system's clock, `retry:` up to 60 s,
+/// the whole log replayed to a subscriber without a Last-Event-ID and to
+/// one resuming past the log (after the gap event).
 #[derive(Clone, Default)]
 #[must_use]
 pub struct ServerBuilder {
@@ -348,6 +397,30 @@ impl ServerBuilder {
     /// it, or what follows their Last-Event-ID (r3labs `AutoReplay`; default on).
     pub fn auto_replay(mut self, on: bool) -> Self {
         self.config.auto_replay = on;
+        self
+    }
+
+    /// The longest `retry:` an event may carry (default 60 s): a longer one
+    /// is refused ([`PublishError::RetryTooLong`](crate::PublishError::RetryTooLong)),
+    /// as one publication would keep every client away that long.
+    pub fn max_retry(mut self, max: Duration) -> Self {
+        self.config.max_retry = max;
+        self
+    }
+
+    /// What a subscriber resuming from an id the log does not hold gets,
+    /// after the [`GAP_EVENT`](crate::GAP_EVENT) event (default: what the
+    /// log holds). Without auto-replay nothing is replayed and no gap is
+    /// signalled.
+    pub fn on_resume_gap(mut self, gap: ResumeGap) -> Self {
+        self.config.resume_gap = gap;
+        self
+    }
+
+    /// What a subscriber without a Last-Event-ID is replayed (default: all
+    /// the log holds, as r3labs).
+    pub fn first_replay(mut self, first: FirstReplay) -> Self {
+        self.config.first_replay = first;
         self
     }
 
@@ -502,6 +575,9 @@ impl fmt::Debug for ServerBuilder {
             .field("arbiters", &c.arbiters)
             .field("backplane", &c.backplane.is_some())
             .field("clock", &c.clock)
+            .field("max_retry", &c.max_retry)
+            .field("resume_gap", &c.resume_gap)
+            .field("first_replay", &c.first_replay)
             .finish_non_exhaustive()
     }
 }

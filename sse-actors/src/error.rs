@@ -2,7 +2,10 @@
 
 use sse_proto::EncodeError;
 
+use std::time::Duration;
+
 use crate::backplane::BackplaneError;
+use crate::ids::InvalidId;
 
 /// [`Server::publish`](crate::Server::publish) did not accept the event.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -38,6 +41,20 @@ pub enum PublishError {
     /// The event's id, type or custom fields cannot be written safely.
     #[error("the event cannot be encoded: {0}")]
     Encode(#[from] EncodeError),
+    /// The event's own id is one a client could not resume after; nothing
+    /// was published.
+    #[error("the event was not published: {0}")]
+    InvalidId(#[from] InvalidId),
+    /// The event's `retry:` is above the server's
+    /// [`max_retry`](crate::ServerBuilder::max_retry): it would keep every
+    /// client away that long. Nothing was published.
+    #[error("the event's retry of {retry:?} is above the limit of {max:?}")]
+    RetryTooLong {
+        /// The event's retry.
+        retry: Duration,
+        /// The limit.
+        max: Duration,
+    },
     /// The backplane did not take the event (it is unreachable, say); nothing
     /// was published.
     #[error("the event was not published: {0}")]
@@ -76,6 +93,20 @@ pub enum TryPublishError {
     /// The event's id, type or custom fields cannot be written safely.
     #[error("the event cannot be encoded: {0}")]
     Encode(#[from] EncodeError),
+    /// The event's own id is one a client could not resume after; nothing
+    /// was published.
+    #[error("the event was not published: {0}")]
+    InvalidId(#[from] InvalidId),
+    /// The event's `retry:` is above the server's
+    /// [`max_retry`](crate::ServerBuilder::max_retry): it would keep every
+    /// client away that long. Nothing was published.
+    #[error("the event's retry of {retry:?} is above the limit of {max:?}")]
+    RetryTooLong {
+        /// The event's retry.
+        retry: Duration,
+        /// The limit.
+        max: Duration,
+    },
     /// The server publishes through a backplane, which assigns ids only after
     /// a round trip: use [`Server::publish`](crate::Server::publish).
     #[error(

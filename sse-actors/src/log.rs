@@ -110,20 +110,25 @@ impl EventLog {
         self.bytes = 0;
     }
 
-    /// What a subscriber should be replayed, in order: the events after the
-    /// newest one whose id is `last_event_id`, or every event when the id is
-    /// absent or no longer (or never) in the log. Events that are no longer
-    /// fresh are skipped.
-    pub(crate) fn replay<'a>(
-        &'a self,
-        last_event_id: Option<&str>,
+    /// The sequence number of the newest logged event whose wire id is `id`.
+    pub(crate) fn seq_of(&self, id: &str) -> Option<u64> {
+        self.events.iter().rev().find(|e| e.id == id).map(|e| e.seq)
+    }
+
+    /// The sequence number of the oldest logged event.
+    pub(crate) fn first_seq(&self) -> Option<u64> {
+        self.events.front().map(|e| e.seq)
+    }
+
+    /// The newest `n` logged events (all of them for `usize::MAX`), oldest
+    /// first, skipping those no longer fresh.
+    pub(crate) fn replay_last(
+        &self,
+        n: usize,
         fresh: Freshness,
-    ) -> impl Iterator<Item = Item> + 'a {
-        let start = last_event_id
-            .and_then(|last| self.events.iter().rposition(|e| e.id == last))
-            .map_or(0, |at| at + 1);
+    ) -> impl Iterator<Item = Item> + '_ {
         self.events
-            .range(start..)
+            .range(self.events.len().saturating_sub(n)..)
             .filter(move |e| fresh.admits(e.item.published))
             .map(|e| e.item.clone())
     }
@@ -195,8 +200,14 @@ mod tests {
         (log, now)
     }
 
-    fn frames(log: &EventLog, last: Option<&str>, now: Instant) -> Vec<Bytes> {
-        log.replay(last, all(now)).map(|i| i.frame).collect()
+    /// What a subscriber resuming after `last` is replayed (all of the log
+    /// without one); `None` when the log does not hold `last`.
+    fn frames(log: &EventLog, last: Option<&str>, now: Instant) -> Option<Vec<Bytes>> {
+        let replay = match last {
+            None => log.replay_last(usize::MAX, all(now)).collect::<Vec<_>>(),
+            Some(id) => log.replay_after_seq(log.seq_of(id)?, all(now)).collect(),
+        };
+        Some(replay.into_iter().map(|i| i.frame).collect())
     }
 
     #[test]
@@ -251,16 +262,16 @@ mod tests {
     #[test]
     fn replay_inclusive_last_event_id_is_now_exclusive() {
         let (log, now) = log_with(LogLimits::default(), 4);
-        let replayed = frames(&log, Some("2"), now);
+        let replayed = frames(&log, Some("2"), now).unwrap();
         assert_eq!(
             replayed,
             [Bytes::from("data: 3\n\n"), Bytes::from("data: 4\n\n")]
         );
-        assert!(frames(&log, Some("4"), now).is_empty());
+        assert!(frames(&log, Some("4"), now).unwrap().is_empty());
     }
 
     #[test]
-    fn replay_non_numeric_or_unknown_id_replays_what_is_held() {
+    fn an_unknown_or_evicted_id_is_not_held_and_the_newest_n_are() {
         let (log, now) = log_with(
             LogLimits {
                 max_events: 2,
@@ -268,10 +279,14 @@ mod tests {
             },
             4,
         );
-        let all = [Bytes::from("data: 3\n\n"), Bytes::from("data: 4\n\n")];
-        assert_eq!(frames(&log, Some("not-a-number"), now), all);
-        assert_eq!(frames(&log, Some("1"), now), all, "evicted id");
-        assert_eq!(frames(&log, None, now), all);
+        let held = [Bytes::from("data: 3\n\n"), Bytes::from("data: 4\n\n")];
+        assert_eq!(frames(&log, Some("not-a-number"), now), None);
+        assert_eq!(frames(&log, Some("1"), now), None, "evicted id");
+        assert_eq!(log.first_seq(), Some(3));
+        assert_eq!(frames(&log, None, now).unwrap(), held);
+        let newest = |n| -> Vec<Bytes> { log.replay_last(n, all(now)).map(|i| i.frame).collect() };
+        assert_eq!(newest(1), held[1..]);
+        assert!(newest(0).is_empty());
     }
 
     #[test]
@@ -303,7 +318,7 @@ mod tests {
         for (seq, id) in [(1, "a"), (2, "x"), (3, "b"), (4, "x"), (5, "c")] {
             log.add(seq, id.into(), item(id, now));
         }
-        let replayed: Vec<_> = frames(&log, Some("x"), now);
+        let replayed = frames(&log, Some("x"), now).unwrap();
         assert_eq!(replayed, [Bytes::from("c")]);
     }
 
@@ -317,7 +332,10 @@ mod tests {
             ttl: Some(Duration::from_secs(5)),
             now: t0 + Duration::from_secs(10),
         };
-        let replayed: Vec<_> = log.replay(None, fresh).map(|i| i.frame).collect();
+        let replayed: Vec<_> = log
+            .replay_last(usize::MAX, fresh)
+            .map(|i| i.frame)
+            .collect();
         assert_eq!(replayed, [Bytes::from("new")]);
     }
 }

@@ -10,6 +10,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 use bytestring::ByteString;
 
 use crate::backplane::GlobalId;
+use crate::config::{FirstReplay, ReplayRules, ResumeGap};
+use crate::ids;
 use crate::log::EventLog;
 use crate::position::Position;
 use crate::queue::{Item, Queue};
@@ -32,6 +34,7 @@ pub(crate) struct Resume<'a> {
     /// Exactly after this position; when given, `last_event_id` is not read.
     pub(crate) after: Option<Position>,
     pub(crate) last_event_id: Option<&'a str>,
+    pub(crate) rules: ReplayRules,
 }
 
 /// What replaying a new subscriber did.
@@ -42,6 +45,8 @@ pub(crate) struct Replayed<P> {
     pub(crate) caught_up_to: Option<P>,
     /// Where its subscription starts: every event it gets comes after this.
     pub(crate) start: Position,
+    /// Whether it was sent the [`GAP_EVENT`] first.
+    pub(crate) gap: bool,
 }
 
 /// A stream's ordering rule.
@@ -84,10 +89,40 @@ impl Freshness {
 
 /// One node is the whole truth: publishers take sequence numbers under the
 /// stream's lock, so arrival order is sequence order and nothing repeats.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Local {
     /// The newest sequence number taken.
     last: u64,
+    /// The epoch of the generated ids (see [`ids`]).
+    epoch: std::sync::Arc<str>,
+}
+
+impl Local {
+    pub(crate) fn new(epoch: std::sync::Arc<str>) -> Self {
+        Local { last: 0, epoch }
+    }
+}
+
+/// Where a subscriber's replay starts, by what it brought.
+enum From {
+    /// Nothing: it is new.
+    Start,
+    /// Exactly after this sequence number, which the stream reached.
+    After(u64),
+    /// After an event the stream cannot place (an earlier life's, say).
+    Unknown,
+}
+
+impl ReplayRules {
+    /// How many of the newest logged events a subscriber gets when it is
+    /// new (`resumed` false) or resumes past the log.
+    fn newest(self, resumed: bool) -> usize {
+        match (resumed, self.gap, self.first) {
+            (true, ResumeGap::LiveOnly, _) | (false, _, FirstReplay::Nothing) => 0,
+            (false, _, FirstReplay::Last(n)) => n,
+            _ => usize::MAX,
+        }
+    }
 }
 
 /// One published event, encoded without an `id:` line unless it has its
@@ -113,10 +148,9 @@ impl Sequencing for Local {
         let (id, frame, id_line) = match event.user_id {
             Some(id) => (id, event.frame, event.id_line),
             None => {
-                let mut digits = itoa::Buffer::new();
-                let digits = digits.format(event.seq);
-                let (frame, id_line) = with_id(digits, &event.frame);
-                (ByteString::from(digits), frame, id_line)
+                let id = ids::generated(&self.epoch, event.seq);
+                let (frame, id_line) = with_id(&id, &event.frame);
+                (id, frame, id_line)
             }
         };
         Some(Accepted {
@@ -132,10 +166,12 @@ impl Sequencing for Local {
         })
     }
 
-    /// After a position the stream reached, else after the logged event
-    /// with the Last-Event-ID (every logged event when it is absent or not
-    /// held). A position past the stream's end (an earlier run's) counts as
-    /// an id it does not hold.
+    /// After a position the stream reached, else after the event the
+    /// Last-Event-ID names (a generated id of this epoch, or a logged
+    /// event's own id). One the stream cannot place (an earlier life's, a
+    /// position past its end), or one whose successors were evicted, is a
+    /// gap: the gap event, then what [`ResumeGap`] says. Without either,
+    /// what [`FirstReplay`] says.
     fn replay(
         &self,
         resume: Resume<'_>,
@@ -144,26 +180,54 @@ impl Sequencing for Local {
         fresh: Freshness,
         queue: &Queue,
     ) -> Replayed<u64> {
-        let after = match resume.after {
-            Some(Position::Seq(seq)) if seq <= self.last => Some(seq),
-            _ => None,
+        let from = match (resume.after, resume.last_event_id) {
+            (Some(Position::Seq(seq)), _) if seq <= self.last => From::After(seq),
+            (Some(_), _) => From::Unknown,
+            (None, None) => From::Start,
+            (None, Some(id)) => match ids::parse_generated(&self.epoch, id) {
+                Some(seq) if seq <= self.last => From::After(seq),
+                Some(_) => From::Unknown,
+                None => log
+                    .and_then(|log| log.seq_of(id))
+                    .map_or(From::Unknown, From::After),
+            },
         };
-        let first = log.and_then(|log| match after {
-            Some(seq) => push_replay(queue, log.replay_after_seq(seq, fresh)),
-            None => {
-                let last_event_id = resume.last_event_id.filter(|_| resume.after.is_none());
-                push_replay(queue, log.replay(last_event_id, fresh))
-            }
-        });
-        let start = match (after, first) {
-            (Some(seq), _) => seq,
-            (None, Some(Position::Seq(first))) => first.saturating_sub(1),
-            (None, _) => self.last,
-        };
-        Replayed {
+        let seq_start = |seq, gap| Replayed {
             caught_up_to: None,
-            start: Position::Seq(start),
-        }
+            start: Position::Seq(seq),
+            gap,
+        };
+        let Some(log) = log else {
+            let start = match from {
+                From::After(seq) => seq,
+                _ => self.last,
+            };
+            return seq_start(start, false);
+        };
+        let (first, gap) = match from {
+            From::After(seq)
+                if seq == self.last || log.first_seq().is_some_and(|first| first <= seq + 1) =>
+            {
+                push_replay(queue, log.replay_after_seq(seq, fresh));
+                return seq_start(seq, false);
+            }
+            From::Start => {
+                let newest = resume.rules.newest(false);
+                (push_replay(queue, log.replay_last(newest, fresh)), false)
+            }
+            From::After(_) | From::Unknown => {
+                let newest = resume.rules.newest(true);
+                (
+                    push_gap(queue, log.replay_last(newest, fresh), fresh.now),
+                    true,
+                )
+            }
+        };
+        let start = match first {
+            Some(Position::Seq(first)) => first.saturating_sub(1),
+            _ => self.last,
+        };
+        seq_start(start, gap)
     }
 }
 
@@ -289,8 +353,16 @@ impl Sequencing for Global {
         queue: &Queue,
     ) -> Replayed<GlobalId> {
         let Some(after) = resume.global() else {
-            let last_event_id = resume.last_event_id.filter(|_| resume.after.is_none());
-            let first = log.and_then(|log| push_replay(queue, log.replay(last_event_id, fresh)));
+            let resumed = resume.after.is_some() || resume.last_event_id.is_some();
+            let newest = resume.rules.newest(resumed);
+            let first = log.and_then(|log| {
+                let replay = log.replay_last(newest, fresh);
+                if resumed {
+                    push_gap(queue, replay, fresh.now)
+                } else {
+                    push_replay(queue, replay)
+                }
+            });
             let start = match first {
                 Some(Position::Global(first)) => first.predecessor(),
                 _ => self.last.unwrap_or(backfill.watched_from),
@@ -298,6 +370,7 @@ impl Sequencing for Global {
             return Replayed {
                 caught_up_to: None,
                 start: Position::Global(start),
+                gap: resumed && log.is_some(),
             };
         };
         let mut newest = after;
@@ -330,6 +403,7 @@ impl Sequencing for Global {
         Replayed {
             caught_up_to: self.last.is_none_or(|last| newest > last).then_some(newest),
             start: Position::Global(after),
+            gap: false,
         }
     }
 }
@@ -341,6 +415,46 @@ fn push_replay(queue: &Queue, replay: impl Iterator<Item = Item>) -> Option<Posi
         first.get_or_insert(item.position);
     }));
     first.flatten()
+}
+
+/// Queues the [`GAP_EVENT`] naming the first event of `replay` (empty data
+/// when there is none), then `replay`; answers the first one's position.
+fn push_gap(queue: &Queue, replay: impl Iterator<Item = Item>, now: Instant) -> Option<Position> {
+    let mut replay = replay.peekable();
+    let first_id = replay.peek().map_or(&[][..], |item| wire_id(item));
+    let mut frame = BytesMut::with_capacity(GAP_EVENT.len() + first_id.len() + 16);
+    frame.put_slice(b"event: ");
+    frame.put_slice(GAP_EVENT.as_bytes());
+    frame.put_slice(b"\ndata: ");
+    frame.put_slice(first_id);
+    frame.put_slice(b"\n\n");
+    let gap = Item {
+        frame: frame.freeze(),
+        published: now,
+        position: None,
+        id_line: 0,
+    };
+    let first = replay.peek().and_then(|item| item.position);
+    queue.push_replay(std::iter::once(gap).chain(replay));
+    first
+}
+
+/// The type of the event a subscriber resuming from an id the log does
+/// not hold (evicted, or from an earlier life of the stream) is sent before
+/// anything else. Its data is the id of the first event replayed after it,
+/// empty when none is (live only, or an empty log); it has no id of its
+/// own. In a browser: `source.addEventListener("sse-gap", …)`.
+pub const GAP_EVENT: &str = "sse-gap";
+
+/// The wire id of a logged item: its `id:` line's value.
+fn wire_id(item: &Item) -> &[u8] {
+    let line = item.frame.get(..item.id_line).unwrap_or_default();
+    let value = line
+        .strip_prefix(b"id:")
+        .unwrap_or_default()
+        .strip_suffix(b"\n")
+        .unwrap_or_default();
+    value.strip_prefix(b" ").unwrap_or(value)
 }
 
 /// `id: <id>` followed by the event's encoding (field order within an event
@@ -398,7 +512,7 @@ mod tests {
 
     /// A local stream that took and logged events 1 to `n`.
     fn local_with(n: u64) -> (Local, EventLog) {
-        let mut local = Local::default();
+        let mut local = Local::new("e".into());
         let mut log = EventLog::new(LogLimits::default());
         for seq in 1..=n {
             let taken = local.accept(local_event(seq)).unwrap();
@@ -410,14 +524,14 @@ mod tests {
     fn after(position: Position) -> Resume<'static> {
         Resume {
             after: Some(position),
-            last_event_id: None,
+            ..Resume::default()
         }
     }
 
     #[test]
     fn local_ids_are_the_publishers_or_the_sequence_number() {
         let now = Instant::now();
-        let mut local = Local::default();
+        let mut local = Local::new("e".into());
         let own = local
             .accept(LocalEvent {
                 seq: 1,
@@ -449,10 +563,10 @@ mod tests {
                 generated.item.position,
             ),
             (
-                "2",
-                &b"id: 2\ndata: b\n\n"[..],
+                "e-2",
+                &b"id: e-2\ndata: b\n\n"[..],
                 2,
-                6,
+                8,
                 Some(Position::Seq(2))
             )
         );
@@ -472,20 +586,156 @@ mod tests {
         let replayed = local.replay(Resume::default(), (), Some(&log), fresh(now), &q);
         assert_eq!((replayed.start, q.len()), (Position::Seq(0), 5));
 
-        // A position past the stream's end is not one it holds: the whole
-        // log, and the last_event_id beside it is not read.
+        // A position past the stream's end is not one it holds: a gap, then
+        // the whole log, and the last_event_id beside it is not read.
         let q = queue();
         let ahead = Resume {
             after: Some(Position::Seq(9)),
-            last_event_id: Some("4"),
+            last_event_id: Some("e-4"),
+            ..Resume::default()
         };
         let replayed = local.replay(ahead, (), Some(&log), fresh(now), &q);
-        assert_eq!((replayed.start, q.len()), (Position::Seq(0), 5));
+        assert_eq!((replayed.start, q.len()), (Position::Seq(0), 6));
 
         // Without a log: nothing to replay, it starts at the stream's end.
         let q = queue();
         let replayed = local.replay(Resume::default(), (), None, fresh(now), &q);
         assert_eq!((replayed.start, q.len()), (Position::Seq(5), 0));
+    }
+
+    /// The frames queued, as text.
+    fn texts(queue: &Queue) -> Vec<String> {
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let mut out = Vec::new();
+        while let std::task::Poll::Ready(Some(frame)) = queue.poll_pop(&mut cx, None) {
+            out.push(String::from_utf8(frame.to_vec()).unwrap());
+        }
+        out
+    }
+
+    fn by_id(id: &str, rules: ReplayRules) -> Resume<'_> {
+        Resume {
+            last_event_id: Some(id),
+            rules,
+            ..Resume::default()
+        }
+    }
+
+    #[test]
+    fn a_local_last_event_id_resumes_after_its_event_or_is_a_visible_gap() {
+        let now = Instant::now();
+        let mut local = Local::new("e".into());
+        let mut log = EventLog::new(LogLimits {
+            max_events: 3,
+            ..LogLimits::default()
+        });
+        for seq in 1..=5 {
+            let mut event = local_event(seq);
+            if seq == 4 {
+                event.user_id = Some("order-7".into());
+                event.frame = Bytes::from_static(b"id: order-7\ndata: 4\n\n");
+                event.id_line = 12;
+            }
+            let taken = local.accept(event).unwrap();
+            log.add(taken.seq, taken.id, taken.item);
+        }
+        let rules = ReplayRules::default();
+        let replay = |resume| {
+            let q = queue();
+            let replayed = local.replay(resume, (), Some(&log), fresh(now), &q);
+            (replayed.start, texts(&q))
+        };
+        // Held: exactly what follows, no gap.
+        let (start, frames) = replay(by_id("e-3", rules));
+        assert_eq!(start, Position::Seq(3));
+        assert_eq!(frames, ["id: order-7\ndata: 4\n\n", "id: e-5\ndata: 5\n\n"]);
+        assert_eq!(replay(by_id("order-7", rules)).1, ["id: e-5\ndata: 5\n\n"]);
+        assert_eq!(
+            replay(by_id("e-2", rules)).1.len(),
+            3,
+            "2 is evicted but 3 is held"
+        );
+        // Evicted successors, another life's id, an id never seen: a gap
+        // naming the first event replayed, then what is held.
+        let gap_then_all = [
+            "event: sse-gap\ndata: e-3\n\n",
+            "id: e-3\ndata: 3\n\n",
+            "id: order-7\ndata: 4\n\n",
+            "id: e-5\ndata: 5\n\n",
+        ];
+        for id in ["e-1", "d-4", "4", "never"] {
+            let (start, frames) = replay(by_id(id, rules));
+            assert_eq!(
+                (start, frames),
+                (Position::Seq(2), gap_then_all.map(String::from).to_vec()),
+                "{id}"
+            );
+        }
+        // Or, by the operator's choice, the gap and live events only.
+        let live_only = ReplayRules {
+            gap: ResumeGap::LiveOnly,
+            ..rules
+        };
+        let (start, frames) = replay(by_id("e-1", live_only));
+        assert_eq!(
+            (start, &frames[..]),
+            (
+                Position::Seq(5),
+                &["event: sse-gap\ndata: \n\n".to_owned()][..]
+            )
+        );
+        // A subscriber without an id gets what FirstReplay says, no gap.
+        let first = |first| {
+            let resume = Resume {
+                rules: ReplayRules { first, ..rules },
+                ..Resume::default()
+            };
+            replay(resume)
+        };
+        assert_eq!(first(FirstReplay::AllHeld).1.len(), 3);
+        assert_eq!(first(FirstReplay::Nothing), (Position::Seq(5), vec![]));
+        assert_eq!(
+            first(FirstReplay::Last(1)),
+            (Position::Seq(4), vec!["id: e-5\ndata: 5\n\n".to_owned()])
+        );
+        // Without a log: nothing replayed and no gap signalled.
+        let q = queue();
+        let replayed = local.replay(by_id("e-1", rules), (), None, fresh(now), &q);
+        assert_eq!((replayed.start, q.len()), (Position::Seq(1), 0));
+        let replayed = local.replay(by_id("d-1", rules), (), None, fresh(now), &q);
+        assert_eq!((replayed.start, q.len()), (Position::Seq(5), 0));
+    }
+
+    #[test]
+    fn a_global_last_event_id_that_is_no_global_id_is_a_visible_gap() {
+        let now = Instant::now();
+        let mut global = Global::default();
+        let mut log = EventLog::new(LogLimits::default());
+        for millis in [8, 9] {
+            let taken = global.accept(incoming(millis, now)).unwrap();
+            log.add(taken.seq, taken.id, taken.item);
+        }
+        let q = queue();
+        let resume = by_id("e-3", ReplayRules::default());
+        global.replay(resume, Backfill::default(), Some(&log), fresh(now), &q);
+        assert_eq!(
+            texts(&q),
+            [
+                "event: sse-gap\ndata: 8-0\n\n",
+                "id: 8-0\ndata: 8\n\n",
+                "id: 9-0\ndata: 9\n\n"
+            ]
+        );
+        let q = queue();
+        let resume = Resume {
+            rules: ReplayRules {
+                first: FirstReplay::Nothing,
+                ..ReplayRules::default()
+            },
+            ..Resume::default()
+        };
+        let replayed = global.replay(resume, Backfill::default(), Some(&log), fresh(now), &q);
+        assert_eq!((replayed.start, q.len()), (Position::Global(gid(9)), 0));
     }
 
     #[test]
@@ -518,15 +768,16 @@ mod tests {
             )),
         };
         let by_id = Resume {
-            after: None,
             last_event_id: Some("0-0"),
+            ..Resume::default()
         };
         let replayed = global.replay(by_id, backfill, Some(&log), fresh(now), &q);
         assert_eq!(
             replayed,
             Replayed {
                 caught_up_to: Some(gid(3)),
-                start: Position::Global(gid(0))
+                start: Position::Global(gid(0)),
+                gap: false,
             },
             "the node took only 1 of 3"
         );

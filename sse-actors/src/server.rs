@@ -60,6 +60,7 @@ impl ServerBuilder {
             arbiters,
             next_arbiter: 0,
             next_instance: 0,
+            boot_millis: crate::ids::boot_millis(config.clock.unix_now()),
             auto_streams: 0,
             budget: Arc::new(crate::budget::LogBudget::new(
                 config.memory_budget,
@@ -174,7 +175,8 @@ impl Server {
                     .as_deref()
                     .ok_or(PublishError::ServerClosed)?;
                 let encoder = sse_proto::Encoder::new().with_base64(self.config.base64);
-                crate::stream::publish_global(backplane, &encoder, name, event).await
+                let max_retry = self.config.max_retry;
+                crate::stream::publish_global(backplane, &encoder, name, max_retry, event).await
             }
             None => Err(PublishError::UnknownStream {
                 stream: name.to_owned(),
@@ -230,6 +232,7 @@ impl Server {
                     &**backplane,
                     &stream.state.encoder,
                     name,
+                    stream.state.max_retry,
                     event,
                 )
                 .await;

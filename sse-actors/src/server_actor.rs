@@ -107,6 +107,9 @@ pub(crate) struct ServerActor {
     pub(crate) arbiters: Vec<Arbiter>,
     pub(crate) next_arbiter: usize,
     pub(crate) next_instance: u64,
+    /// When the server started (ms since the Unix epoch): with the
+    /// instance, the epoch of a stream's generated ids.
+    pub(crate) boot_millis: u64,
     /// Auto-created streams in the registry, for `max_auto_streams`.
     pub(crate) auto_streams: usize,
     /// What every stream's log counts against.
@@ -191,6 +194,7 @@ impl Handler<CreateStream> for ServerActor {
         let options = self.config.resolve(&msg.options);
         self.next_instance += 1;
         let name: Arc<str> = msg.name.into();
+        let epoch: Arc<str> = crate::ids::epoch(self.boot_millis, self.next_instance).into();
         let state = Arc::new(StreamState {
             name: Arc::clone(&name),
             permits: Arc::new(Semaphore::new(options.buffer_size)),
@@ -212,6 +216,8 @@ impl Handler<CreateStream> for ServerActor {
             replay_max_bytes: options.log_limits.max_bytes,
             backfills: Default::default(),
             clock: self.config.clock.clone(),
+            epoch: Arc::clone(&epoch),
+            max_retry: self.config.max_retry,
         });
         let driving = Driving {
             state: Arc::clone(&state),
@@ -228,7 +234,7 @@ impl Handler<CreateStream> for ServerActor {
         let addr = if self.config.backplane.is_some() {
             StreamAddr::Global(self.start(Global::default(), core, &name, driving))
         } else {
-            StreamAddr::Local(self.start(Local::default(), core, &name, driving))
+            StreamAddr::Local(self.start(Local::new(epoch), core, &name, driving))
         };
         let handle = StreamHandle { addr, state };
         match self.registry.write().insert(name, handle.clone()) {

@@ -2,6 +2,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
 
 use actix::Addr;
 use bytes::{BufMut as _, Bytes, BytesMut};
@@ -12,6 +13,7 @@ use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore, TryAcquireError};
 use crate::backplane::{Backplane, BackplaneEvent, GlobalId};
 use crate::clock::Clock;
 use crate::error::{PublishError, SubscribeError, TryPublishError};
+use crate::ids::{self, InvalidId, RecentIds};
 use crate::queue::Drain;
 use crate::sequencing::{Backfill, Global, Incoming, Local, LocalEvent, Missed, Resume};
 use crate::stats::Counters;
@@ -21,12 +23,19 @@ use crate::subscription::{EndReason, SubscribeRequest, Subscription};
 /// An event the stream accepted.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Published {
-    /// Its wire id: the event's own id if it had one, else `seq` in decimal.
+    /// Its wire id: the event's own id if it had one, else a generated
+    /// `EPOCH-SEQ` that no other life of the stream (a restart, a stream
+    /// created again) ever generates (see `README.md`, "Event ids").
     /// With a backplane, always the backplane's [`GlobalId`].
     pub id: ByteString,
     /// Its position in the stream: 1 for the first event, then one more for
     /// each event, never reused. With a backplane, 0: the id is the position.
     pub seq: u64,
+    /// The stream already took an event with this own id among its last
+    /// [`LogLimits::max_events`](crate::LogLimits::max_events): this one was
+    /// not stored again (a publisher's retry is safe), and `seq` is the
+    /// first one's. Always false without auto-replay or with a backplane.
+    pub duplicate: bool,
 }
 
 /// What [`Server::streams`](crate::Server::streams) reports about a stream.
@@ -82,6 +91,10 @@ pub(crate) struct StreamState {
     /// after, while one is in flight or its result is being handed out:
     /// subscribers resuming together share one read and one copy.
     pub(crate) backfills: Mutex<Vec<(GlobalId, Weak<SharedRead>)>>,
+    /// The epoch of the stream's generated ids (see [`ids`]).
+    pub(crate) epoch: Arc<str>,
+    /// The longest `retry:` an event may carry.
+    pub(crate) max_retry: Duration,
 }
 
 /// One backplane read for resuming subscribers: `None` when it failed.
@@ -91,6 +104,8 @@ pub(crate) type SharedRead = OnceCell<Option<Missed>>;
 pub(crate) struct SeqState {
     pub(crate) last: u64,
     pub(crate) closed: bool,
+    /// Own ids of the last `replay_limit` events, for duplicates.
+    pub(crate) recent: RecentIds,
 }
 
 impl StreamState {
@@ -234,10 +249,17 @@ impl StreamHandle {
                     stream: self.state.name.to_string(),
                 });
             }
-            return publish_global(&**backplane, &self.state.encoder, &self.state.name, event)
-                .await;
+            let state = &self.state;
+            return publish_global(
+                &**backplane,
+                &state.encoder,
+                &state.name,
+                state.max_retry,
+                event,
+            )
+            .await;
         }
-        let encoded = encode(&self.state.encoder, event)?;
+        let encoded = encode(&self.state, event)?;
         let removed = || PublishError::StreamRemoved {
             stream: self.state.name.to_string(),
         };
@@ -255,7 +277,7 @@ impl StreamHandle {
                 stream: self.state.name.to_string(),
             });
         }
-        let encoded = encode(&self.state.encoder, event)?;
+        let encoded = encode(&self.state, event)?;
         let removed = || TryPublishError::StreamRemoved {
             stream: self.state.name.to_string(),
         };
@@ -313,6 +335,7 @@ impl StreamHandle {
         let resume = Resume {
             after: request.after,
             last_event_id: request.last_event_id.as_deref(),
+            ..Resume::default()
         };
         let missed = match resume.global() {
             Some(after) if self.state.replay_limit > 0 => {
@@ -370,6 +393,20 @@ impl StreamHandle {
             if seq.closed || !addr.connected() {
                 return None;
             }
+            if let Some(id) = &user_id
+                && self.state.replay_limit > 0
+            {
+                let window = self.state.replay_limit as u64;
+                let next = seq.last + 1;
+                if let Some(first) = seq.recent.find(id, next, window) {
+                    return Some(Published {
+                        id: id.clone(),
+                        seq: first,
+                        duplicate: true,
+                    });
+                }
+                seq.recent.insert(id.clone(), next);
+            }
             seq.last += 1;
             // Read under the lock, so publication times follow the order.
             let event = LocalEvent {
@@ -386,8 +423,12 @@ impl StreamHandle {
             .counters
             .published
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let id = user_id.unwrap_or_else(|| ByteString::from(itoa::Buffer::new().format(seq)));
-        Some(Published { id, seq })
+        let id = user_id.unwrap_or_else(|| ids::generated(&self.state.epoch, seq));
+        Some(Published {
+            id,
+            seq,
+            duplicate: false,
+        })
     }
 }
 
@@ -408,15 +449,76 @@ pub(crate) async fn publish_global(
     backplane: &dyn Backplane,
     encoder: &Encoder,
     stream: &str,
+    max_retry: Duration,
     mut event: Event,
 ) -> Result<Published, PublishError> {
+    check(&event, max_retry, None)?;
     let user_id = event.id.take();
     let frame = encoder.encode(&event)?;
     let id = backplane.publish(stream, frame, user_id).await?;
     Ok(Published {
         id: ByteString::from(id.to_string()),
         seq: 0,
+        duplicate: false,
     })
+}
+
+/// Why an event was refused before it was published.
+enum Refusal {
+    Encode(sse_proto::EncodeError),
+    Id(InvalidId),
+    RetryTooLong { retry: Duration, max: Duration },
+}
+
+impl From<sse_proto::EncodeError> for Refusal {
+    fn from(error: sse_proto::EncodeError) -> Self {
+        Refusal::Encode(error)
+    }
+}
+
+impl From<Refusal> for PublishError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Encode(error) => PublishError::Encode(error),
+            Refusal::Id(error) => PublishError::InvalidId(error),
+            Refusal::RetryTooLong { retry, max } => PublishError::RetryTooLong { retry, max },
+        }
+    }
+}
+
+impl From<Refusal> for TryPublishError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Encode(error) => TryPublishError::Encode(error),
+            Refusal::Id(error) => TryPublishError::InvalidId(error),
+            Refusal::RetryTooLong { retry, max } => TryPublishError::RetryTooLong { retry, max },
+        }
+    }
+}
+
+/// Refuses an event whose retry is too long or whose own id a client could
+/// not resume after; on one node (with the stream's `epoch`) also an id of
+/// the generated form, which could name two events.
+fn check(event: &Event, max_retry: Duration, epoch: Option<&str>) -> Result<(), Refusal> {
+    if let Some(retry) = event.retry
+        && retry > max_retry
+    {
+        return Err(Refusal::RetryTooLong {
+            retry,
+            max: max_retry,
+        });
+    }
+    if let Some(id) = &event.id {
+        ids::check_publisher_id(id).map_err(Refusal::Id)?;
+        if let Some(epoch) = epoch
+            && ids::parse_generated(epoch, id).is_some()
+        {
+            return Err(Refusal::Id(InvalidId::GeneratedForm {
+                epoch: epoch.to_owned(),
+            }));
+        }
+    }
+    Ok(())
 }
 
 /// An event encoded for a local stream.
@@ -433,7 +535,9 @@ struct Encoded {
 /// own id leads its frame, so a transport can swap it for one of its own
 /// ([`Delivery::without_id`](crate::Delivery::without_id)): the encoder
 /// writes a comment first, so a comment goes after the id line.
-fn encode(encoder: &Encoder, mut event: Event) -> Result<Encoded, sse_proto::EncodeError> {
+fn encode(state: &StreamState, mut event: Event) -> Result<Encoded, Refusal> {
+    check(&event, state.max_retry, Some(&state.epoch))?;
+    let encoder = &state.encoder;
     let comment = match event.id {
         Some(_) => event.comment.take(),
         None => None,

@@ -22,7 +22,7 @@ use bytes::Bytes;
 use sse_proto::Encoder;
 
 use crate::budget::{LogAccount, LogBudget};
-use crate::config::{LogLimits, SlowSubscriberPolicy};
+use crate::config::{LogLimits, ReplayRules, SlowSubscriberPolicy};
 use crate::error::SubscribeError;
 use crate::log::EventLog;
 use crate::position::Position;
@@ -40,6 +40,7 @@ pub(crate) struct CoreOptions {
     pub(crate) max_subscribers: Option<usize>,
     pub(crate) subscriber_queue: QueueLimits,
     pub(crate) slow_subscriber: SlowSubscriberPolicy,
+    pub(crate) replay: ReplayRules,
     /// For auto-created streams: how long the stream stays without a
     /// subscriber before it retires (zero: as soon as the last one leaves).
     /// `None`: never.
@@ -315,19 +316,22 @@ impl<S: Sequencing, T> StreamCore<S, T> {
         let resume = Resume {
             after,
             last_event_id: info.last_event_id.as_deref(),
+            rules: self.options.replay,
         };
         let Replayed {
             caught_up_to,
             start,
+            gap,
         } = self
             .order
             .replay(resume, backfill, self.log.as_ref(), fresh, &queue);
         if caught_up_to.is_some() {
             self.catching_up += 1;
         }
-        self.counters
-            .replayed
-            .fetch_add(queue.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        self.counters.replayed.fetch_add(
+            (queue.len() - usize::from(gap)) as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         let subscriber = attach(&queue, &info);
         self.records.insert(
             info.id,
@@ -530,6 +534,7 @@ mod tests {
                 bytes: usize::MAX,
             },
             slow_subscriber: SlowSubscriberPolicy::Disconnect,
+            replay: ReplayRules::default(),
             retire_after: None,
             idle_from_start: false,
             budget: None,
@@ -537,7 +542,13 @@ mod tests {
     }
 
     fn local(options: CoreOptions, now: Instant) -> StreamCore<Local, Tag> {
-        StreamCore::new("s".into(), Local::default(), options, Arc::default(), now)
+        StreamCore::new(
+            "s".into(),
+            Local::new("e".into()),
+            options,
+            Arc::default(),
+            now,
+        )
     }
 
     fn event(seq: u64, published: Instant) -> LocalEvent {
@@ -616,11 +627,11 @@ mod tests {
         }
         assert_eq!(core.pending(), 3);
         // Joining fans out what waits first: `late` gets 1-3 by replay only.
-        let late = join(&mut core, "late", Some("1"), (), t0);
+        let late = join(&mut core, "late", Some("e-1"), (), t0);
         core.accept(event(4, t0));
         core.fan_out(t0);
-        assert_eq!(ids(&read(&early, None, t0)), ["1", "2", "3", "4"]);
-        assert_eq!(ids(&read(&late, None, t0)), ["2", "3", "4"]);
+        assert_eq!(ids(&read(&early, None, t0)), ["e-1", "e-2", "e-3", "e-4"]);
+        assert_eq!(ids(&read(&late, None, t0)), ["e-2", "e-3", "e-4"]);
         assert!(effects(&mut core).is_empty());
     }
 
@@ -637,7 +648,7 @@ mod tests {
         };
         let mut core: StreamCore<Local, Tag> = StreamCore::new(
             "s".into(),
-            Local::default(),
+            Local::new("e".into()),
             options,
             Arc::clone(&counters),
             t0,
@@ -683,9 +694,9 @@ mod tests {
         core.fan_out(t0 + Duration::from_secs(20));
         // Read at 40 s: event 1 is 40 s old, past the TTL.
         let at_40 = t0 + Duration::from_secs(40);
-        assert_eq!(ids(&read(&live, Some(ttl), at_40)), ["2"]);
+        assert_eq!(ids(&read(&live, Some(ttl), at_40)), ["e-2"]);
         let replayed = join(&mut core, "replayed", None, (), at_40);
-        assert_eq!(ids(&read(&replayed, Some(ttl), at_40)), ["2"]);
+        assert_eq!(ids(&read(&replayed, Some(ttl), at_40)), ["e-2"]);
         assert_eq!(
             core.logged().0,
             2,
@@ -751,7 +762,7 @@ mod tests {
             (),
             left + idle - Duration::from_millis(1),
         );
-        assert_eq!(ids(&read(&queue, None, left)), ["1"]);
+        assert_eq!(ids(&read(&queue, None, left)), ["e-1"]);
         let left = left + idle;
         core.detach(back, left);
         core.on_timeout(left + idle - Duration::from_millis(1));
@@ -865,7 +876,7 @@ mod tests {
         assert_eq!(effects(&mut core), ["end kicked: Kicked"]);
         assert_eq!(kicked.end_reason(), Some(EndReason::Kicked));
         assert!(read(&kicked, None, t0).is_empty(), "its queue is dropped");
-        assert_eq!(ids(&read(&kept, None, t0)), ["1"]);
+        assert_eq!(ids(&read(&kept, None, t0)), ["e-1"]);
         assert_eq!(core.kick(|info| info.id == kicked_id, t0), 0, "once");
         // Kicking the last one of an auto-created stream retires it as leaving does.
         assert_eq!(core.kick(|info| info.id == kept_id, t0), 1);

@@ -17,7 +17,7 @@ fn ids(frames: &[Bytes]) -> Vec<String> {
         .map(|frame| {
             let text = std::str::from_utf8(frame).unwrap();
             let id = text.lines().next().unwrap().strip_prefix("id: ").unwrap();
-            id.to_owned()
+            seq_of(id)
         })
         .collect()
 }
@@ -35,11 +35,18 @@ async fn a_subscriber_joining_behind_waiting_events_gets_each_once() {
     let mut early = stream.subscribe(SubscribeRequest::new()).await.unwrap();
     // Publishing returns once the event is accepted, before it is fanned
     // out: these five and the subscription below queue up in the mailbox.
+    let mut ids = Vec::new();
     for i in 1..=5 {
-        stream.publish(Event::data(format!("e{i}"))).await.unwrap();
+        ids.push(
+            stream
+                .publish(Event::data(format!("e{i}")))
+                .await
+                .unwrap()
+                .id,
+        );
     }
     let mut late = stream
-        .subscribe(SubscribeRequest::new().last_event_id("2"))
+        .subscribe(SubscribeRequest::new().last_event_id(&*ids[1]))
         .await
         .unwrap();
     stream.publish(Event::data("e6")).await.unwrap();
@@ -48,13 +55,13 @@ async fn a_subscriber_joining_behind_waiting_events_gets_each_once() {
     while early_frames.len() < 6 {
         early_frames.push(next(&mut early).await.expect("early ended"));
     }
-    assert_eq!(ids(&early_frames), ["1", "2", "3", "4", "5", "6"]);
+    assert_eq!(self::ids(&early_frames), ["1", "2", "3", "4", "5", "6"]);
 
     let mut late_frames = Vec::new();
     while late_frames.len() < 4 {
         late_frames.push(next(&mut late).await.expect("late ended"));
     }
-    assert_eq!(ids(&late_frames), ["3", "4", "5", "6"]);
+    assert_eq!(self::ids(&late_frames), ["3", "4", "5", "6"]);
     server.close().await;
     assert_eq!(drain(&mut early).await, Vec::<Bytes>::new());
     assert_eq!(drain(&mut late).await, Vec::<Bytes>::new(), "no duplicate");
@@ -69,11 +76,11 @@ async fn poll_next_many_reads_queued_frames_within_the_byte_limit() {
         stream.publish(Event::data(format!("e{i}"))).await.unwrap();
     }
     eventually("four frames queued", || sub.queued() == 4).await;
-    // `id: N\ndata: eN\n\n` is 16 bytes: 40 bytes hold two frames, not three.
+    // `id: EPOCH-N\ndata: eN\n\n` is 26 bytes: 60 bytes hold two frames, not three.
     let mut frames = Vec::new();
     let read = guarded(
         "frames",
-        poll_fn(|cx| sub.poll_next_many(cx, &mut frames, 40)),
+        poll_fn(|cx| sub.poll_next_many(cx, &mut frames, 60)),
     )
     .await;
     assert_eq!((read, ids(&frames)), (2, vec!["1".into(), "2".into()]));

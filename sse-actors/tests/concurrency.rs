@@ -17,17 +17,12 @@ const PUBLISHERS: usize = 4;
 const PER_PUBLISHER: usize = 250;
 const TOTAL: usize = PUBLISHERS * PER_PUBLISHER;
 
-/// Parses `id: N\ndata: p-i\n\n`.
+/// Parses `id: EPOCH-N\ndata: p-i\n\n`.
 fn parse(frame: &Bytes) -> (u64, usize, usize) {
     let text = std::str::from_utf8(frame).unwrap();
     let mut lines = text.lines();
-    let seq = lines
-        .next()
-        .unwrap()
-        .strip_prefix("id: ")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let id = lines.next().unwrap().strip_prefix("id: ").unwrap();
+    let seq = id.rsplit_once('-').unwrap().1.parse().unwrap();
     let data = lines.next().unwrap().strip_prefix("data: ").unwrap();
     let (p, i) = data.split_once('-').unwrap();
     (seq, p.parse().unwrap(), i.parse().unwrap())

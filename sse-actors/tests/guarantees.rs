@@ -33,7 +33,7 @@ async fn event_log_is_bounded_by_count_evicting_the_oldest() {
     assert!(info.logged_bytes <= 1024);
     assert_eq!(sub.queued(), 10);
     assert_eq!(
-        next_str(&mut sub).await,
+        by_seq(next_str(&mut sub).await),
         "id: 991\ndata: event 990\n\n",
         "oldest evicted"
     );
@@ -44,19 +44,19 @@ async fn event_log_is_bounded_by_count_evicting_the_oldest() {
 async fn event_log_is_bounded_by_bytes_and_age() {
     let limits = LogLimits {
         max_events: usize::MAX,
-        max_bytes: 60,
+        max_bytes: 80,
         max_age: None,
     };
     let clock = ManualClock::new();
     let server = server().log_limits(limits).clock(clock.clone()).build();
     let stream = server.create_stream("s").await.unwrap();
     for _ in 0..10 {
-        // "id: N\ndata: 0123456789\n\n" is 25 bytes for one digit.
+        // "id: EPOCH-N\ndata: 0123456789\n\n" is 35 bytes for one digit.
         stream.publish(Event::data("0123456789")).await.unwrap();
     }
     let sub = stream.subscribe(SubscribeRequest::new()).await.unwrap();
     assert_eq!(sub.queued(), 2);
-    assert!(stream.info().logged_bytes <= 60);
+    assert!(stream.info().logged_bytes <= 80);
     drop(sub);
 
     let aged = LogLimits {
@@ -71,7 +71,7 @@ async fn event_log_is_bounded_by_bytes_and_age() {
     clock.advance(Duration::from_millis(1001));
     stream.publish(Event::data("new")).await.unwrap();
     let mut sub = stream.subscribe(SubscribeRequest::new()).await.unwrap();
-    assert_eq!(next_str(&mut sub).await, "id: 2\ndata: new\n\n");
+    assert_eq!(by_seq(next_str(&mut sub).await), "id: 2\ndata: new\n\n");
     assert_eq!(sub.queued(), 0);
     server.close().await;
 }
@@ -83,10 +83,10 @@ async fn publisher_ids_are_kept_and_others_generated() {
     let a = stream.publish(Event::data("a").id("user-7")).await.unwrap();
     let b = stream.publish(Event::data("b")).await.unwrap();
     assert_eq!((&*a.id, a.seq), ("user-7", 1));
-    assert_eq!((&*b.id, b.seq), ("2", 2));
+    assert_eq!((seq_of(&b.id), b.seq), ("2".to_owned(), 2));
     let mut sub = stream.subscribe(SubscribeRequest::new()).await.unwrap();
     assert_eq!(next_str(&mut sub).await, "id: user-7\ndata: a\n\n");
-    assert_eq!(next_str(&mut sub).await, "id: 2\ndata: b\n\n");
+    assert_eq!(by_seq(next_str(&mut sub).await), "id: 2\ndata: b\n\n");
     server.close().await;
 }
 
@@ -100,8 +100,8 @@ async fn publishing_one_event_twice_gives_two_ids() {
     assert_eq!((first.seq, second.seq), (1, 2));
     assert_ne!(first.id, second.id);
     let mut sub = stream.subscribe(SubscribeRequest::new()).await.unwrap();
-    assert_eq!(next_str(&mut sub).await, "id: 1\ndata: same\n\n");
-    assert_eq!(next_str(&mut sub).await, "id: 2\ndata: same\n\n");
+    assert_eq!(by_seq(next_str(&mut sub).await), "id: 1\ndata: same\n\n");
+    assert_eq!(by_seq(next_str(&mut sub).await), "id: 2\ndata: same\n\n");
     server.close().await;
 }
 
@@ -109,17 +109,18 @@ async fn publishing_one_event_twice_gives_two_ids() {
 async fn replay_starts_after_the_last_event_id() {
     let server = server().build();
     let stream = server.create_stream("s").await.unwrap();
+    let mut ids = Vec::new();
     for data in ["a", "b", "c"] {
-        stream.publish(Event::data(data)).await.unwrap();
+        ids.push(stream.publish(Event::data(data)).await.unwrap().id);
     }
     let mut sub = stream
-        .subscribe(SubscribeRequest::new().last_event_id("2"))
+        .subscribe(SubscribeRequest::new().last_event_id(&*ids[1]))
         .await
         .unwrap();
     assert_eq!(sub.queued(), 1, "only what follows id 2");
-    assert_eq!(next_str(&mut sub).await, "id: 3\ndata: c\n\n");
+    assert_eq!(by_seq(next_str(&mut sub).await), "id: 3\ndata: c\n\n");
     let caught_up = stream
-        .subscribe(SubscribeRequest::new().last_event_id("3"))
+        .subscribe(SubscribeRequest::new().last_event_id(&*ids[2]))
         .await
         .unwrap();
     assert_eq!(caught_up.queued(), 0);
@@ -138,11 +139,13 @@ async fn last_event_ids_are_opaque_strings() {
         .await
         .unwrap();
     assert_eq!(next_str(&mut sub).await, "id: gamma\ndata: c\n\n");
-    // An id the log never held (or evicted) replays what it holds, in order.
+    // An id the log never held (or evicted) is a visible gap, then what it
+    // holds, in order.
     let mut sub = stream
         .subscribe(SubscribeRequest::new().last_event_id("no such id"))
         .await
         .unwrap();
+    assert_eq!(next_str(&mut sub).await, "event: sse-gap\ndata: alpha\n\n");
     assert_eq!(next_str(&mut sub).await, "id: alpha\ndata: a\n\n");
     assert_eq!(next_str(&mut sub).await, "id: beta\ndata: b\n\n");
     assert_eq!(next_str(&mut sub).await, "id: gamma\ndata: c\n\n");
@@ -161,7 +164,7 @@ async fn a_slow_subscriber_is_disconnected_without_holding_anyone_up() {
         for i in 0..100 {
             stream.publish(Event::data(i.to_string())).await.unwrap();
             let frame = next(&mut fast).await.expect("fast subscriber ended");
-            assert_eq!(frame, format!("id: {}\ndata: {i}\n\n", i + 1));
+            assert_eq!(by_seq(frame), format!("id: {}\ndata: {i}\n\n", i + 1));
         }
     })
     .await;
@@ -169,14 +172,14 @@ async fn a_slow_subscriber_is_disconnected_without_holding_anyone_up() {
     assert_eq!(slow.end_reason(), Some(EndReason::Lagged));
     let drained = drain(&mut slow).await;
     assert_eq!(drained.len(), 4);
-    assert_eq!(drained[0], "id: 1\ndata: 0\n\n");
+    assert_eq!(by_seq(&drained[0]), "id: 1\ndata: 0\n\n");
     assert_eq!(server.stats().lagged, 1);
     // It reconnects with its Last-Event-ID and replays the rest.
     let mut again = stream
-        .subscribe(SubscribeRequest::new().last_event_id("4"))
+        .subscribe(SubscribeRequest::new().last_event_id(id_of(&drained[3])))
         .await
         .unwrap();
-    assert_eq!(next_str(&mut again).await, "id: 5\ndata: 4\n\n");
+    assert_eq!(by_seq(next_str(&mut again).await), "id: 5\ndata: 4\n\n");
     assert_eq!(
         again.queued(),
         95,
@@ -273,7 +276,7 @@ async fn drop_oldest_policy_keeps_a_slow_subscriber_with_the_newest_frames() {
     }
     eventually("all events fanned out", || stream.info().buffered == 0).await;
     assert_eq!(sub.dropped(), 7);
-    assert_eq!(next_str(&mut sub).await, "id: 8\ndata: 8\n\n");
+    assert_eq!(by_seq(next_str(&mut sub).await), "id: 8\ndata: 8\n\n");
     assert_eq!(sub.end_reason(), None);
     server.close().await;
 }
@@ -289,12 +292,12 @@ async fn empty_data_and_comments_are_events_that_end_nothing() {
         .await
         .unwrap();
     stream.publish(Event::data("after")).await.unwrap();
-    assert_eq!(next_str(&mut sub).await, "id: 1\ndata:\n\n");
+    assert_eq!(by_seq(next_str(&mut sub).await), "id: 1\ndata:\n\n");
     assert_eq!(
-        next_str(&mut sub).await,
+        by_seq(next_str(&mut sub).await),
         "id: 2\n: just a comment\ndata:\n\n"
     );
-    assert_eq!(next_str(&mut sub).await, "id: 3\ndata: after\n\n");
+    assert_eq!(by_seq(next_str(&mut sub).await), "id: 3\ndata: after\n\n");
     assert_eq!(sub.end_reason(), None);
     server.close().await;
 }
@@ -314,7 +317,7 @@ async fn ttl_counts_from_publish_time_with_replay_off() {
     // Older than the TTL by the time it is read: never delivered.
     clock.advance(Duration::from_millis(1001));
     stream.publish(Event::data("fresh")).await.unwrap();
-    assert_eq!(next_str(&mut sub).await, "id: 2\ndata: fresh\n\n");
+    assert_eq!(by_seq(next_str(&mut sub).await), "id: 2\ndata: fresh\n\n");
     server.close().await;
 }
 
@@ -330,7 +333,7 @@ async fn expired_events_are_not_replayed() {
     clock.advance(Duration::from_millis(1001));
     stream.publish(Event::data("fresh")).await.unwrap();
     let mut sub = stream.subscribe(SubscribeRequest::new()).await.unwrap();
-    assert_eq!(next_str(&mut sub).await, "id: 2\ndata: fresh\n\n");
+    assert_eq!(by_seq(next_str(&mut sub).await), "id: 2\ndata: fresh\n\n");
     server.close().await;
 }
 
@@ -376,7 +379,8 @@ async fn close_delivers_what_was_accepted_before_ending_every_subscription() {
         .collect();
     for sub in &mut subs {
         assert_eq!(sub.end_reason(), Some(EndReason::ServerClosed));
-        assert_eq!(drain(sub).await, expected);
+        let drained: Vec<String> = drain(sub).await.iter().map(by_seq).collect();
+        assert_eq!(drained, expected);
     }
     drop(subs);
     all_freed(&server).await;
@@ -427,7 +431,8 @@ async fn close_waits_for_a_stalled_subscriber_only_until_the_drain_timeout() {
     assert!(!closing.is_finished());
     clock.advance(Duration::from_secs(1));
     guarded("close to return", closing).await.unwrap();
-    assert_eq!(drain(&mut stalled).await, ["id: 1\ndata: owed\n\n"]);
+    let owed: Vec<String> = drain(&mut stalled).await.iter().map(by_seq).collect();
+    assert_eq!(owed, ["id: 1\ndata: owed\n\n"]);
     drop(stalled);
     all_freed(&server).await;
 }

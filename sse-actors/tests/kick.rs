@@ -53,8 +53,8 @@ async fn kicking_a_subscriber_by_id_ends_it_alone_with_one_unsubscribe() {
     assert_eq!(server.stats().ended_kicked, 1);
 
     stream.publish(Event::data("after")).await.unwrap();
-    assert_eq!(next_str(&mut kept).await, "id: 1\ndata: before\n\n");
-    assert_eq!(next_str(&mut kept).await, "id: 2\ndata: after\n\n");
+    assert_eq!(by_seq(next_str(&mut kept).await), "id: 1\ndata: before\n\n");
+    assert_eq!(by_seq(next_str(&mut kept).await), "id: 2\ndata: after\n\n");
     server.close().await;
     drop((kept, kicked));
     all_freed(&server).await;

@@ -91,6 +91,7 @@ fn name(stream: usize) -> String {
 #[derive(Clone, Debug)]
 struct Logged {
     id: String,
+    seq: u64,
     frame: String,
     published: Duration,
 }
@@ -99,6 +100,9 @@ struct Logged {
 struct ModelStream {
     explicit: bool,
     seq: u64,
+    /// The epoch of the generated ids of this life of the stream, once one
+    /// was seen.
+    epoch: Option<String>,
     log: VecDeque<Logged>,
     /// Live subscribers, by index into `Model::subs`.
     subscribers: Vec<usize>,
@@ -128,6 +132,8 @@ struct Model {
     subs: Vec<ModelSub>,
     /// Every id ever published per stream name.
     history: HashMap<String, Vec<String>>,
+    /// Every epoch of generated ids seen, in any stream's life.
+    epochs: Vec<String>,
     frames: u64,
 }
 
@@ -151,6 +157,7 @@ impl Model {
             ModelStream {
                 explicit,
                 seq: 0,
+                epoch: None,
                 log: VecDeque::new(),
                 subscribers: Vec::new(),
                 retire_at,
@@ -183,7 +190,9 @@ impl Model {
     }
 
     /// Takes one event on `name`; answers its wire id and sequence number.
-    fn publish(&mut self, name: &str, own_id: bool) -> (String, u64) {
+    /// A generated id is `EPOCH-SEQ`: the first one of a stream's life
+    /// (the server's `id`) tells its epoch, which no earlier life had.
+    fn publish(&mut self, name: &str, own_id: bool, id: &str) -> (String, u64) {
         self.frames += 1;
         let now = self.now;
         let stream = self.streams.get_mut(name).expect("an existing stream");
@@ -192,11 +201,21 @@ impl Model {
         let id = if own_id {
             format!("own-{}", self.frames)
         } else {
-            seq.to_string()
+            let epoch = stream.epoch.get_or_insert_with(|| {
+                let epoch = id
+                    .strip_suffix(&format!("-{seq}"))
+                    .unwrap_or_else(|| panic!("{id:?} is no id of event {seq}"))
+                    .to_owned();
+                assert!(!self.epochs.contains(&epoch), "{epoch} repeats");
+                self.epochs.push(epoch.clone());
+                epoch
+            });
+            format!("{epoch}-{seq}")
         };
         let event = Logged {
             frame: format!("id: {id}\ndata: {name} #{}\n\n", self.frames),
             id: id.clone(),
+            seq,
             published: now,
         };
         stream.log.push_back(event.clone());
@@ -341,17 +360,43 @@ async fn run(ops: Vec<Op>) {
                 let index = model.subs.len();
                 let stream = model.streams.get_mut(&name).unwrap();
                 Model::evict(&mut stream.log, now);
-                let start = last_event_id
-                    .and_then(|id| stream.log.iter().rposition(|e| e.id == id))
-                    .map_or(0, |at| at + 1);
-                let replay: Vec<Logged> = stream.log.range(start..).cloned().collect();
+                // After the event the id names, when this life of the stream
+                // has it or every event after it; else a gap, then all held.
+                let after = last_event_id.as_deref().and_then(|id| {
+                    let generated = stream.epoch.as_deref().and_then(|epoch| {
+                        id.strip_prefix(epoch)?
+                            .strip_prefix('-')?
+                            .parse::<u64>()
+                            .ok()
+                    });
+                    generated
+                        .filter(|&seq| {
+                            seq == stream.seq
+                                || stream.log.front().is_some_and(|e| e.seq <= seq + 1)
+                        })
+                        .or_else(|| stream.log.iter().rev().find(|e| e.id == id).map(|e| e.seq))
+                });
+                let gap = last_event_id.is_some() && after.is_none();
+                let mut queued: VecDeque<(Logged, bool)> = stream
+                    .log
+                    .iter()
+                    .filter(|e| {
+                        e.seq > after.unwrap_or(0) && now.saturating_sub(e.published) <= TTL
+                    })
+                    .map(|e| (e.clone(), true))
+                    .collect();
+                if gap {
+                    let first = queued.front().map_or("", |(e, _)| e.id.as_str());
+                    let gap = Logged {
+                        id: String::new(),
+                        seq: 0,
+                        frame: format!("event: sse-gap\ndata: {first}\n\n"),
+                        published: now,
+                    };
+                    queued.push_front((gap, true));
+                }
                 stream.subscribers.push(index);
                 stream.retire_at = None;
-                let queued = replay
-                    .into_iter()
-                    .filter(|e| model.fresh(e))
-                    .map(|e| (e, true))
-                    .collect();
                 model.subs.push(ModelSub {
                     id: subscription.id(),
                     queued,
@@ -393,7 +438,7 @@ async fn run(ops: Vec<Op>) {
                     );
                 } else {
                     let published = result.expect("published");
-                    let (id, seq) = model.publish(&name, own_id);
+                    let (id, seq) = model.publish(&name, own_id, &published.id);
                     assert_eq!((&*published.id, published.seq), (id.as_str(), seq));
                 }
             }
@@ -415,7 +460,7 @@ async fn run(ops: Vec<Op>) {
                         );
                     } else {
                         let published = result.expect("published");
-                        let (id, seq) = model.publish(&name, false);
+                        let (id, seq) = model.publish(&name, false, &published.id);
                         assert_eq!((&*published.id, published.seq), (id.as_str(), seq));
                     }
                 }

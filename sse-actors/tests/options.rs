@@ -60,7 +60,7 @@ async fn an_auto_stream_with_replay_stays_for_its_idle_time() {
         .subscribe("auto", SubscribeRequest::new())
         .await
         .unwrap();
-    assert_eq!(next_str(&mut sub).await, "id: 1\ndata: kept\n\n");
+    assert_eq!(by_seq(next_str(&mut sub).await), "id: 1\ndata: kept\n\n");
     drop(sub);
     eventually("the subscriber to leave", || stream.info().subscribers == 0).await;
     clock.advance(idle);
@@ -72,7 +72,7 @@ async fn an_auto_stream_with_replay_stays_for_its_idle_time() {
         .unwrap();
     server.publish("auto", Event::data("new")).await.unwrap();
     assert_eq!(
-        next_str(&mut fresh).await,
+        by_seq(next_str(&mut fresh).await),
         "id: 1\ndata: new\n\n",
         "a new log"
     );
@@ -331,7 +331,10 @@ async fn base64_data() {
         .await
         .unwrap();
     server.publish("s", Event::data("hi\nthere")).await.unwrap();
-    assert_eq!(next_str(&mut sub).await, "id: 1\ndata: aGkKdGhlcmU=\n\n");
+    assert_eq!(
+        by_seq(next_str(&mut sub).await),
+        "id: 1\ndata: aGkKdGhlcmU=\n\n"
+    );
     server.close().await;
 }
 

@@ -6,7 +6,7 @@ mod common;
 
 use std::future::poll_fn;
 
-use common::{next_str, server};
+use common::{by_seq, next_str, server};
 use sse_actors::{Delivery, Event, Position, SubscribeRequest, Subscription};
 
 async fn deliveries(sub: &mut Subscription, count: usize) -> Vec<Delivery> {
@@ -49,7 +49,7 @@ async fn every_frame_leads_with_its_id_line_and_says_its_position() {
         .map(|d| {
             (
                 d.position,
-                text(&d.frame[..d.id_line]),
+                by_seq(&d.frame[..d.id_line]),
                 text(&d.without_id()).to_owned(),
             )
         })
@@ -57,18 +57,26 @@ async fn every_frame_leads_with_its_id_line_and_says_its_position() {
     assert_eq!(
         seen,
         [
-            (Some(Position::Seq(1)), "id: 1\n", "data: a\n\n".to_owned()),
+            (
+                Some(Position::Seq(1)),
+                "id: 1\n".to_owned(),
+                "data: a\n\n".to_owned()
+            ),
             (
                 Some(Position::Seq(2)),
-                "id: order-7\n",
+                "id: order-7\n".to_owned(),
                 "data: b\n\n".to_owned()
             ),
             (
                 Some(Position::Seq(3)),
-                "id: x\n",
+                "id: x\n".to_owned(),
                 ": note\ndata: c\n\n".to_owned()
             ),
-            (Some(Position::Seq(4)), "id:\n", "data: d\n\n".to_owned()),
+            (
+                Some(Position::Seq(4)),
+                "id:\n".to_owned(),
+                "data: d\n\n".to_owned()
+            ),
         ]
     );
     server.close().await;
@@ -79,27 +87,30 @@ async fn resuming_after_a_position_replays_exactly_what_followed_it() {
     let server = server().build();
     let stream = server.create_stream("s").await.unwrap();
     for data in ["a", "b", "c", "d"] {
-        // Publisher ids that repeat: positions still tell events apart.
-        stream.publish(Event::data(data).id("same")).await.unwrap();
+        // Publisher ids: positions place events whatever their ids.
+        stream
+            .publish(Event::data(data).id(format!("own-{data}")))
+            .await
+            .unwrap();
     }
     let mut resumed = stream
         .subscribe(SubscribeRequest::new().after(Position::Seq(2)))
         .await
         .unwrap();
     assert_eq!(resumed.start(), Position::Seq(2));
-    assert_eq!(next_str(&mut resumed).await, "id: same\ndata: c\n\n");
-    assert_eq!(next_str(&mut resumed).await, "id: same\ndata: d\n\n");
+    assert_eq!(next_str(&mut resumed).await, "id: own-c\ndata: c\n\n");
+    assert_eq!(next_str(&mut resumed).await, "id: own-d\ndata: d\n\n");
 
     // A new subscriber replayed the whole log starts before its first event.
     let fresh = stream.subscribe(SubscribeRequest::new()).await.unwrap();
     assert_eq!((fresh.start(), fresh.queued()), (Position::Seq(0), 4));
     // A position the stream never reached (an earlier run's) is not held:
-    // the whole log, as for an unknown id.
+    // a gap, then the whole log, as for an unknown id.
     let ahead = stream
         .subscribe(SubscribeRequest::new().after(Position::Seq(99)))
         .await
         .unwrap();
-    assert_eq!((ahead.start(), ahead.queued()), (Position::Seq(0), 4));
+    assert_eq!((ahead.start(), ahead.queued()), (Position::Seq(0), 5));
     server.close().await;
 }
 

@@ -15,24 +15,25 @@ async fn delivered_replayed_and_ended_by_reason_are_counted() {
         .subscribe("s", SubscribeRequest::new())
         .await
         .unwrap();
+    let mut ids = Vec::new();
     for data in ["1", "2"] {
-        server.publish("s", Event::data(data)).await.unwrap();
+        ids.push(server.publish("s", Event::data(data)).await.unwrap().id);
     }
-    assert_eq!(next_str(&mut first).await, "id: 1\ndata: 1\n\n");
-    assert_eq!(next_str(&mut first).await, "id: 2\ndata: 2\n\n");
-    // An id the log does not hold replays the whole log; its newest id
-    // replays nothing.
+    assert_eq!(by_seq(next_str(&mut first).await), "id: 1\ndata: 1\n\n");
+    assert_eq!(by_seq(next_str(&mut first).await), "id: 2\ndata: 2\n\n");
+    // An id the log does not hold replays the whole log (after the gap
+    // event, which is no replayed event); its newest id replays nothing.
     let resumed = server
         .subscribe("s", SubscribeRequest::new().last_event_id("unknown"))
         .await
         .unwrap();
     let mut current = server
-        .subscribe("s", SubscribeRequest::new().last_event_id("2"))
+        .subscribe("s", SubscribeRequest::new().last_event_id(&*ids[1]))
         .await
         .unwrap();
     assert_eq!(server.stats().replayed, 2);
     server.publish("s", Event::data("3")).await.unwrap();
-    assert_eq!(next_str(&mut current).await, "id: 3\ndata: 3\n\n");
+    assert_eq!(by_seq(next_str(&mut current).await), "id: 3\ndata: 3\n\n");
     eventually("two live frames to one, then one to each of three", || {
         server.stats().delivered == 5
     })

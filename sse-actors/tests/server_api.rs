@@ -91,7 +91,7 @@ async fn publish_to_a_stream_reaches_its_subscriber() {
         .await
         .unwrap();
     server.publish("test", Event::data("test")).await.unwrap();
-    assert_eq!(next_str(&mut sub).await, "id: 1\ndata: test\n\n");
+    assert_eq!(by_seq(next_str(&mut sub).await), "id: 1\ndata: test\n\n");
     server.close().await;
 }
 
@@ -119,12 +119,12 @@ async fn a_subscriber_is_counted_while_subscribed() {
     let mut sub = stream.subscribe(SubscribeRequest::new()).await.unwrap();
     assert_eq!(stream.info().subscribers, 1);
     assert_eq!(
-        next_str(&mut sub).await,
+        by_seq(next_str(&mut sub).await),
         "id: 1\ndata: test\n\n",
         "the event log"
     );
     stream.publish(Event::data("test")).await.unwrap();
-    assert_eq!(next_str(&mut sub).await, "id: 2\ndata: test\n\n");
+    assert_eq!(by_seq(next_str(&mut sub).await), "id: 2\ndata: test\n\n");
     assert_eq!(sub.queued(), 0);
     server.close().await;
 }
@@ -154,7 +154,7 @@ async fn without_auto_replay_a_new_subscriber_gets_only_new_events() {
     assert_eq!(sub.queued(), 0, "no log replayed");
     assert_eq!(stream.info().logged_events, 0);
     stream.publish(Event::data("after")).await.unwrap();
-    assert_eq!(next_str(&mut sub).await, "id: 3\ndata: after\n\n");
+    assert_eq!(by_seq(next_str(&mut sub).await), "id: 3\ndata: after\n\n");
     server.close().await;
 }
 
@@ -182,7 +182,7 @@ async fn every_subscriber_gets_every_event() {
     }
     stream.publish(Event::data("test")).await.unwrap();
     for sub in &mut subs {
-        assert_eq!(next_str(sub).await, "id: 1\ndata: test\n\n");
+        assert_eq!(by_seq(next_str(sub).await), "id: 1\ndata: test\n\n");
     }
     server.close().await;
     assert_eq!(stream.info().subscribers, 0);
@@ -223,7 +223,7 @@ async fn event_log_keeps_its_newest_entries() {
     }
     let mut sub = stream.subscribe(SubscribeRequest::new()).await.unwrap();
     assert_eq!(stream.info().logged_events, 2);
-    assert_eq!(next_str(&mut sub).await, "id: 2\ndata: test\n\n");
-    assert_eq!(next_str(&mut sub).await, "id: 3\ndata: test\n\n");
+    assert_eq!(by_seq(next_str(&mut sub).await), "id: 2\ndata: test\n\n");
+    assert_eq!(by_seq(next_str(&mut sub).await), "id: 3\ndata: test\n\n");
     server.close().await;
 }

@@ -11,7 +11,9 @@ use crate::{Hub, HubError};
 use sse_actix::server::stream_name;
 
 /// `POST /events?stream=NAME`: publishes the body, answers
-/// `{"stream", "id", "seq"}`. Refusals are logged, one line each.
+/// `{"stream", "id", "seq", "duplicate"}`; a repeated own id is not stored
+/// again and answers the first event (`duplicate: true`), so a retry is
+/// safe. Refusals are logged, one line each.
 pub(crate) async fn publish(
     hub: &Hub,
     req: HttpRequest,
@@ -63,6 +65,7 @@ async fn publish_event(
         "stream": stream,
         "id": published.id.to_string(),
         "seq": published.seq,
+        "duplicate": published.duplicate,
     })))
 }
 
@@ -128,6 +131,8 @@ fn publish_error(stream: &str, error: PublishError) -> HubError {
         PublishError::TooManyStreams { limit, .. } => {
             HubError::TooManyStreams(stream.to_owned(), limit)
         }
+        PublishError::InvalidId(reason) => HubError::InvalidEvent(reason.to_string()),
+        error @ PublishError::RetryTooLong { .. } => HubError::InvalidEvent(error.to_string()),
         PublishError::ServerClosed => HubError::Closed,
         PublishError::Backplane(error) => HubError::Backplane(error.to_string()),
         other => HubError::Internal(other.to_string()),

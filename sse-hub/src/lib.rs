@@ -30,7 +30,7 @@
 //! | endpoint | what it does |
 //! |---|---|
 //! | `GET /events?stream=NAME` | subscribes (the [`Sse`] handler), behind the optional subscribe token or JWT (header, `?token=` or cookie `sse_token`); `?stream=a&stream=b` follows several streams on one response (up to the handler's [`max_streams_per_connection`](Sse::max_streams_per_connection); a JWT must allow every one) |
-//! | `POST /events?stream=NAME` | publishes (behind the optional publish token or JWT, header only): a plain body is the data; `Content-Type: application/json` takes `{"data","event","id","retry"}`; answers `{"stream","id","seq"}` |
+//! | `POST /events?stream=NAME` | publishes (behind the optional publish token or JWT, header only): a plain body is the data; `Content-Type: application/json` takes `{"data","event","id","retry"}`; answers `{"stream","id","seq","duplicate"}`: an own id the stream already logged is not stored again, the answer names the first event with `"duplicate": true`; an id with surrounding whitespace or a control character, or a `retry` above the server's limit, is a 400 with the reason |
 //! | `GET /streams` | `{"streams": [{"name","subscribers","published"}], "connections": N}`; with a subscribe token configured, only for a subscribe or publish token (else 401) |
 //! | `GET /healthz` | `{"status":"ok","connections","streams","subscribers","queues","published","lagged"}`; 503 once closed; with a subscribe token configured, only `{"status"}` without a token |
 //! | `GET /metrics` | Prometheus metrics (OpenMetrics text); behind [`HubConfig::metrics_token`] when set, else as the counts of `/healthz` |

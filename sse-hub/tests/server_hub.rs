@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use bytes::Bytes;
-use sse_testkit::{EventClient, GUARD, client, seen, until};
+use sse_testkit::{EventClient, GUARD, client, seen, seq_of, until};
 use support::call;
 use support::hub_process::Hub;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -48,9 +48,11 @@ async fn publish_api_round_trip() {
 
     let (status, answer) = publish(&hub, "demo", "plain\nbody").await;
     assert_eq!(status, 200, "{answer}");
+    let id = answer["id"].as_str().unwrap().to_owned();
+    assert_eq!(seq_of(&id), "1", "{answer}");
     assert_eq!(
         answer,
-        serde_json::json!({"stream": "demo", "id": "1", "seq": 1})
+        serde_json::json!({"stream": "demo", "id": id, "seq": 1, "duplicate": false})
     );
 
     let event =
@@ -59,6 +61,16 @@ async fn publish_api_round_trip() {
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["id"], "my-id");
     assert_eq!(answer["seq"], 2);
+    // A retry of the same id is not stored again and names the first event.
+    let event = serde_json::json!({"data": "full", "event": "update", "id": "my-id"});
+    let (status, answer) = publish_json(&hub, "demo", event).await;
+    assert_eq!(
+        (status, answer),
+        (
+            200,
+            serde_json::json!({"stream": "demo", "id": "my-id", "seq": 2, "duplicate": true})
+        )
+    );
 
     let received = events.events(2).await;
     assert_eq!(
@@ -134,11 +146,14 @@ async fn demo_page_is_served() {
 
 #[actix_web::test]
 async fn tokens_guard_publishing_and_subscribing() {
+    // Subscribers below read the event published before they came.
     let hub = Hub::start(&[
         "--publish-token",
         "pub-secret",
         "--subscribe-token",
         "sub-secret",
+        "--first-replay",
+        "all",
     ]);
 
     let (status, body) = publish(&hub, "demo", "x").await;
@@ -158,12 +173,14 @@ async fn tokens_guard_publishing_and_subscribing() {
     let right = client()
         .post(hub.url("/events?stream=demo"))
         .bearer_auth("pub-secret");
+    let (status, answer) = call(right, "x").await;
     assert_eq!(
-        call(right, "x").await,
         (
-            200,
-            serde_json::json!({"stream": "demo", "id": "1", "seq": 1})
-        )
+            status,
+            seq_of(answer["id"].as_str().unwrap()),
+            &answer["seq"]
+        ),
+        (200, "1", &serde_json::json!(1))
     );
 
     let (status, body) = call(client().get(hub.url("/events?stream=demo")), "").await;
@@ -397,7 +414,22 @@ async fn bad_input_gets_clear_errors_and_the_hub_keeps_serving() {
         (
             json("{\"data\": \"x\", \"id\": \"a\\nb\"}"),
             400,
-            "contains CR, LF or NUL",
+            "holds a control character",
+        ),
+        (
+            json("{\"data\": \"x\", \"id\": \" padded\"}"),
+            400,
+            "starts or ends with whitespace",
+        ),
+        (
+            json("{\"data\": \"x\", \"id\": \"bell\\u0001\"}"),
+            400,
+            "holds a control character",
+        ),
+        (
+            json("{\"data\": \"x\", \"retry\": 86400000}"),
+            400,
+            "above the limit of 60s",
         ),
         (
             json("{\"data\": \"x\", \"event\": \"a\\rb\"}"),
@@ -634,7 +666,7 @@ async fn sse_publish_prints_the_assigned_id() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "n-1\n");
     let out = run(args(&["--token", "t0k", "second"])).await.unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "2\n");
+    assert_eq!(seq_of(String::from_utf8_lossy(&out.stdout).trim_end()), "2");
     assert_eq!(
         seen(&events.events(2).await),
         [

@@ -119,7 +119,7 @@ async fn https_speaks_http2_by_alpn_and_still_http1() {
         assert_eq!(published.status(), 200, "{:?}", published.body().await);
         assert_eq!(published.version(), version);
         let text = read_until(&mut events, "data: over tls\n\n").await;
-        assert!(text.contains("id: 1\ndata: over tls\n\n"), "{text:?}");
+        assert!(text.contains("-1\ndata: over tls\n\n"), "{text:?}");
     }
 
     // Cleartext on the TLS port gets no event stream.

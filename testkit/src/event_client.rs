@@ -214,16 +214,35 @@ pub async fn until(what: &str, mut condition: impl AsyncFnMut() -> bool) {
     }
 }
 
-/// Events as (id, type, data), the part a client sees.
+/// Events as (id, type, data), the part a client sees; a generated id is
+/// written as its sequence number ([`seq_of`]).
 pub fn seen(events: &[Event]) -> Vec<(String, String, String)> {
     events
         .iter()
         .map(|e| {
             (
-                e.id.as_deref().unwrap_or("").to_owned(),
+                seq_of(e.id.as_deref().unwrap_or("")).to_owned(),
                 e.event_type().to_owned(),
                 e.data.to_string(),
             )
         })
         .collect()
+}
+
+/// The sequence number of a server's generated id (`EPOCH-SEQ`, the epoch
+/// being a server's start, different each run), or any other id as it is.
+pub fn seq_of(id: &str) -> &str {
+    match id.rsplit_once('-') {
+        Some((epoch, seq))
+            if epoch.len() >= 9
+                && epoch
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
+                && !seq.is_empty()
+                && seq.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            seq
+        }
+        _ => id,
+    }
 }

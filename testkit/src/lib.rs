@@ -9,4 +9,4 @@ mod event_client;
 pub mod scripted;
 pub mod test_ca;
 
-pub use event_client::{EventClient, GUARD, TestServer, client, refused, seen, until};
+pub use event_client::{EventClient, GUARD, TestServer, client, refused, seen, seq_of, until};

@@ -132,12 +132,56 @@ async fn browser_reconnects_and_receives_exactly_the_missed_events() {
     let done = harness.report("done").await;
     assert_same_events(&events_of(&done), &expected(&numbered(1..=6)));
     assert_eq!(done["opens"], 2, "the browser reconnected once");
-    let ids = harness.last_event_ids.lock().unwrap().clone();
+    let ids: Vec<Option<String>> = harness
+        .last_event_ids
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|id| id.as_deref().map(|id| sse_testkit::seq_of(id).to_owned()))
+        .collect();
     assert_eq!(
         ids,
         [None, Some("3".to_owned())],
         "the reconnect sent Last-Event-ID: 3"
     );
+}
+
+/// The stream is created again while the browser is away (as after a
+/// restart): its Last-Event-ID names an event of the earlier life, so it is
+/// told with `sse-gap` (naming the first event replayed) before the replay.
+#[actix_web::test]
+async fn browser_resuming_from_an_earlier_life_of_the_stream_sees_the_gap_event() {
+    let Some(chromium) = peer(Peer::Chromium) else {
+        return;
+    };
+    let mut harness = Harness::start(vec![("/test/events.html", EVENTS_PAGE)]).await;
+    harness.server.create_stream("gap").await.unwrap();
+    let _browser = Browser::open(
+        &chromium,
+        &harness.url("/test/events.html?stream=gap&count=6&types=sse-gap"),
+    );
+    harness.report("open").await;
+    harness.publish_all("gap", &numbered(1..=2)).await;
+    for _ in 0..2 {
+        harness.report("event").await;
+    }
+    harness.kill().await;
+    harness.subscribers("gap", 0).await;
+    assert!(harness.server.remove_stream("gap").await);
+    harness.server.create_stream("gap").await.unwrap();
+    let mut ids = Vec::new();
+    for event in numbered(3..=5) {
+        ids.push(harness.server.publish("gap", event).await.unwrap().id);
+    }
+    harness.restart();
+
+    let done = harness.report("done").await;
+    let events = events_of(&done);
+    let gap = serde_json::json!({"type": "sse-gap", "data": &*ids[0], "lastEventId": events[1]["lastEventId"]});
+    assert_eq!(events[2], gap, "told before the replay: {events:?}");
+    let replayed: Vec<_> = events[3..].iter().map(|e| e["data"].clone()).collect();
+    assert_eq!(replayed, ["event 3", "event 4", "event 5"]);
+    assert_eq!(done["opens"], 2);
 }
 
 #[actix_web::test]
@@ -166,5 +210,7 @@ async fn demo_page_shows_events_and_publishes_from_its_form() {
         serde_json::json!(["typed into\nthe form", "published by the test"])
     );
     assert_eq!(done["types"], serde_json::json!(["form-event", "message"]));
-    assert_eq!(done["result"], "published, id 2");
+    let result = done["result"].as_str().unwrap_or_default();
+    let id = result.strip_prefix("published, id ").unwrap_or_default();
+    assert_eq!(sse_testkit::seq_of(id), "2", "{result}");
 }

@@ -127,9 +127,12 @@ async fn curl_subscribes_and_publishes_over_http2() {
     let output = String::from_utf8_lossy(&published.stdout);
     let (answer, version) = output.rsplit_once('\n').expect("body, then the version");
     assert_eq!(version, "2", "curl used HTTP/2: {output}");
+    let answer = serde_json::from_str::<serde_json::Value>(answer).unwrap();
+    let id = answer["id"].as_str().unwrap_or_default();
+    assert_eq!(sse_testkit::seq_of(id), "1", "{answer}");
     assert_eq!(
-        serde_json::from_str::<serde_json::Value>(answer).unwrap(),
-        json!({"stream": "curl", "id": "1", "seq": 1})
+        answer,
+        json!({"stream": "curl", "id": id, "seq": 1, "duplicate": false})
     );
 
     let event = tokio::time::timeout(GUARD, async {
@@ -144,6 +147,10 @@ async fn curl_subscribes_and_publishes_over_http2() {
     })
     .await
     .expect("the event reaches curl");
-    assert_eq!(event.last().map(String::as_str), Some("id: 1"), "{event:?}");
+    assert_eq!(
+        event.last().and_then(|line| line.strip_prefix("id: ")),
+        Some(id),
+        "{event:?}"
+    );
     subscriber.kill().await.unwrap();
 }

@@ -110,7 +110,13 @@ async fn node_eventsource_reconnects_and_receives_exactly_the_missed_events() {
     let all: Vec<Value> = first.into_iter().chain(rest).collect();
     assert_same_events(&all, &expected(&numbered(1..=6)));
     assert_eq!(reopened, 1, "the client reconnected once");
-    let ids = harness.last_event_ids.lock().unwrap().clone();
+    let ids: Vec<Option<String>> = harness
+        .last_event_ids
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|id| id.as_deref().map(|id| sse_testkit::seq_of(id).to_owned()))
+        .collect();
     assert_eq!(
         ids,
         [None, Some("3".to_owned())],

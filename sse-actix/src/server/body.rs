@@ -192,16 +192,18 @@ mod tests {
     async fn queued_frames_arrive_intact_and_in_order_in_one_chunk() {
         let server = Server::builder().arbiters(1).build();
         server.create_stream("s").await.unwrap();
+        let mut ids = Vec::new();
         for i in 1..=5 {
-            server
+            let published = server
                 .publish("s", Event::data(format!("e{i}\nline two")))
                 .await
                 .unwrap();
+            ids.push(published.id);
         }
-        // An unknown Last-Event-ID replays the whole log: five frames are
+        // A new subscriber is replayed the whole log: five frames are
         // queued before the body is first polled.
         let subscription = server
-            .subscribe("s", SubscribeRequest::new().last_event_id("unknown"))
+            .subscribe("s", SubscribeRequest::new())
             .await
             .unwrap();
         assert_eq!(subscription.queued(), 5);
@@ -217,9 +219,9 @@ mod tests {
 
         let chunk = body.next().await.unwrap().unwrap();
         let mut expected = first.to_vec();
-        for i in 1..=5 {
+        for (i, id) in (1..=5).zip(&ids) {
             expected
-                .extend_from_slice(format!("id: {i}\ndata: e{i}\ndata: line two\n\n").as_bytes());
+                .extend_from_slice(format!("id: {id}\ndata: e{i}\ndata: line two\n\n").as_bytes());
         }
         assert_eq!(
             std::str::from_utf8(&chunk).unwrap(),
@@ -229,9 +231,9 @@ mod tests {
         assert_eq!(body.log.frames, 5);
 
         // A lone frame is passed on as it is, and the end still ends the body.
-        server.publish("s", Event::data("e6")).await.unwrap();
+        let id = server.publish("s", Event::data("e6")).await.unwrap().id;
         let chunk = body.next().await.unwrap().unwrap();
-        assert_eq!(&chunk[..], b"id: 6\ndata: e6\n\n");
+        assert_eq!(chunk, format!("id: {id}\ndata: e6\n\n"));
         assert!(server.remove_stream("s").await);
         assert!(body.next().await.is_none());
         assert_eq!(body.log.ended_by, Some(Some(EndReason::StreamRemoved)));

@@ -78,3 +78,42 @@ pub async fn all_freed_probe(probe: &StatsProbe) {
 pub fn server() -> sse_actors::ServerBuilder {
     Server::builder().arbiters(1).keep_alive(None)
 }
+
+/// A frame as text, its generated `id: EPOCH-SEQ` line (if any) written
+/// `id: SEQ`: tests name events by their sequence number, the epoch (a
+/// server's start) being different each run.
+pub fn by_seq(frame: impl AsRef<[u8]>) -> String {
+    let text = String::from_utf8(frame.as_ref().to_vec()).expect("frames are UTF-8");
+    let Some(rest) = text.strip_prefix("id: ") else {
+        return text;
+    };
+    let (line, after) = rest.split_once('\n').unwrap_or((rest, ""));
+    match line.rsplit_once('-') {
+        Some((epoch, seq))
+            if epoch.len() >= 9
+                && epoch
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
+                && !seq.is_empty()
+                && seq.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            format!("id: {seq}\n{after}")
+        }
+        _ => text,
+    }
+}
+
+/// [`by_seq`] of a bare id.
+pub fn seq_of(id: &str) -> String {
+    by_seq(format!("id: {id}\n"))
+        .trim_start_matches("id: ")
+        .trim_end()
+        .to_owned()
+}
+
+/// The id of a frame that leads with one.
+pub fn id_of(frame: impl AsRef<[u8]>) -> String {
+    let text = std::str::from_utf8(frame.as_ref()).expect("frames are UTF-8");
+    let line = text.lines().next().unwrap_or_default();
+    line.strip_prefix("id: ").expect("an id line").to_owned()
+}

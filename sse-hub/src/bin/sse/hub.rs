@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use actix_web::{App, HttpServer};
 use sse_actix::server::{Sse, listener, validate_stream_name};
-use sse_actors::{LogLimits, Server, SlowSubscriberPolicy};
+use sse_actors::{FirstReplay, LogLimits, ResumeGap, Server, SlowSubscriberPolicy};
 use sse_hub::{BackplaneCounts, Hub, HubConfig};
 
 use crate::flags::{parse_duration, parse_size};
@@ -109,6 +109,20 @@ pub struct Args {
     /// `30s` (default: no TTL).
     #[arg(long, env = "SSE_HUB_EVENT_TTL", value_parser = parse_duration)]
     event_ttl: Option<Duration>,
+    /// What a subscriber without a Last-Event-ID is replayed: `none` (live
+    /// events only, as Mercure), `all` (every event held, as r3labs/sse) or
+    /// a number N (the newest N).
+    #[arg(long, env = "SSE_HUB_FIRST_REPLAY", default_value = "none", value_parser = parse_first_replay)]
+    first_replay: FirstReplay,
+    /// What a subscriber whose Last-Event-ID the log no longer holds (evicted,
+    /// or from before a restart) gets after the `sse-gap` event:
+    /// `replay-held` (every event held) or `live-only`.
+    #[arg(long, env = "SSE_HUB_ON_RESUME_GAP", default_value = "replay-held", value_parser = parse_resume_gap)]
+    on_resume_gap: ResumeGap,
+    /// Longest `retry:` a published event may carry, e.g. `60s`; a longer
+    /// one is refused with 400.
+    #[arg(long, env = "SSE_HUB_MAX_RETRY", default_value = "60s", value_parser = parse_duration)]
+    max_retry: Duration,
     /// Send event data base64-encoded.
     #[arg(long, env = "SSE_HUB_BASE64")]
     base64: bool,
@@ -312,6 +326,9 @@ fn server_builder(args: &Args) -> Result<sse_actors::ServerBuilder, Box<dyn std:
         .max_subscribers_per_stream(args.max_subscribers_per_stream)
         .max_auto_streams(Some(args.max_auto_streams))
         .auto_stream_idle(args.auto_stream_idle)
+        .first_replay(args.first_replay)
+        .on_resume_gap(args.on_resume_gap)
+        .max_retry(args.max_retry)
         // On SIGTERM, connected subscribers get up to this long to read the
         // events accepted before it (then the HTTP server's own grace time).
         .drain_timeout(Duration::from_secs(5));
@@ -384,6 +401,25 @@ async fn shutdown_signal() {
 /// A count that must be at least 1: `0` is a clap error, not a panic later.
 fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
     clap::builder::RangedU64ValueParser::new().range(1..)
+}
+
+fn parse_first_replay(text: &str) -> Result<FirstReplay, String> {
+    match text {
+        "none" => Ok(FirstReplay::Nothing),
+        "all" => Ok(FirstReplay::AllHeld),
+        n => n
+            .parse()
+            .map(FirstReplay::Last)
+            .map_err(|_| format!("{n:?}: expected `none`, `all` or a number of events")),
+    }
+}
+
+fn parse_resume_gap(text: &str) -> Result<ResumeGap, String> {
+    match text {
+        "replay-held" => Ok(ResumeGap::ReplayHeld),
+        "live-only" => Ok(ResumeGap::LiveOnly),
+        other => Err(format!("{other:?}: expected `replay-held` or `live-only`")),
+    }
 }
 
 fn parse_policy(text: &str) -> Result<SlowSubscriberPolicy, String> {
