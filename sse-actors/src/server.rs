@@ -198,11 +198,16 @@ impl Server {
         name: &str,
         event: Event,
     ) -> Result<Published, PublishError> {
-        if let Some(stream) = self.stream(name) {
-            return stream.publish(event).await;
-        }
         if !self.config.auto_stream || self.registry.is_closed() {
             return self.publish(name, event).await;
+        }
+        // A stream found may retire (idle, or its last subscriber left a
+        // stream without a log) before it takes the event: create it again.
+        if let Some(stream) = self.stream(name) {
+            match stream.publish(event.clone()).await {
+                Err(PublishError::StreamRemoved { .. }) if !self.registry.is_closed() => {}
+                result => return result,
+            }
         }
         sse_proto::Encoder::new()
             .with_base64(self.config.base64)
