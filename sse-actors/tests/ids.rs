@@ -248,3 +248,38 @@ async fn the_operator_chooses_what_a_gap_and_a_new_subscriber_get() {
     assert_eq!(new.queued(), 1);
     server.close().await;
 }
+
+#[actix_rt::test]
+async fn a_resume_past_events_the_memory_budget_evicted_is_a_gap() {
+    const BUDGET: usize = 8 * 1024;
+    let server = server().memory_budget(Some(BUDGET)).build();
+    let old = server.create_stream("old").await.unwrap();
+    let new = server.create_stream("new").await.unwrap();
+    let data = "x".repeat(1000);
+    let mut ids = Vec::new();
+    for _ in 0..4 {
+        ids.push(old.publish(Event::data(data.as_str())).await.unwrap().id);
+    }
+    eventually("old's events to be logged", || {
+        old.info().logged_events == 4
+    })
+    .await;
+    // Another stream's events push old's oldest out of the shared budget.
+    for _ in 0..6 {
+        new.publish(Event::data(data.as_str())).await.unwrap();
+    }
+    eventually("the budget to evict old's oldest events", || {
+        new.info().logged_events == 6 && old.info().logged_events < 4
+    })
+    .await;
+    let kept = old.info().logged_events;
+    let mut resumed = old
+        .subscribe(SubscribeRequest::new().last_event_id(&*ids[0]))
+        .await
+        .unwrap();
+    let first_kept = ids.get(4 - kept).map_or("", |id| &**id);
+    let gap = format!("event: sse-gap\ndata: {first_kept}\n\n");
+    assert_eq!(next_str(&mut resumed).await, gap, "old kept {kept}");
+    assert_eq!(resumed.queued(), kept);
+    server.close().await;
+}
