@@ -163,7 +163,9 @@ impl Server {
     ///
     /// With a [backplane](ServerBuilder::backplane) and auto-stream on, any
     /// name is accepted (its subscribers may be on other nodes); the event is
-    /// delivered once the backplane hands it back.
+    /// delivered once the backplane hands it back. Such names create no
+    /// stream here, so nothing bounds how many a publisher invents:
+    /// [`publish_creating`](Self::publish_creating) counts them.
     pub async fn publish(&self, name: &str, event: Event) -> Result<Published, PublishError> {
         match self.registry.get(name) {
             Some(stream) => stream.publish(event).await,
