@@ -211,6 +211,40 @@ async fn a_reconnect_with_the_last_id_replays_exactly_what_each_stream_missed() 
 }
 
 #[actix_web::test]
+async fn a_stream_that_cannot_resume_sends_its_gap_event_naming_the_stream() {
+    let (server, http) = hub(&["a", "b"], 4).await;
+    let url = http.url("/events?stream=a&stream=b");
+    let mut reader = Reader::open(&url, None).await;
+    publish(&server, "a", "a1").await;
+    publish(&server, "b", "b1").await;
+    publish(&server, "b", "b2").await;
+    let last_id = reader.events(3).await[2].id.clone().unwrap();
+    drop(reader);
+    // `b` starts a new life: the position the id holds for it is past its
+    // end, so what it missed cannot be known.
+    assert!(server.remove_stream("b").await);
+    server.create_stream("b").await.unwrap();
+    publish(&server, "b", "new1").await;
+
+    let mut resumed = Reader::open(&url, Some(&last_id)).await;
+    let events = resumed.events(2).await;
+    assert_eq!(
+        events[0].event_type(),
+        sse_actors::GAP_EVENT,
+        "{:?}",
+        seen(&events)
+    );
+    assert_eq!(events[0].field_value("stream"), Some("b"));
+    assert_eq!(events[0].id, None, "the gap moves no id");
+    assert_eq!(
+        seen(&events[1..]),
+        [("b".to_owned(), "new1".to_owned())],
+        "then what `b` holds"
+    );
+    server.close().await;
+}
+
+#[actix_web::test]
 async fn an_id_of_another_stream_list_counts_as_none() {
     let (server, http) = hub(&["a", "b"], 4).await;
     publish(&server, "a", "a1").await;

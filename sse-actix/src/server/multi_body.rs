@@ -149,6 +149,10 @@ impl MultiBody {
         let mut start = 0;
         for (delivery, &owner) in self.deliveries.iter().zip(&self.owners) {
             match delivery.position {
+                // A stream's gap signal: named like its events.
+                None if delivery.replayed => {
+                    size += self.members[owner].field.len() + delivery.frame.len();
+                }
                 None if owner == 0 => size += delivery.frame.len(),
                 None => {}
                 Some(position) => {
@@ -174,6 +178,10 @@ impl MultiBody {
             let (mut start, mut ends) = (0, self.id_ends.iter());
             for (delivery, &owner) in self.deliveries.iter().zip(&self.owners) {
                 match delivery.position {
+                    None if delivery.replayed => {
+                        chunk.put_slice(&self.members[owner].field);
+                        chunk.put_slice(&delivery.frame);
+                    }
                     None if owner == 0 => chunk.put_slice(&delivery.frame),
                     None => {}
                     Some(_) => {
