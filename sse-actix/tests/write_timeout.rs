@@ -5,34 +5,10 @@
 
 use std::time::Duration;
 
-use socket2::{Domain, Socket, Type};
 use sse_actix::server::{Sse, listener};
 use sse_actors::{Event, Server};
-use sse_testkit::{GUARD, TestServer, until};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-
-/// A client connected to `addr` with a 4 KiB receive buffer that asks for
-/// `path` and reads the response head, then nothing more.
-async fn stalled_client(addr: std::net::SocketAddr, path: &str) -> tokio::net::TcpStream {
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    socket.connect(&addr.into()).unwrap();
-    socket.set_nonblocking(true).unwrap();
-    let mut stream = tokio::net::TcpStream::from_std(socket.into()).unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut head = [0; 512];
-    let read = tokio::time::timeout(GUARD, stream.read(&mut head))
-        .await
-        .expect("the response head")
-        .unwrap();
-    assert!(
-        head[..read].starts_with(b"HTTP/1.1 200"),
-        "{:?}",
-        &head[..read]
-    );
-    stream
-}
+use sse_testkit::{GUARD, TestServer, stalled_client, until};
+use tokio::io::AsyncReadExt as _;
 
 #[actix_web::test]
 async fn a_connection_whose_client_stops_reading_ends_after_the_write_timeout() {

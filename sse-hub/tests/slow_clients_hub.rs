@@ -5,33 +5,8 @@
 
 mod support;
 
-use socket2::{Domain, Socket, Type};
-use sse_testkit::{GUARD, client, until};
+use sse_testkit::{client, stalled_client, until};
 use support::hub_process::Hub;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-
-/// Subscribes to `stream` with a 4 KiB receive buffer, reads the response
-/// head, then nothing more.
-async fn stalled_client(hub: &Hub, stream: &str) -> tokio::net::TcpStream {
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    socket.connect(&hub.addr.into()).unwrap();
-    socket.set_nonblocking(true).unwrap();
-    let mut tcp = tokio::net::TcpStream::from_std(socket.into()).unwrap();
-    let request = format!("GET /events?stream={stream} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-    tcp.write_all(request.as_bytes()).await.unwrap();
-    let mut head = [0; 512];
-    let read = tokio::time::timeout(GUARD, tcp.read(&mut head))
-        .await
-        .expect("the response head")
-        .unwrap();
-    assert!(
-        head[..read].starts_with(b"HTTP/1.1 200"),
-        "{:?}",
-        &head[..read]
-    );
-    tcp
-}
 
 async fn healthz(hub: &Hub) -> serde_json::Value {
     let mut response = client().get(hub.url("/healthz")).send().await.unwrap();
@@ -60,7 +35,7 @@ async fn a_stalled_subscriber_is_cut_once_its_queue_holds_its_bytes() {
         "0",
         "--no-auto-replay",
     ]);
-    let _stalled = stalled_client(&hub, "feed").await;
+    let _stalled = stalled_client(hub.addr, "/events?stream=feed").await;
     until("the subscriber to join", async || {
         healthz(&hub).await["subscribers"] == 1
     })
@@ -79,7 +54,7 @@ async fn stalled_connections_end_after_the_write_timeout() {
     let hub = Hub::start(&["--write-timeout", "300ms", "--keep-alive", "100ms"]);
     let mut stalled = Vec::new();
     for _ in 0..4 {
-        stalled.push(stalled_client(&hub, "feed").await);
+        stalled.push(stalled_client(hub.addr, "/events?stream=feed").await);
     }
     until("the subscribers to join", async || {
         healthz(&hub).await["connections"] == 4

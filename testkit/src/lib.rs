@@ -7,6 +7,8 @@
 
 mod event_client;
 pub mod scripted;
+mod stalled;
 pub mod test_ca;
 
 pub use event_client::{EventClient, GUARD, TestServer, client, refused, seen, seq_of, until};
+pub use stalled::stalled_client;
