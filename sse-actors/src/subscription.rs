@@ -143,6 +143,13 @@ pub struct Delivery {
 }
 
 impl Delivery {
+    /// Whether the frame is the [`GAP_EVENT`](crate::GAP_EVENT) a resume the
+    /// log could not serve starts with (sent ahead of the replay, with no
+    /// position of its own), rather than an event or a keep-alive.
+    pub fn is_gap(&self) -> bool {
+        self.position.is_none() && self.replayed
+    }
+
     /// The frame without its `id:` line: a shared slice, not a copy.
     pub fn without_id(&self) -> Bytes {
         self.frame.slice(self.id_line..)

@@ -150,7 +150,7 @@ impl MultiBody {
         for (delivery, &owner) in self.deliveries.iter().zip(&self.owners) {
             match delivery.position {
                 // A stream's gap signal: named like its events.
-                None if delivery.replayed => {
+                None if delivery.is_gap() => {
                     size += self.members[owner].field.len() + delivery.frame.len();
                 }
                 None if owner == 0 => size += delivery.frame.len(),
@@ -178,7 +178,7 @@ impl MultiBody {
             let (mut start, mut ends) = (0, self.id_ends.iter());
             for (delivery, &owner) in self.deliveries.iter().zip(&self.owners) {
                 match delivery.position {
-                    None if delivery.replayed => {
+                    None if delivery.is_gap() => {
                         chunk.put_slice(&self.members[owner].field);
                         chunk.put_slice(&delivery.frame);
                     }
