@@ -1,21 +1,38 @@
-//! One memory budget for every stream's event log together.
+//! One memory budget for the event frames of every stream together.
 //!
-//! Each log charges the encoded bytes it keeps to the server's
-//! [`LogBudget`]. Past the budget, the oldest logged events across all
-//! streams are claimed, in the order they were logged, whatever stream
-//! holds them: a claimed event is accounted as gone at once, and its stream
-//! drops it the next time it runs (it is woken to). Publishing never waits
-//! for this and never fails because of it.
+//! It counts two things, each frame once however many hold it:
+//! - the encoded bytes every log keeps (each log charges them to the
+//!   server's [`LogBudget`]);
+//! - the bytes of frames no log holds (any more, or never did) that are
+//!   still alive: queued for subscribers, waiting to be fanned out, or
+//!   being written. Every frame a stream takes is [held](LogBudget::hold):
+//!   its `Bytes` owner counts it until its last clone is dropped, so a
+//!   frame shared by a log and a thousand queues counts once, and delivery
+//!   (a clone) costs nothing more.
 //!
-//! Plain shared state, no actors, no clock: a byte counter, the order in
-//! which events were logged, and one watermark per log. A log forgets its
+//! Past the budget, the oldest logged events across all streams are
+//! claimed first, in the order they were logged, whatever stream holds
+//! them: a claimed event is accounted as gone at once, and its stream
+//! drops it the next time it runs (it is woken to). When no log holds
+//! anything more to claim and frames nobody logs still pass the budget, the
+//! subscribers holding the most queued bytes are cut, largest first
+//! ([`EndReason::Lagged`](crate::EndReason::Lagged), their queue freed at
+//! once). Publishing never waits for this and never fails because of it.
+//!
+//! Plain shared state, no actors, no clock: byte counters, the order in
+//! which events were logged, one watermark per log, and a list of the
+//! subscribers' queues that is read only past the budget. A log forgets its
 //! events oldest first, so "every event up to this sequence number is
 //! gone" says which of its events are still charged.
 
+use std::cmp::Reverse;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
+use bytes::Bytes;
+
+use crate::queue::Queue;
 use crate::stats::Counters;
 
 /// The bytes every log of a server keeps, and their bound.
@@ -31,6 +48,31 @@ pub(crate) struct LogBudget {
     order: Mutex<VecDeque<Charge>>,
     /// Events charged now.
     events: AtomicUsize,
+    /// Every subscriber's queue (only with a limit), read past the budget
+    /// to find the ones to cut; dead entries are swept when they outnumber
+    /// the live queues.
+    queues: Mutex<Vec<Weak<Queue>>>,
+}
+
+/// The owner of a held frame's bytes: counts them until the frame's last
+/// clone is dropped.
+struct Held {
+    frame: Bytes,
+    counters: Arc<Counters>,
+}
+
+impl AsRef<[u8]> for Held {
+    fn as_ref(&self) -> &[u8] {
+        &self.frame
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.counters
+            .frame_bytes
+            .fetch_sub(self.frame.len(), Ordering::AcqRel);
+    }
 }
 
 #[derive(Debug)]
@@ -68,6 +110,50 @@ impl LogBudget {
             counters,
             order: Mutex::new(VecDeque::new()),
             events: AtomicUsize::new(0),
+            queues: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Makes `frame` count against the budget for as long as any clone of
+    /// it lives (as is without a limit). One allocation per event taken,
+    /// none per delivery: a clone of a held frame is a reference count.
+    pub(crate) fn hold(&self, frame: Bytes) -> Bytes {
+        if self.limit.is_none() {
+            return frame;
+        }
+        self.counters
+            .frame_bytes
+            .fetch_add(frame.len(), Ordering::AcqRel);
+        Bytes::from_owner(Held {
+            frame,
+            counters: Arc::clone(&self.counters),
+        })
+    }
+
+    /// Lets the budget cut `queue` when it must (with a limit only).
+    pub(crate) fn watch(&self, queue: &Arc<Queue>) {
+        if self.limit.is_none() {
+            return;
+        }
+        let mut queues = self
+            .queues
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        queues.push(Arc::downgrade(queue));
+        let live = self.counters.queues.load(Ordering::Acquire);
+        if queues.len() > 2 * live + 64 {
+            queues.retain(|queue| queue.strong_count() > 0);
+        }
+    }
+
+    /// Claims logged events, then cuts subscribers, while the budget is
+    /// passed.
+    pub(crate) fn settle(&self) {
+        let Some(limit) = self.limit else {
+            return;
+        };
+        if self.held() > limit && self.claim_past_limit(limit) {
+            self.cut_past_limit(limit);
         }
     }
 
@@ -88,8 +174,10 @@ impl LogBudget {
             .unwrap_or_else(|poison| poison.into_inner())
     }
 
+    /// What the budget bounds: the bytes the logs are charged, plus those
+    /// of live frames no log holds.
     fn held(&self) -> usize {
-        self.counters.log_bytes.load(Ordering::Acquire)
+        self.counters.log_bytes.load(Ordering::Acquire) + self.counters.unlogged_bytes()
     }
 
     fn release(&self, bytes: usize, events: usize) {
@@ -99,9 +187,11 @@ impl LogBudget {
 
     /// Claims the oldest charged events until the bytes fit, then wakes
     /// the logs that hold them (after the lock: a wake may run code).
-    fn claim_past_limit(&self, limit: usize) {
+    /// Answers whether the bytes still do not fit with nothing left to
+    /// claim.
+    fn claim_past_limit(&self, limit: usize) -> bool {
         let mut woken = Vec::new();
-        {
+        let exhausted = {
             let mut order = self.order();
             while self.held() > limit {
                 let Some(oldest) = order.pop_front() else {
@@ -113,11 +203,36 @@ impl LogBudget {
                     woken.push(oldest.account);
                 }
             }
-        }
+            order.is_empty() && self.held() > limit
+        };
         for account in woken {
             if let Some(wake) = account.wake.get() {
                 wake();
             }
+        }
+        exhausted
+    }
+
+    /// The logs hold nothing more to claim: ends the subscribers holding
+    /// the most queued bytes, largest first, until the bytes fit (or no
+    /// queue holds anything). A cut queue frees its frames at once; the
+    /// frames it shared with another queue free with the last of them.
+    fn cut_past_limit(&self, limit: usize) {
+        let mut queues: Vec<(usize, Arc<Queue>)> = self
+            .queues
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .iter()
+            .filter_map(Weak::upgrade)
+            .map(|queue| (queue.queued_bytes(), queue))
+            .filter(|(bytes, _)| *bytes > 0)
+            .collect();
+        queues.sort_unstable_by_key(|(bytes, _)| Reverse(*bytes));
+        for (_, queue) in queues {
+            if self.held() <= limit {
+                break;
+            }
+            queue.cut();
         }
     }
 }
@@ -134,14 +249,18 @@ impl LogAccount {
         let _ = self.wake.set(Box::new(wake));
     }
 
-    /// Charges one newly logged event; claims past the budget.
+    /// Charges one newly logged event; claims (then cuts) past the budget.
     pub(crate) fn charge(self: &Arc<Self>, seq: u64, bytes: usize) {
         let budget = &self.budget;
         budget.counters.log_bytes.fetch_add(bytes, Ordering::AcqRel);
+        budget
+            .counters
+            .logs_hold_bytes
+            .fetch_add(bytes, Ordering::AcqRel);
         budget.events.fetch_add(1, Ordering::AcqRel);
-        let Some(limit) = budget.limit else {
+        if budget.limit.is_none() {
             return;
-        };
+        }
         {
             let mut order = budget.order();
             order.push_back(Charge {
@@ -157,9 +276,16 @@ impl LogAccount {
                 order.retain(|charge| charge.seq > *charge.account.gone());
             }
         }
-        if budget.held() > limit {
-            budget.claim_past_limit(limit);
-        }
+        budget.settle();
+    }
+
+    /// The log let go of `bytes` of frames it held (forgotten or claimed):
+    /// what other holders keep of them counts as unlogged from now on.
+    pub(crate) fn dropped(&self, bytes: usize) {
+        self.budget
+            .counters
+            .logs_hold_bytes
+            .fetch_sub(bytes, Ordering::AcqRel);
     }
 
     /// The log forgot its event `seq` (its oldest) by itself: no longer
@@ -274,6 +400,58 @@ mod tests {
         }
         assert!(budget.order().len() <= 70, "{}", budget.order().len());
         assert_eq!(budget.held(), 1, "b's event is still charged");
+    }
+
+    #[test]
+    fn with_nothing_left_to_claim_the_queue_holding_most_is_cut_and_no_more() {
+        use crate::config::SlowSubscriberPolicy;
+        use crate::queue::{Item, QueueLimits};
+        use crate::subscription::EndReason;
+
+        let budget = budget(100);
+        let counters = Arc::clone(&budget.counters);
+        let limits = QueueLimits {
+            frames: 16,
+            bytes: usize::MAX,
+        };
+        let queue = || {
+            Arc::new(Queue::new(
+                limits,
+                SlowSubscriberPolicy::Disconnect,
+                &counters,
+            ))
+        };
+        let (most, less) = (queue(), queue());
+        budget.watch(&most);
+        budget.watch(&less);
+        let push = |queue: &Queue, frame: &Bytes| {
+            queue.push(Item {
+                frame: frame.clone(),
+                published: std::time::Instant::now(),
+                position: None,
+                id_line: 0,
+            });
+        };
+        let only_most = budget.hold(Bytes::from(vec![b'a'; 60]));
+        let shared = budget.hold(Bytes::from(vec![b'b'; 30]));
+        push(&most, &only_most);
+        push(&most, &shared);
+        push(&less, &shared);
+        drop((only_most, shared));
+        budget.settle();
+        assert_eq!(budget.held(), 90, "each frame once");
+        assert_eq!(most.end_reason(), None);
+        let only_less = budget.hold(Bytes::from(vec![b'c'; 40]));
+        push(&less, &only_less);
+        drop(only_less);
+        budget.settle();
+        // `most` held 90 bytes, `less` 70: cutting `most` frees its own 60.
+        assert_eq!(most.end_reason(), Some(EndReason::Lagged));
+        assert_eq!(most.len(), 0);
+        assert_eq!(less.end_reason(), None);
+        assert_eq!(budget.held(), 70);
+        drop(less);
+        assert_eq!(budget.held(), 0, "a frame's bytes go with its last clone");
     }
 
     #[test]

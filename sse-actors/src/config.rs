@@ -328,7 +328,7 @@ impl ServerConfig {
 ///
 /// Defaults: buffer 1024 events, subscriber queue 1024 frames or 4 MiB, no TTL, text
 /// data, no auto-stream, auto-replay on, log limits of [`LogLimits::default`]
-/// and a 64 MiB budget for all logs together,
+/// and a 64 MiB budget for all logs and queued frames together,
 /// keep-alive every 15 s, slow subscribers disconnected, no subscriber limit,
 /// no auto-stream limit, idle auto-streams removed after 60 s, no extra
 /// headers, one arbiter per core, the system's clock, `retry:` up to 60 s,
@@ -430,13 +430,30 @@ impl ServerBuilder {
         self
     }
 
-    /// Bounds the encoded bytes of every stream's event log together
-    /// (default 64 MiB; `None`: only each log's own
-    /// [`LogLimits::max_bytes`]): past it, the oldest logged events across
-    /// all streams are evicted first, whatever stream holds them, so a
-    /// later resume from them replays what follows. Publishing never waits
-    /// or fails because of it. [`Stats::log_bytes`](crate::Stats::log_bytes)
-    /// reports what the logs hold.
+    /// Bounds the encoded event frames of every stream together (default
+    /// 64 MiB; `None`: only each log's own [`LogLimits::max_bytes`] and each
+    /// subscriber's [`subscriber_queue_bytes`](Self::subscriber_queue_bytes)).
+    ///
+    /// It counts what every log holds plus the frames no log holds (any
+    /// more, or never did) that subscribers' queues or connections still
+    /// hold, each frame once however many hold it (they share its bytes).
+    /// Past it:
+    /// 1. the oldest logged events across all streams are evicted first,
+    ///    whatever stream holds them, so a later resume from them gets the
+    ///    [`GAP_EVENT`](crate::GAP_EVENT);
+    /// 2. once no log holds anything more to evict, the subscribers holding
+    ///    the most queued bytes are ended, largest first and only as many
+    ///    as it takes, as lagged ([`EndReason::Lagged`](crate::EndReason::Lagged),
+    ///    counted in [`Stats::lagged`](crate::Stats::lagged)); their queued
+    ///    frames are freed at once, and they resume from their Last-Event-ID.
+    ///
+    /// Publishing never waits or fails because of it, and delivery does not
+    /// touch it (each event taken costs one small allocation and a few
+    /// atomic adds). Set it well above the largest event: an event larger
+    /// than the budget ends every subscriber still holding it once another
+    /// event comes. [`Stats::log_bytes`](crate::Stats::log_bytes) and
+    /// [`Stats::unlogged_bytes`](crate::Stats::unlogged_bytes) report what is
+    /// held.
     pub fn memory_budget(mut self, bytes: Option<usize>) -> Self {
         self.config.memory_budget = bytes;
         self

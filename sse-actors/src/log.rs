@@ -78,9 +78,7 @@ impl EventLog {
         {
             let claimed = account.gone_through();
             while self.events.front().is_some_and(|e| e.seq <= claimed) {
-                if let Some(gone) = self.events.pop_front() {
-                    self.bytes -= gone.item.frame.len();
-                }
+                self.pop_oldest();
             }
         }
         while let Some(oldest) = self.events.front() {
@@ -93,13 +91,26 @@ impl EventLog {
             if !(too_many || too_big || too_old) {
                 break;
             }
-            if let Some(gone) = self.events.pop_front() {
-                self.bytes -= gone.item.frame.len();
-                if let Some(account) = &self.account {
-                    account.forgot(gone.seq, gone.item.frame.len());
-                }
+            if let Some((seq, bytes)) = self.pop_oldest()
+                && let Some(account) = &self.account
+            {
+                account.forgot(seq, bytes);
             }
         }
+    }
+
+    /// Drops the oldest event; answers its sequence number and size.
+    fn pop_oldest(&mut self) -> Option<(u64, usize)> {
+        let gone = self.events.pop_front()?;
+        let (seq, bytes) = (gone.seq, gone.item.frame.len());
+        self.bytes -= bytes;
+        // Dropped before the budget hears of it: what another holder keeps
+        // turns unlogged only after, so the budget never counts it twice.
+        drop(gone);
+        if let Some(account) = &self.account {
+            account.dropped(bytes);
+        }
+        Some((seq, bytes))
     }
 
     pub(crate) fn clear(&mut self) {
@@ -107,6 +118,9 @@ impl EventLog {
             account.forgot_all(self.events.iter().map(|e| (e.seq, e.item.frame.len())));
         }
         self.events = VecDeque::new();
+        if let Some(account) = &self.account {
+            account.dropped(self.bytes);
+        }
         self.bytes = 0;
     }
 

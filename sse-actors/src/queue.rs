@@ -259,6 +259,22 @@ impl Queue {
         wake(inner);
     }
 
+    /// The memory budget ends this subscriber ([`EndReason::Lagged`], as
+    /// when its own queue is full): unlike a full queue, what it held is
+    /// freed at once instead of left to be read.
+    pub(crate) fn cut(&self) {
+        let mut inner = self.lock();
+        inner.end.get_or_insert(EndReason::Lagged);
+        inner.clear();
+        wake(inner);
+    }
+
+    /// Encoded bytes of every frame queued, replayed ones included (read
+    /// only past the memory budget: it walks the queue).
+    pub(crate) fn queued_bytes(&self) -> usize {
+        self.lock().items.iter().map(|item| item.frame.len()).sum()
+    }
+
     /// The consumer is gone: ends the queue and frees what it held.
     pub(crate) fn abandon(&self) {
         let mut inner = self.lock();

@@ -49,6 +49,12 @@ pub struct Stats {
     /// [`ServerBuilder::memory_budget`](crate::ServerBuilder::memory_budget)
     /// bounds.
     pub log_bytes: usize,
+    /// Encoded bytes of the events no log holds (any more, or never did)
+    /// that are still queued for subscribers or being written to them,
+    /// each frame once however many hold it: with `log_bytes`, what
+    /// [`ServerBuilder::memory_budget`](crate::ServerBuilder::memory_budget)
+    /// bounds (counted only when it is set).
+    pub unlogged_bytes: usize,
 }
 
 impl Stats {
@@ -85,6 +91,10 @@ pub(crate) struct Counters {
     pub(crate) subscriber_records: AtomicUsize,
     pub(crate) queues: AtomicUsize,
     pub(crate) log_bytes: AtomicUsize,
+    /// Bytes of every frame held for the budget and still alive.
+    pub(crate) frame_bytes: AtomicUsize,
+    /// Bytes of the frames the logs hold (claimed ones until dropped).
+    pub(crate) logs_hold_bytes: AtomicUsize,
     pub(crate) published: AtomicU64,
     pub(crate) delivered: AtomicU64,
     pub(crate) replayed: AtomicU64,
@@ -113,7 +123,16 @@ impl Counters {
             ended_server_closed: self.ended_server_closed.load(Ordering::Relaxed),
             ended_kicked: self.ended_kicked.load(Ordering::Relaxed),
             log_bytes: self.log_bytes.load(Ordering::Acquire),
+            unlogged_bytes: self.unlogged_bytes(),
         }
+    }
+
+    /// Bytes of live held frames no log holds. A log drops a frame before
+    /// it stops counting it, so between the two counters this errs low.
+    pub(crate) fn unlogged_bytes(&self) -> usize {
+        self.frame_bytes
+            .load(Ordering::Acquire)
+            .saturating_sub(self.logs_hold_bytes.load(Ordering::Acquire))
     }
 
     /// Counts a subscription's end, once per subscriber (lagging is counted

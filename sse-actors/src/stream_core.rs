@@ -198,11 +198,17 @@ impl<S: Sequencing, T> StreamCore<S, T> {
     /// waits for [`fan_out`](Self::fan_out). Answers false for an event the
     /// stream already took (it is dropped).
     pub(crate) fn accept(&mut self, input: S::Input) -> bool {
-        let Some(accepted) = self.order.accept(input) else {
+        let Some(mut accepted) = self.order.accept(input) else {
             return false;
         };
-        if let Some(log) = &mut self.log {
-            log.add(accepted.seq, accepted.id, accepted.item.clone());
+        if let Some(budget) = &self.options.budget {
+            accepted.item.frame = budget.hold(accepted.item.frame);
+        }
+        match (&mut self.log, &self.options.budget) {
+            // Charging the log settles the budget.
+            (Some(log), _) => log.add(accepted.seq, accepted.id, accepted.item.clone()),
+            (None, Some(budget)) => budget.settle(),
+            (None, None) => {}
         }
         self.pending.push(Pending {
             position: accepted.position,
@@ -306,6 +312,9 @@ impl<S: Sequencing, T> StreamCore<S, T> {
             self.options.slow_subscriber,
             &self.counters,
         ));
+        if let Some(budget) = &self.options.budget {
+            budget.watch(&queue);
+        }
         if let Some(log) = &mut self.log {
             log.evict(now);
         }

@@ -258,6 +258,93 @@ async fn all_logs_together_are_bounded_by_the_memory_budget_oldest_first() {
     assert_eq!(server.stats().log_bytes, 0, "every log freed");
 }
 
+/// Logged events go first, whatever stream holds them; once no log holds
+/// anything more to evict, the subscriber holding the most queued bytes
+/// is cut, and only as many as it takes.
+#[actix_rt::test]
+async fn past_the_memory_budget_logs_go_first_then_the_subscribers_holding_the_most() {
+    const BUDGET: usize = 40 * 1024;
+    let server = server().memory_budget(Some(BUDGET)).build();
+    let older = server.create_stream("older").await.unwrap();
+    let mut reader = older.subscribe(SubscribeRequest::new()).await.unwrap();
+    let data = "x".repeat(1000);
+    for _ in 0..5 {
+        older.publish(Event::data(data.as_str())).await.unwrap();
+        next(&mut reader).await.expect("the reader is not cut");
+    }
+    let stream = server.create_stream("s").await.unwrap();
+    // `early` reads nothing from the start, `late` from the 30th event on:
+    // both stall, far under their own queue bounds (1024 frames, 4 MiB).
+    let mut early = stream.subscribe(SubscribeRequest::new()).await.unwrap();
+    let mut last = String::new();
+    for _ in 0..30 {
+        last = stream
+            .publish(Event::data(data.as_str()))
+            .await
+            .unwrap()
+            .id
+            .to_string();
+    }
+    let late = stream
+        .subscribe(SubscribeRequest::new().last_event_id(last))
+        .await
+        .unwrap();
+    for _ in 0..30 {
+        stream.publish(Event::data(data.as_str())).await.unwrap();
+    }
+    eventually("every event fanned out", || stream.info().buffered == 0).await;
+    // Cut as lagged, its queue freed at once: what it alone held (events
+    // 1-30) brought the bytes back under the budget, so `late` stays.
+    assert_eq!(early.end_reason(), Some(EndReason::Lagged));
+    assert!(drain(&mut early).await.is_empty(), "its frames were freed");
+    assert_eq!(late.end_reason(), None);
+    assert_eq!(late.queued(), 30);
+    assert_eq!(older.info().logged_events, 0, "the oldest log went first");
+    let stats = server.stats();
+    assert!(
+        stats.log_bytes + stats.unlogged_bytes <= BUDGET,
+        "{} logged + {} unlogged bytes",
+        stats.log_bytes,
+        stats.unlogged_bytes
+    );
+    // Publishing goes on; the stream counts the cut subscriber as lagged.
+    stream.publish(Event::data("after")).await.unwrap();
+    eventually("the cut to be counted", || server.stats().lagged == 1).await;
+    assert_eq!(reader.end_reason(), None);
+    drop((reader, late));
+    server.close().await;
+    let stats = server.stats();
+    assert_eq!((stats.log_bytes, stats.unlogged_bytes), (0, 0));
+}
+
+/// A frame held by a log and many queues is one frame: subscribers behind
+/// by what the log holds anyway are not cut.
+#[actix_rt::test]
+async fn a_frame_the_log_and_every_queue_hold_counts_once_against_the_budget() {
+    const BUDGET: usize = 40 * 1024;
+    let server = server().memory_budget(Some(BUDGET)).build();
+    let stream = server.create_stream("s").await.unwrap();
+    let stalled: Vec<_> =
+        futures_util::future::join_all((0..10).map(|_| stream.subscribe(SubscribeRequest::new())))
+            .await;
+    let data = "x".repeat(1000);
+    for _ in 0..30 {
+        stream.publish(Event::data(data.as_str())).await.unwrap();
+    }
+    eventually("every event fanned out", || stream.info().buffered == 0).await;
+    let stats = server.stats();
+    assert_eq!(stream.info().logged_events, 30);
+    assert_eq!(stats.log_bytes, stream.info().logged_bytes);
+    assert_eq!(stats.unlogged_bytes, 0, "every queued frame is also logged");
+    for sub in &stalled {
+        let sub = sub.as_ref().unwrap();
+        assert_eq!((sub.end_reason(), sub.queued()), (None, 30));
+    }
+    assert_eq!(stats.lagged, 0);
+    drop(stalled);
+    server.close().await;
+}
+
 #[actix_rt::test]
 async fn drop_oldest_policy_keeps_a_slow_subscriber_with_the_newest_frames() {
     let server = server()
