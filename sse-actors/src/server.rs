@@ -206,9 +206,22 @@ impl Server {
         // A stream found may retire (idle, or its last subscriber left a
         // stream without a log) before it takes the event: create it again.
         if let Some(stream) = self.stream(name) {
-            match stream.publish(event.clone()).await {
-                Err(PublishError::StreamRemoved { .. }) if !self.registry.is_closed() => {}
-                result => return result,
+            if let Some(backplane) = &stream.state.backplane {
+                if !stream.state.is_closed() {
+                    return crate::stream::publish_global(
+                        &**backplane,
+                        &stream.state.encoder,
+                        name,
+                        stream.state.max_retry,
+                        event,
+                    )
+                    .await;
+                }
+            } else {
+                match stream.publish_local(&event).await {
+                    Err(PublishError::StreamRemoved { .. }) if !self.registry.is_closed() => {}
+                    result => return result,
+                }
             }
         }
         sse_proto::Encoder::new()
@@ -244,7 +257,7 @@ impl Server {
                 )
                 .await;
             }
-            match stream.publish(event.clone()).await {
+            match stream.publish_local(&event).await {
                 Err(PublishError::StreamRemoved { .. }) if !self.registry.is_closed() => {}
                 result => return result,
             }

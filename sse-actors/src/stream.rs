@@ -259,7 +259,17 @@ impl StreamHandle {
             )
             .await;
         }
+        self.publish_local(&event).await
+    }
+
+    /// [`publish`](Self::publish) on a stream without a backplane; the
+    /// event is borrowed, so a caller that must try another stream (this
+    /// one was removed) still has it.
+    pub(crate) async fn publish_local(&self, event: &Event) -> Result<Published, PublishError> {
         let encoded = encode(&self.state, event)?;
+        if let Some(first) = self.duplicate(&encoded) {
+            return Ok(first);
+        }
         let removed = || PublishError::StreamRemoved {
             stream: self.state.name.to_string(),
         };
@@ -277,7 +287,11 @@ impl StreamHandle {
                 stream: self.state.name.to_string(),
             });
         }
-        let encoded = encode(&self.state, event)?;
+        let encoded = encode(&self.state, &event)?;
+        // A retry needs no room: answered before the buffer is asked.
+        if let Some(first) = self.duplicate(&encoded) {
+            return Ok(first);
+        }
         let removed = || TryPublishError::StreamRemoved {
             stream: self.state.name.to_string(),
         };
@@ -377,6 +391,27 @@ impl StreamHandle {
         let event = incoming(event, clock.now(), clock.unix_now());
         addr.do_send(Deliver { event, permit });
         true
+    }
+
+    /// The answer to a publication whose own id the stream took among its
+    /// last events, if it is one. Checked again when enqueuing, as another
+    /// publisher may take the id meanwhile.
+    fn duplicate(&self, encoded: &Encoded) -> Option<Published> {
+        let id = encoded.user_id.as_ref()?;
+        if self.state.replay_limit == 0 {
+            return None;
+        }
+        let mut seq = self.state.lock_seq();
+        if seq.closed {
+            return None;
+        }
+        let next = seq.last + 1;
+        let first = seq.recent.find(id, next, self.state.replay_limit as u64)?;
+        Some(Published {
+            id: id.clone(),
+            seq: first,
+            duplicate: true,
+        })
     }
 
     fn enqueue(&self, encoded: Encoded, permit: OwnedSemaphorePermit) -> Option<Published> {
@@ -534,16 +569,13 @@ struct Encoded {
 /// without one; the stream actor prefixes their sequence number. An event's
 /// own id leads its frame, so a transport can swap it for one of its own
 /// ([`Delivery::without_id`](crate::Delivery::without_id)): the encoder
-/// writes a comment first, so a comment goes after the id line.
-fn encode(state: &StreamState, mut event: Event) -> Result<Encoded, Refusal> {
-    check(&event, state.max_retry, Some(&state.epoch))?;
-    let encoder = &state.encoder;
-    let comment = match event.id {
-        Some(_) => event.comment.take(),
-        None => None,
-    };
-    let frame = encoder.encode(&event)?;
-    let Some(user_id) = event.id else {
+/// writes a comment first, so it is moved after the id line. The event is
+/// only borrowed, so a publish that must try another stream (a retired one
+/// created again) encodes it again without a copy.
+fn encode(state: &StreamState, event: &Event) -> Result<Encoded, Refusal> {
+    check(event, state.max_retry, Some(&state.epoch))?;
+    let frame = state.encoder.encode(event)?;
+    let Some(user_id) = &event.id else {
         return Ok(Encoded {
             user_id: None,
             frame,
@@ -556,20 +588,21 @@ fn encode(state: &StreamState, mut event: Event) -> Result<Encoded, Refusal> {
     } else {
         5 + user_id.len()
     };
-    debug_assert!(frame.starts_with(b"id:") && frame.get(id_line - 1) == Some(&b'\n'));
-    let frame = match comment {
+    let frame = match &event.comment {
         None => frame,
         Some(comment) => {
-            let comment = Encoder::comment(&comment);
-            let mut out = BytesMut::with_capacity(frame.len() + comment.len());
-            out.put_slice(&frame[..id_line]);
-            out.put_slice(&comment);
-            out.put_slice(&frame[id_line..]);
+            let comment = Encoder::comment(comment).len();
+            let id_end = comment + id_line;
+            let mut out = BytesMut::with_capacity(frame.len());
+            out.put_slice(&frame[comment..id_end]);
+            out.put_slice(&frame[..comment]);
+            out.put_slice(&frame[id_end..]);
             out.freeze()
         }
     };
+    debug_assert!(frame.starts_with(b"id:") && frame.get(id_line - 1) == Some(&b'\n'));
     Ok(Encoded {
-        user_id: Some(user_id),
+        user_id: Some(user_id.clone()),
         frame,
         id_line,
     })

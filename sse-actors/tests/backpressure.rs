@@ -47,6 +47,32 @@ async fn try_publish_refuses_when_the_buffer_is_full() {
     server.close().await;
 }
 
+/// A retry of a publication the stream already took is answered as such,
+/// full buffer or not: it needs no room, as nothing is stored again.
+#[actix_rt::test]
+async fn a_repeated_id_is_answered_as_a_duplicate_even_when_the_buffer_is_full() {
+    let server = local_server();
+    let stream = server.create_stream("s").await.unwrap();
+    let first = stream.try_publish(Event::data("1").id("order-7")).unwrap();
+    stream.try_publish(Event::data("2")).unwrap();
+    assert!(matches!(
+        stream.try_publish(Event::data("3")),
+        Err(TryPublishError::Full { .. })
+    ));
+    let retry = stream
+        .try_publish(Event::data("1").id("order-7"))
+        .expect("a duplicate, not Full");
+    assert_eq!((retry.seq, retry.duplicate), (first.seq, true));
+    let waited = server
+        .publish("s", Event::data("1").id("order-7"))
+        .now_or_never()
+        .expect("publish does not wait for room for a duplicate")
+        .unwrap();
+    assert_eq!((waited.seq, waited.duplicate), (first.seq, true));
+    assert_eq!(stream.info().published, 2);
+    server.close().await;
+}
+
 #[actix_rt::test]
 async fn publish_waits_for_buffer_space() {
     let server = local_server();
