@@ -5,8 +5,10 @@
 //! log: publishing hands the event straight to the stream's actor, exactly as
 //! a single node always did. With one, publishing appends the encoded event
 //! to the shared log, and every node (the publisher included) delivers it to
-//! its local subscribers when it reads it back through [`Inbound`]. The
-//! shared log's ids are the wire ids, so a client may resume on any node.
+//! its local subscribers when it reads it back through [`Inbound`]. An
+//! event's wire id is the publisher's own id when it gave one, else the
+//! shared log's id; the log resolves either, so a client may resume on any
+//! node.
 
 use std::fmt;
 use std::str::FromStr;
@@ -95,14 +97,39 @@ impl GlobalId {
     }
 }
 
-/// One event read from a backplane: its global id and its encoded frame
-/// without an `id:` line (the node prefixes the global id).
+/// One event read from a backplane: its global id, the publisher's own id
+/// if it gave one, and its encoded frame without an `id:` line (the node
+/// prefixes the wire id).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BackplaneEvent {
-    /// Its position in the stream's shared log, and its wire id.
+    /// Its position in the stream's shared log; its wire id when it has no
+    /// own id.
     pub id: GlobalId,
+    /// The publisher's own id: its wire id when given.
+    pub own_id: Option<ByteString>,
     /// The event as encoded by the publishing node, without an `id:` line.
     pub frame: Bytes,
+}
+
+/// What a backplane answers to a publication.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Appended {
+    /// The event's global id; with `duplicate`, the first event's.
+    pub id: GlobalId,
+    /// The log already held an event with this own id: this one was not
+    /// appended again (a publisher's retry is safe).
+    pub duplicate: bool,
+}
+
+/// What a client resuming from a Last-Event-ID is owed, as the log knows it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReadAfter {
+    /// The global id of the event the Last-Event-ID names, `None` when the
+    /// log does not hold it (trimmed, or never seen): a gap.
+    pub found: Option<GlobalId>,
+    /// Oldest first: the events after it, or, in a gap, the newest the log
+    /// holds.
+    pub events: Vec<BackplaneEvent>,
 }
 
 /// Why a backplane could not do what was asked.
@@ -131,14 +158,17 @@ pub trait Backplane: Send + Sync + 'static {
     fn attach(&self, inbound: Inbound);
 
     /// Appends an encoded event (without an `id:` line) to `stream`'s log;
-    /// `user_id` is the publisher's own id, kept beside it. Answers the
-    /// event's global id.
+    /// `own_id` is the publisher's own id, kept beside it and resolvable by
+    /// [`read_after`](Self::read_after). When the log already holds an event
+    /// with that own id, nothing is appended and the answer names that
+    /// event as a duplicate; checked and appended atomically, so a retry
+    /// after a lost answer is safe.
     fn publish(
         &self,
         stream: &str,
         frame: Bytes,
-        user_id: Option<ByteString>,
-    ) -> BoxFuture<'static, Result<GlobalId, BackplaneError>>;
+        own_id: Option<ByteString>,
+    ) -> BoxFuture<'static, Result<Appended, BackplaneError>>;
 
     /// Starts delivering `stream`'s events published from now on. Once the
     /// future resolves, every event after the log's current end is delivered.
@@ -151,14 +181,16 @@ pub trait Backplane: Send + Sync + 'static {
     /// name any more).
     fn unwatch(&self, stream: &str);
 
-    /// Up to `limit` events of `stream` after `after` (exclusive), oldest
-    /// first: what a client resuming from `after` missed.
+    /// What a client resuming from the wire id `last_event_id` (a
+    /// [`GlobalId`] or an own id) missed: up to `limit` events of `stream`
+    /// after the event it names, or, when the log does not hold that event,
+    /// the newest `limit` it holds (see [`ReadAfter`]).
     fn read_after(
         &self,
         stream: &str,
-        after: GlobalId,
+        last_event_id: &str,
         limit: usize,
-    ) -> BoxFuture<'static, Result<Vec<BackplaneEvent>, BackplaneError>>;
+    ) -> BoxFuture<'static, Result<ReadAfter, BackplaneError>>;
 }
 
 /// Where a [`Backplane`] delivers the events it reads: into the stream of

@@ -86,6 +86,11 @@ pub enum InvalidId {
         /// The stream's epoch.
         epoch: String,
     },
+    /// Through a backplane, it has the form of the shared log's ids
+    /// (`MILLIS-SEQ`, the ids of events published without one), so a
+    /// Last-Event-ID could name two events.
+    #[error("the event id has the form of the backplane's generated ids (MILLIS-SEQ)")]
+    GlobalForm,
 }
 
 /// Refuses a publisher's id that a client could not resume after (see

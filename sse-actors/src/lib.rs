@@ -48,8 +48,10 @@
 //! **Many nodes.** With a [`Backplane`] ([`ServerBuilder::backplane`], such
 //! as the Redis one in `sse-redis`) the server is one node of many: a
 //! publication goes to the shared log, every node delivers it back to its
-//! own subscribers under the log's [`GlobalId`], and a Last-Event-ID this
-//! node never delivered is replayed from the shared log. Without one (the
+//! own subscribers under its wire id (the publisher's own id, else the
+//! log's [`GlobalId`]), and a Last-Event-ID this node never delivered is
+//! replayed from the shared log, with the same gap event and duplicate
+//! rule as one node. Without one (the
 //! default) none of this runs: the single-node path is unchanged.
 //!
 //! **What it never does.** No HTTP, no sockets, no parsing of requests: the
@@ -113,7 +115,8 @@ mod subscriber_actor;
 mod subscription;
 
 pub use backplane::{
-    Backplane, BackplaneError, BackplaneEvent, GlobalId, Inbound, InvalidGlobalId,
+    Appended, Backplane, BackplaneError, BackplaneEvent, GlobalId, Inbound, InvalidGlobalId,
+    ReadAfter,
 };
 pub use clock::ManualClock;
 pub use config::{

@@ -245,6 +245,8 @@ pub(crate) struct Global {
 #[derive(Debug)]
 pub(crate) struct Incoming {
     pub(crate) id: GlobalId,
+    /// The publisher's own id: the wire id when given.
+    pub(crate) own_id: Option<ByteString>,
     pub(crate) frame: Bytes,
     /// On this node's clock (see [`GlobalId::published_at`]).
     pub(crate) published: Instant,
@@ -262,23 +264,28 @@ pub(crate) struct Backfill {
     pub(crate) missed: Option<Missed>,
 }
 
-/// The events after `after`, oldest first, read from the backplane and
-/// framed with their ids once: the subscribers resuming from the same id
+/// What the backplane holds for a Last-Event-ID, oldest first, framed
+/// with the wire ids once: the subscribers resuming from the same id
 /// together share one read and one copy of its frames.
 #[derive(Clone, Debug)]
 pub(crate) struct Missed {
-    pub(crate) after: GlobalId,
+    /// The event the Last-Event-ID names; `None` when the backplane does
+    /// not hold it: then `items` are the newest it holds.
+    pub(crate) found: Option<GlobalId>,
     pub(crate) items: std::sync::Arc<[Item]>,
 }
 
 impl Missed {
     /// Frames `events` (oldest first), keeping the newest whose frames fit
     /// in `max_bytes`, as a log of that size would.
-    pub(crate) fn new(after: GlobalId, events: Vec<Incoming>, max_bytes: usize) -> Missed {
+    pub(crate) fn new(found: Option<GlobalId>, events: Vec<Incoming>, max_bytes: usize) -> Missed {
         let mut items: Vec<Item> = events
             .into_iter()
             .map(|event| {
-                let (frame, id_line) = with_id(&event.id.to_string(), &event.frame);
+                let (frame, id_line) = match &event.own_id {
+                    Some(own) => with_id(own, &event.frame),
+                    None => with_id(&event.id.to_string(), &event.frame),
+                };
                 Item {
                     frame,
                     published: event.published,
@@ -297,7 +304,7 @@ impl Missed {
             .map_or(0, |at| at + 1);
         items.drain(..kept_from);
         Missed {
-            after,
+            found,
             items: items.into(),
         }
     }
@@ -313,6 +320,16 @@ impl Resume<'_> {
             None => self.last_event_id?.parse().ok(),
         }
     }
+
+    /// The wire id the backplane resolves: a global position, else the
+    /// Last-Event-ID (a global id or an own id).
+    pub(crate) fn wire_id(&self) -> Option<std::borrow::Cow<'_, str>> {
+        match self.after {
+            Some(Position::Global(id)) => Some(id.to_string().into()),
+            Some(_) => None,
+            None => self.last_event_id.map(Into::into),
+        }
+    }
 }
 
 impl Sequencing for Global {
@@ -326,7 +343,9 @@ impl Sequencing for Global {
         }
         self.last = Some(event.id);
         self.taken += 1;
-        let id = ByteString::from(event.id.to_string());
+        let id = event
+            .own_id
+            .unwrap_or_else(|| ByteString::from(event.id.to_string()));
         let (frame, id_line) = with_id(&id, &event.frame);
         Some(Accepted {
             position: event.id,
@@ -341,9 +360,13 @@ impl Sequencing for Global {
         })
     }
 
-    /// After a global id: the backplane's events after it, then the ones
-    /// this node took since the backplane was read (or, when it could not
-    /// be, the logged ones after it). Without one, the local log's replay.
+    /// After a wire id the backplane holds: its events after that one, then
+    /// the ones this node took since the backplane was read. One it does not
+    /// hold (trimmed, never seen) is a gap, as on one node: the gap event,
+    /// then what [`ResumeGap`] says of the newest it holds. When it could
+    /// not be read, the local log stands in: the logged events after a
+    /// global id, else a gap. Without an id, what [`FirstReplay`] says of
+    /// the local log.
     fn replay(
         &self,
         resume: Resume<'_>,
@@ -352,7 +375,13 @@ impl Sequencing for Global {
         fresh: Freshness,
         queue: &Queue,
     ) -> Replayed<GlobalId> {
-        let Some(after) = resume.global() else {
+        let missed = backfill.missed;
+        let gap = missed.as_ref().is_some_and(|missed| missed.found.is_none());
+        let after = match &missed {
+            Some(missed) => missed.found,
+            None => resume.global(),
+        };
+        if after.is_none() && !gap {
             let resumed = resume.after.is_some() || resume.last_event_id.is_some();
             let newest = resume.rules.newest(resumed);
             let first = log.and_then(|log| {
@@ -372,11 +401,18 @@ impl Sequencing for Global {
                 start: Position::Global(start),
                 gap: resumed && log.is_some(),
             };
+        }
+        let held = missed.as_ref().map_or(&[][..], |missed| &missed.items[..]);
+        // In a gap, the newest of what the backplane holds, as ResumeGap says.
+        let (held, live_only) = if gap {
+            let newest = resume.rules.newest(true);
+            (&held[held.len().saturating_sub(newest)..], newest == 0)
+        } else {
+            (held, false)
         };
-        let mut newest = after;
+        let mut newest = after.unwrap_or_default();
         let mut items = Vec::new();
-        let missed = backfill.missed.filter(|missed| missed.after == after);
-        for item in missed.iter().flat_map(|missed| missed.items.iter()) {
+        for item in held {
             let Some(Position::Global(id)) = item.position else {
                 continue;
             };
@@ -388,7 +424,8 @@ impl Sequencing for Global {
                 items.push(item.clone());
             }
         }
-        for item in log.into_iter().flat_map(EventLog::items) {
+        let taken_since = log.into_iter().flat_map(EventLog::items);
+        for item in taken_since.take_while(|_| !live_only) {
             let Some(Position::Global(id)) = item.position else {
                 continue;
             };
@@ -399,6 +436,21 @@ impl Sequencing for Global {
                 }
             }
         }
+        let Some(after) = after else {
+            let first = push_gap(queue, items.into_iter(), fresh.now);
+            let (caught_up_to, start) = match first {
+                Some(Position::Global(first)) => (
+                    self.last.is_none_or(|last| newest > last).then_some(newest),
+                    first.predecessor(),
+                ),
+                _ => (None, self.last.unwrap_or(backfill.watched_from)),
+            };
+            return Replayed {
+                caught_up_to,
+                start: Position::Global(start),
+                gap: true,
+            };
+        };
         queue.push_replay(items.into_iter());
         Replayed {
             caught_up_to: self.last.is_none_or(|last| newest > last).then_some(newest),
@@ -487,6 +539,7 @@ mod tests {
     fn incoming(millis: u64, now: Instant) -> Incoming {
         Incoming {
             id: gid(millis),
+            own_id: None,
             frame: Bytes::from(format!("data: {millis}\n\n")),
             published: now,
         }
@@ -762,7 +815,7 @@ mod tests {
         let backfill = Backfill {
             watched_from: gid(0),
             missed: Some(Missed::new(
-                gid(0),
+                Some(gid(0)),
                 vec![incoming(1, now), incoming(2, now), incoming(3, now)],
                 usize::MAX,
             )),
@@ -785,7 +838,7 @@ mod tests {
 
         let behind = Backfill {
             watched_from: gid(0),
-            missed: Some(Missed::new(gid(0), vec![incoming(1, now)], usize::MAX)),
+            missed: Some(Missed::new(Some(gid(0)), vec![incoming(1, now)], usize::MAX)),
         };
         let q = queue();
         let replayed = global.replay(
@@ -798,12 +851,52 @@ mod tests {
         assert_eq!(replayed.caught_up_to, None, "nothing ahead of the node");
     }
 
+    /// A Last-Event-ID the backplane does not hold is a gap, as on one
+    /// node: the gap event naming the first replayed (by its own id when it
+    /// has one), then the newest held as the rules say, or nothing when
+    /// they say live only.
+    #[test]
+    fn a_resume_the_backplane_cannot_place_gets_the_gap_event_first() {
+        let now = Instant::now();
+        let global = Global::default();
+        let held = || {
+            let mut events: Vec<_> = (2..=4).map(|millis| incoming(millis, now)).collect();
+            events[1].own_id = Some("order-3".into());
+            Backfill {
+                watched_from: gid(4),
+                missed: Some(Missed::new(None, events, usize::MAX)),
+            }
+        };
+        let mut rules = ReplayRules {
+            first: FirstReplay::Nothing,
+            ..ReplayRules::default()
+        };
+        let q = queue();
+        let replayed = global.replay(by_id("order-1", rules), held(), None, fresh(now), &q);
+        assert_eq!((replayed.gap, replayed.start), (true, Position::Global(gid(2).predecessor())));
+        assert_eq!(
+            texts(&q),
+            [
+                "event: sse-gap\ndata: 2-0\n\n",
+                "id: 2-0\ndata: 2\n\n",
+                "id: order-3\ndata: 3\n\n",
+                "id: 4-0\ndata: 4\n\n",
+            ]
+        );
+
+        rules.gap = ResumeGap::LiveOnly;
+        let q = queue();
+        let replayed = global.replay(by_id("order-1", rules), held(), None, fresh(now), &q);
+        assert_eq!((replayed.gap, replayed.start), (true, Position::Global(gid(4))));
+        assert_eq!(texts(&q), ["event: sse-gap\ndata: \n\n"]);
+    }
+
     #[test]
     fn missed_events_keep_the_newest_within_the_byte_limit() {
         let now = Instant::now();
         let events = (1..=5).map(|millis| incoming(millis, now)).collect();
         // Each framed event is `id: N-0\n` (8 bytes) and `data: N\n\n` (9).
-        let missed = Missed::new(gid(0), events, 3 * 17 + 16);
+        let missed = Missed::new(Some(gid(0)), events, 3 * 17 + 16);
         let ids: Vec<_> = missed.items.iter().map(|item| item.position).collect();
         assert_eq!(
             ids,

@@ -34,7 +34,8 @@ pub struct Published {
     /// The stream already took an event with this own id among its last
     /// [`LogLimits::max_events`](crate::LogLimits::max_events): this one was
     /// not stored again (a publisher's retry is safe), and `seq` is the
-    /// first one's. Always false without auto-replay or with a backplane.
+    /// first one's. Always false without auto-replay. With a backplane, the
+    /// backplane's log held it (see [`Backplane::publish`]).
     pub duplicate: bool,
 }
 
@@ -87,10 +88,10 @@ pub(crate) struct StreamState {
     pub(crate) replay_limit: usize,
     /// Most bytes of them (the log's `max_bytes`): the newest are kept.
     pub(crate) replay_max_bytes: usize,
-    /// Backplane reads for resuming subscribers, by the id they resume
+    /// Backplane reads for resuming subscribers, by the wire id they resume
     /// after, while one is in flight or its result is being handed out:
     /// subscribers resuming together share one read and one copy.
-    pub(crate) backfills: Mutex<Vec<(GlobalId, Weak<SharedRead>)>>,
+    pub(crate) backfills: Mutex<Vec<(Box<str>, Weak<SharedRead>)>>,
     /// The epoch of the stream's generated ids (see [`ids`]).
     pub(crate) epoch: Arc<str>,
     /// The longest `retry:` an event may carry.
@@ -132,7 +133,7 @@ impl StreamState {
 
     /// The backplane read for subscribers resuming after `after`: the one
     /// in flight, else a new one.
-    fn shared_read(&self, after: GlobalId) -> Arc<SharedRead> {
+    fn shared_read(&self, after: &str) -> Arc<SharedRead> {
         let mut reads = self
             .backfills
             .lock()
@@ -140,13 +141,13 @@ impl StreamState {
         reads.retain(|(_, read)| read.strong_count() > 0);
         if let Some(read) = reads
             .iter()
-            .find(|(id, _)| *id == after)
+            .find(|(id, _)| **id == *after)
             .and_then(|(_, read)| read.upgrade())
         {
             return read;
         }
         let read = Arc::new(OnceCell::new());
-        reads.push((after, Arc::downgrade(&read)));
+        reads.push((after.into(), Arc::downgrade(&read)));
         read
     }
 }
@@ -351,20 +352,21 @@ impl StreamHandle {
             last_event_id: request.last_event_id.as_deref(),
             ..Resume::default()
         };
-        let missed = match resume.global() {
+        let missed = match resume.wire_id() {
             Some(after) if self.state.replay_limit > 0 => {
-                let read = self.state.shared_read(after);
+                let read = self.state.shared_read(&after);
                 read.get_or_init(|| async {
-                    let events = backplane
-                        .read_after(&self.state.name, after, self.state.replay_limit)
+                    let read = backplane
+                        .read_after(&self.state.name, &after, self.state.replay_limit)
                         .await
                         .ok()?;
                     let (now, unix_now) = (clock.now(), clock.unix_now());
-                    let events = events
+                    let events = read
+                        .events
                         .into_iter()
                         .map(|event| incoming(event, now, unix_now))
                         .collect();
-                    Some(Missed::new(after, events, self.state.replay_max_bytes))
+                    Some(Missed::new(read.found, events, self.state.replay_max_bytes))
                 })
                 .await
                 .clone()
@@ -474,12 +476,14 @@ fn incoming(
 ) -> Incoming {
     Incoming {
         id: event.id,
+        own_id: event.own_id,
         published: event.id.published_at(now, unix_now),
         frame: event.frame,
     }
 }
 
-/// Publishes through `backplane`; the event's own id rides beside it.
+/// Publishes through `backplane`; the event's own id rides beside it and
+/// is its wire id, else the backplane's global id is.
 pub(crate) async fn publish_global(
     backplane: &dyn Backplane,
     encoder: &Encoder,
@@ -488,13 +492,16 @@ pub(crate) async fn publish_global(
     mut event: Event,
 ) -> Result<Published, PublishError> {
     check(&event, max_retry, None)?;
-    let user_id = event.id.take();
+    if event.id.as_deref().is_some_and(|id| id.parse::<GlobalId>().is_ok()) {
+        return Err(PublishError::InvalidId(InvalidId::GlobalForm));
+    }
+    let own_id = event.id.take();
     let frame = encoder.encode(&event)?;
-    let id = backplane.publish(stream, frame, user_id).await?;
+    let appended = backplane.publish(stream, frame, own_id.clone()).await?;
     Ok(Published {
-        id: ByteString::from(id.to_string()),
+        id: own_id.unwrap_or_else(|| ByteString::from(appended.id.to_string())),
         seq: 0,
-        duplicate: false,
+        duplicate: appended.duplicate,
     })
 }
 

@@ -918,6 +918,7 @@ mod tests {
     fn incoming(millis: u64, now: Instant) -> Incoming {
         Incoming {
             id: GlobalId { millis, seq: 0 },
+            own_id: None,
             frame: Bytes::from(format!("data: {millis}\n\n")),
             published: now,
         }
@@ -937,7 +938,7 @@ mod tests {
         let backfill = Backfill {
             watched_from: GlobalId::default(),
             missed: Some(Missed::new(
-                GlobalId { millis: 1, seq: 0 },
+                Some(GlobalId { millis: 1, seq: 0 }),
                 vec![incoming(2, t0), incoming(3, t0)],
                 usize::MAX,
             )),

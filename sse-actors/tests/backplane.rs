@@ -12,8 +12,8 @@ use bytestring::ByteString;
 use futures_util::StreamExt as _;
 use futures_util::future::BoxFuture;
 use sse_actors::{
-    Backplane, BackplaneError, BackplaneEvent, Event, GlobalId, Inbound, Position, Server,
-    SubscribeRequest, Subscription, TryPublishError,
+    Appended, Backplane, BackplaneError, BackplaneEvent, Event, GlobalId, Inbound, Position,
+    ReadAfter, Server, SubscribeRequest, Subscription, TryPublishError,
 };
 
 #[derive(Default)]
@@ -47,15 +47,31 @@ impl Backplane for Fake {
         &self,
         _stream: &str,
         frame: Bytes,
-        _user_id: Option<ByteString>,
-    ) -> BoxFuture<'static, Result<GlobalId, BackplaneError>> {
+        own_id: Option<ByteString>,
+    ) -> BoxFuture<'static, Result<Appended, BackplaneError>> {
         let mut events = self.0.events.lock().unwrap();
-        let id = GlobalId {
-            millis: 1_000 + events.len() as u64,
-            seq: 0,
+        let held = events
+            .iter()
+            .find(|e| own_id.is_some() && e.own_id == own_id)
+            .map(|e| e.id);
+        let appended = match held {
+            Some(id) => Appended {
+                id,
+                duplicate: true,
+            },
+            None => {
+                let id = GlobalId {
+                    millis: 1_000 + events.len() as u64,
+                    seq: 0,
+                };
+                events.push(BackplaneEvent { id, own_id, frame });
+                Appended {
+                    id,
+                    duplicate: false,
+                }
+            }
         };
-        events.push(BackplaneEvent { id, frame });
-        Box::pin(async move { Ok(id) })
+        Box::pin(async move { Ok(appended) })
     }
 
     fn watch(&self, _stream: &str) -> BoxFuture<'static, Result<GlobalId, BackplaneError>> {
@@ -69,26 +85,34 @@ impl Backplane for Fake {
     fn read_after(
         &self,
         _stream: &str,
-        after: GlobalId,
+        last_event_id: &str,
         limit: usize,
-    ) -> BoxFuture<'static, Result<Vec<BackplaneEvent>, BackplaneError>> {
-        let events: Vec<_> = self
-            .0
-            .events
-            .lock()
-            .unwrap()
+    ) -> BoxFuture<'static, Result<ReadAfter, BackplaneError>> {
+        let events = self.0.events.lock().unwrap();
+        let found = events
             .iter()
-            .filter(|e| e.id > after)
-            .take(limit)
-            .cloned()
-            .collect();
+            .find(|e| match &e.own_id {
+                Some(own) => *own == last_event_id,
+                None => e.id.to_string() == last_event_id,
+            })
+            .map(|e| e.id);
+        let events = match found {
+            Some(after) => events
+                .iter()
+                .filter(|e| e.id > after)
+                .take(limit)
+                .cloned()
+                .collect(),
+            None => events[events.len().saturating_sub(limit)..].to_vec(),
+        };
+        let read = ReadAfter { found, events };
         self.0.reads.fetch_add(1, Ordering::AcqRel);
         let gate = self.0.gate.lock().unwrap().clone();
         Box::pin(async move {
             if let Some(gate) = gate {
                 let _ = gate.acquire().await;
             }
-            Ok(events)
+            Ok(read)
         })
     }
 }
@@ -119,7 +143,7 @@ async fn a_resuming_subscriber_gets_each_event_once_while_the_node_reads_behind(
         .await
         .unwrap();
     for data in ["a", "b", "c"] {
-        let published = server.publish("s", Event::data(data).id("mine")).await;
+        let published = server.publish("s", Event::data(data)).await;
         assert_eq!(published.unwrap().seq, 0, "the global id is the position");
     }
     assert!(matches!(
