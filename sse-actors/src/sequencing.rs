@@ -838,7 +838,11 @@ mod tests {
 
         let behind = Backfill {
             watched_from: gid(0),
-            missed: Some(Missed::new(Some(gid(0)), vec![incoming(1, now)], usize::MAX)),
+            missed: Some(Missed::new(
+                Some(gid(0)),
+                vec![incoming(1, now)],
+                usize::MAX,
+            )),
         };
         let q = queue();
         let replayed = global.replay(
@@ -873,7 +877,10 @@ mod tests {
         };
         let q = queue();
         let replayed = global.replay(by_id("order-1", rules), held(), None, fresh(now), &q);
-        assert_eq!((replayed.gap, replayed.start), (true, Position::Global(gid(2).predecessor())));
+        assert_eq!(
+            (replayed.gap, replayed.start),
+            (true, Position::Global(gid(2).predecessor()))
+        );
         assert_eq!(
             texts(&q),
             [
@@ -887,7 +894,10 @@ mod tests {
         rules.gap = ResumeGap::LiveOnly;
         let q = queue();
         let replayed = global.replay(by_id("order-1", rules), held(), None, fresh(now), &q);
-        assert_eq!((replayed.gap, replayed.start), (true, Position::Global(gid(4))));
+        assert_eq!(
+            (replayed.gap, replayed.start),
+            (true, Position::Global(gid(4)))
+        );
         assert_eq!(texts(&q), ["event: sse-gap\ndata: \n\n"]);
     }
 

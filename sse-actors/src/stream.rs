@@ -492,7 +492,11 @@ pub(crate) async fn publish_global(
     mut event: Event,
 ) -> Result<Published, PublishError> {
     check(&event, max_retry, None)?;
-    if event.id.as_deref().is_some_and(|id| id.parse::<GlobalId>().is_ok()) {
+    if event
+        .id
+        .as_deref()
+        .is_some_and(|id| id.parse::<GlobalId>().is_ok())
+    {
         return Err(PublishError::InvalidId(InvalidId::GlobalForm));
     }
     let own_id = event.id.take();

@@ -3,24 +3,26 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use bytestring::ByteString;
 use futures_util::future::BoxFuture;
+use redis::Script;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::streams::StreamRangeReply;
-use sse_actors::{Backplane, BackplaneError, BackplaneEvent, GlobalId, Inbound};
+use sse_actors::{Appended, Backplane, BackplaneError, GlobalId, Inbound, ReadAfter};
 use tokio::sync::Notify;
 
-use crate::entry::{self, FRAME, USER_ID};
+use crate::entry;
 use crate::error::{ConnectError, unavailable};
 use crate::options::RedisOptions;
 use crate::reader;
 
-/// One node's connection to the cluster's Redis: publishes with `XADD`,
-/// reads every watched stream with one blocking `XREAD` connection, replays
-/// with `XRANGE`. Cheap to clone.
+/// One node's connection to the cluster's Redis: publishes with a script
+/// (`XADD` and the own-id map, trimmed together), reads every watched
+/// stream with one blocking `XREAD` connection, replays with a script
+/// resolving the Last-Event-ID. Cheap to clone.
 #[derive(Clone)]
 pub struct RedisBackplane {
     shared: Arc<BackplaneState>,
@@ -41,6 +43,10 @@ pub(crate) struct BackplaneState {
     pub(crate) errors: AtomicU64,
     /// Reader connections made after the first one.
     pub(crate) reconnects: AtomicU64,
+    /// `scripts/publish.lua`.
+    publish: Script,
+    /// `scripts/read_after.lua`.
+    read_after: Script,
 }
 
 /// What a [`RedisBackplane`] counts, as running totals.
@@ -70,6 +76,10 @@ impl BackplaneState {
     pub(crate) fn key(&self, stream: &str) -> String {
         format!("{}{stream}", self.options.key_prefix)
     }
+
+    fn ids_key(&self, stream: &str) -> String {
+        format!("{}{stream}", self.options.ids_key_prefix)
+    }
 }
 
 impl RedisBackplane {
@@ -77,6 +87,13 @@ impl RedisBackplane {
     /// connects lazily: a node starts while Redis is down, and serves once it
     /// is up. Call inside a Tokio runtime (an actix `System` is one).
     pub fn new(url: &str, options: RedisOptions) -> Result<Self, ConnectError> {
+        let (streams, ids) = (&options.key_prefix, &options.ids_key_prefix);
+        if streams.starts_with(ids.as_str()) || ids.starts_with(streams.as_str()) {
+            return Err(ConnectError::OverlappingPrefixes {
+                key_prefix: streams.clone(),
+                ids_key_prefix: ids.clone(),
+            });
+        }
         let client = redis::Client::open(url).map_err(|error| ConnectError::InvalidUrl {
             url: url.to_owned(),
             reason: error.to_string(),
@@ -102,6 +119,8 @@ impl RedisBackplane {
                 wake: Notify::new(),
                 errors: AtomicU64::new(0),
                 reconnects: AtomicU64::new(0),
+                publish: Script::new(include_str!("scripts/publish.lua")),
+                read_after: Script::new(include_str!("scripts/read_after.lua")),
             }),
         })
     }
@@ -134,40 +153,35 @@ impl Backplane for RedisBackplane {
         &self,
         stream: &str,
         frame: Bytes,
-        user_id: Option<ByteString>,
-    ) -> BoxFuture<'static, Result<GlobalId, BackplaneError>> {
+        own_id: Option<ByteString>,
+    ) -> BoxFuture<'static, Result<Appended, BackplaneError>> {
         let shared = Arc::clone(&self.shared);
-        let key = shared.key(stream);
+        let (key, ids_key) = (shared.key(stream), shared.ids_key(stream));
         Box::pin(async move {
             let options = &shared.options;
-            let mut add = redis::cmd("XADD");
-            add.arg(&key)
-                .arg("MAXLEN")
-                .arg("~")
-                .arg(options.max_len)
-                .arg("*")
-                .arg(FRAME)
-                .arg(&frame[..]);
-            if let Some(user_id) = &user_id {
-                add.arg(USER_ID).arg(&user_id[..]);
-            }
-            let mut pipe = redis::pipe();
-            pipe.add_command(add);
-            if let Some(min_id) = options.max_age.and_then(oldest_kept) {
-                pipe.cmd("XTRIM")
-                    .arg(&key)
-                    .arg("MINID")
-                    .arg("~")
-                    .arg(min_id.to_string())
-                    .ignore();
-            }
+            let max_age = options
+                .max_age
+                .map_or(0, |age| u64::try_from(age.as_millis()).unwrap_or(u64::MAX));
             let mut conn = shared.commands.clone();
-            let (id,): (String,) = pipe
-                .query_async(&mut conn)
+            let (id, duplicate): (String, u8) = shared
+                .publish
+                .key(&key)
+                .key(&ids_key)
+                .arg(&frame[..])
+                .arg(u8::from(own_id.is_some()))
+                .arg(own_id.as_deref().unwrap_or_default())
+                .arg(options.max_len)
+                .arg(max_age)
+                .invoke_async(&mut conn)
                 .await
                 .map_err(|error| shared.failed(error))?;
-            id.parse::<GlobalId>()
-                .map_err(|error| BackplaneError::Protocol(error.to_string()))
+            let id = id
+                .parse::<GlobalId>()
+                .map_err(|error| BackplaneError::Protocol(error.to_string()))?;
+            Ok(Appended {
+                id,
+                duplicate: duplicate == 1,
+            })
         })
     }
 
@@ -225,44 +239,58 @@ impl Backplane for RedisBackplane {
     fn read_after(
         &self,
         stream: &str,
-        after: GlobalId,
+        last_event_id: &str,
         limit: usize,
-    ) -> BoxFuture<'static, Result<Vec<BackplaneEvent>, BackplaneError>> {
+    ) -> BoxFuture<'static, Result<ReadAfter, BackplaneError>> {
         let shared = Arc::clone(&self.shared);
-        let key = shared.key(stream);
+        let (key, ids_key) = (shared.key(stream), shared.ids_key(stream));
+        // Publisher ids of the global form are refused, so the form says
+        // which of the two a Last-Event-ID is.
+        let global = last_event_id.parse::<GlobalId>().is_ok();
+        let last_event_id = last_event_id.to_owned();
         Box::pin(async move {
             let mut conn = shared.commands.clone();
-            let reply: StreamRangeReply = redis::cmd("XRANGE")
-                .arg(&key)
-                .arg(format!("({after}"))
-                .arg("+")
-                .arg("COUNT")
+            let (found, mut reply): (String, StreamRangeReply) = shared
+                .read_after
+                .key(&key)
+                .key(&ids_key)
+                .arg(&last_event_id)
+                .arg(u8::from(global))
                 .arg(limit)
-                .query_async(&mut conn)
+                .invoke_async(&mut conn)
                 .await
                 .map_err(|error| shared.failed(error))?;
+            let found = match found.as_str() {
+                "" => {
+                    // The newest held, newest first.
+                    reply.ids.reverse();
+                    None
+                }
+                id => Some(
+                    id.parse::<GlobalId>()
+                        .map_err(|error| BackplaneError::Protocol(error.to_string()))?,
+                ),
+            };
             // An entry another program wrote is skipped, not fatal.
-            Ok(reply
+            let events = reply
                 .ids
                 .iter()
                 .filter_map(|e| entry::event(e).ok())
-                .collect())
+                .collect();
+            Ok(ReadAfter { found, events })
         })
     }
 }
 
-/// The oldest id kept under an age limit.
-fn oldest_kept(max_age: Duration) -> Option<GlobalId> {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?;
-    let millis = now.checked_sub(max_age)?.as_millis();
-    Some(GlobalId {
-        millis: u64::try_from(millis).ok()?,
-        seq: 0,
-    })
-}
-
+/// This node's clock as a global id.
 fn now() -> GlobalId {
-    oldest_kept(Duration::ZERO).unwrap_or_default()
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |now| now.as_millis());
+    GlobalId {
+        millis: u64::try_from(millis).unwrap_or(u64::MAX),
+        seq: 0,
+    }
 }
 
 impl std::fmt::Debug for RedisBackplane {

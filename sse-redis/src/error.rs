@@ -14,6 +14,17 @@ pub enum ConnectError {
         /// What is wrong with it.
         reason: String,
     },
+    /// One key prefix starts with the other, so a stream's key could be
+    /// another stream's id map.
+    #[error(
+        "the key prefixes {key_prefix:?} and {ids_key_prefix:?} overlap: neither may start with the other"
+    )]
+    OverlappingPrefixes {
+        /// [`RedisOptions::key_prefix`](crate::RedisOptions::key_prefix).
+        key_prefix: String,
+        /// [`RedisOptions::ids_key_prefix`](crate::RedisOptions::ids_key_prefix).
+        ids_key_prefix: String,
+    },
 }
 
 /// A Redis failure as the seam reports it: unreachable Redis (refused,

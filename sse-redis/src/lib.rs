@@ -6,11 +6,29 @@
 //! event to the Redis stream `sse:<name>` with `XADD … MAXLEN ~ N`; each
 //! node reads every stream it has subscribers for with one blocking `XREAD`
 //! on one dedicated connection (not one per subscriber or per stream) and
-//! fans events out locally through its stream actors, encoded once. Event
-//! ids on the wire are the Redis entry ids (`MILLIS-SEQ`): global and
-//! ordered, so a client that reconnects to any node with `Last-Event-ID`
-//! is replayed exactly what it missed (`XRANGE (id +`). A publisher's own
-//! event id is stored beside the event (field `u`), not sent.
+//! fans events out locally through its stream actors, encoded once.
+//!
+//! **Ids**, as on one node: an event's wire id is its publisher's own id,
+//! else its Redis entry id (`MILLIS-SEQ`: global, ordered, never repeated),
+//! and a client that reconnects to any node with either as `Last-Event-ID`
+//! is replayed exactly what it missed. An own id the stream already holds is
+//! not appended again (the publication is answered as a duplicate of the
+//! first), so a retry after a timeout is safe. A Last-Event-ID Redis no
+//! longer holds is reported as a gap ([`sse_actors::ReadAfter::found`]).
+//!
+//! **Keys**, per SSE stream `NAME`:
+//!
+//! | key | type | holds |
+//! |---|---|---|
+//! | `sse:NAME` ([`RedisOptions::key_prefix`]) | stream | one entry per event: field `f` the frame without an `id:` line, field `u` the own id when given |
+//! | `sse-id:NAME` ([`RedisOptions::ids_key_prefix`]) | hash | own id → entry id, for the held entries with an own id |
+//!
+//! Publishing is one Lua script (the duplicate check, `XADD`, the hash
+//! write, and trimming both exactly to [`RedisOptions::max_len`] and
+//! [`RedisOptions::max_age`]); resolving a Last-Event-ID and reading after
+//! it is another. The hash never holds more than the stream, so nothing
+//! grows without bound. The keys of one stream are two, so Redis Cluster
+//! (sharded) is not supported: use one Redis (with replicas if needed).
 //!
 //! **Failures.** While Redis is unreachable, nodes keep serving their
 //! connected subscribers; publishing fails at once with
@@ -21,8 +39,8 @@
 //! once Redis is back, provided Redis kept its data (run it with
 //! `appendonly yes`: a Redis restarted empty restarts its ids too).
 //!
-//! **Limits**, all on [`RedisOptions`]: entries kept per stream (`MAXLEN ~`,
-//! which also bounds replay), an optional age limit (`MINID ~`), the read
+//! **Limits**, all on [`RedisOptions`]: entries kept per stream (which also
+//! bounds replay and the own-id hash), an optional age limit, the read
 //! batch, the block time and the timeouts. A node's own memory limits are
 //! those of its `sse_actors::Server`.
 //!
@@ -40,6 +58,8 @@
 //!         .build();
 //!     let published = server.publish("news", sse_actors::Event::data("hello")).await?;
 //!     println!("published as {}", published.id); // e.g. 1700000000000-0
+//!     let own = server.publish("news", sse_actors::Event::data("hi").id("n-1")).await?;
+//!     assert_eq!(own.id, "n-1"); // an own id is the wire id
 //!     Ok(())
 //! })
 //! # }

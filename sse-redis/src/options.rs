@@ -10,12 +10,17 @@ pub struct RedisOptions {
     /// Prefix of the Redis key of each SSE stream (`sse:` + name by default),
     /// so several clusters can share one Redis.
     pub key_prefix: String,
-    /// Entries kept per stream: `XADD … MAXLEN ~ max_len`, so Redis trims
-    /// whole nodes of old entries and may keep slightly more. This bounds
-    /// Redis memory and how far back any node can replay. Default 10 000.
+    /// Prefix of the Redis key of each stream's own ids (`sse-id:` + name by
+    /// default): a hash from each held event's own id to its entry id.
+    /// Neither prefix may start with the other, so no stream's key is
+    /// another's id map.
+    pub ids_key_prefix: String,
+    /// Entries kept per stream, exactly: each publish trims the oldest
+    /// beyond it, and their own ids with them. This bounds Redis memory and
+    /// how far back any node can replay. Default 10 000.
     pub max_len: usize,
-    /// Entries older than this are trimmed on each publish (`XTRIM … MINID ~
-    /// now - max_age`). Default: no age limit.
+    /// Entries older than this (by Redis' clock) are trimmed, with their own
+    /// ids, on each publish. Default: no age limit.
     pub max_age: Option<Duration>,
     /// How long one `XREAD` waits for new entries. Events are delivered as
     /// soon as they arrive whatever this is; it bounds how long a newly
@@ -39,6 +44,7 @@ impl Default for RedisOptions {
     fn default() -> Self {
         RedisOptions {
             key_prefix: "sse:".to_owned(),
+            ids_key_prefix: "sse-id:".to_owned(),
             max_len: 10_000,
             max_age: None,
             block: Duration::from_millis(200),

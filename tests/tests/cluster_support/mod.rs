@@ -80,6 +80,29 @@ impl Redis {
         }
     }
 
+    /// The answer to a command answered with an integer (`XLEN`, `HLEN`),
+    /// over a plain connection: the tests look at what Redis holds.
+    pub fn integer(&self, args: &[&str]) -> i64 {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to Redis");
+        stream.set_read_timeout(Some(GUARD)).expect("read timeout");
+        let mut request = format!("*{}\r\n", args.len());
+        for arg in args {
+            request.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
+        }
+        stream.write_all(request.as_bytes()).expect("send to Redis");
+        let mut reply = Vec::new();
+        let mut byte = [0u8; 1];
+        while !reply.ends_with(b"\r\n") {
+            stream.read_exact(&mut byte).expect("Redis answers");
+            reply.push(byte[0]);
+        }
+        let reply = String::from_utf8(reply).expect("a text answer");
+        reply
+            .strip_prefix(':')
+            .and_then(|n| n.trim_end().parse().ok())
+            .unwrap_or_else(|| panic!("{args:?} answered {reply:?}, not an integer"))
+    }
+
     /// Starts it again on the same port and directory.
     pub fn restart(&mut self) {
         self.kill();
@@ -125,13 +148,17 @@ pub struct Node {
 
 impl Node {
     pub fn start(redis_url: &str) -> Node {
+        Node::start_with(redis_url, RedisOptions::default())
+    }
+
+    /// A node whose backplane has `options`.
+    pub fn start_with(redis_url: &str, options: RedisOptions) -> Node {
         let url = redis_url.to_owned();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
         let thread = std::thread::spawn(move || {
             actix_rt::System::new().block_on(async move {
-                let backplane =
-                    RedisBackplane::new(&url, RedisOptions::default()).expect("valid Redis URL");
+                let backplane = RedisBackplane::new(&url, options).expect("valid Redis URL");
                 let server = Server::builder()
                     .auto_stream(true)
                     .arbiters(1)
@@ -219,6 +246,24 @@ pub async fn publish(
     let body: serde_json::Value = response.json().await.expect("JSON answer");
     let id = body["id"].as_str().map(str::to_owned);
     (status, id)
+}
+
+/// Publishes the JSON `event` (`{"data","event","id","retry"}`) to
+/// `stream` on `node`: the HTTP status and the hub's JSON answer.
+pub async fn publish_json(
+    client: &awc::Client,
+    node: &Node,
+    stream: &str,
+    event: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let mut response = client
+        .post(node.events_url(stream))
+        .send_json(&event)
+        .await
+        .expect("publish request");
+    let status = response.status().as_u16();
+    let body = response.json().await.expect("JSON answer");
+    (status, body)
 }
 
 /// A response body as awc hands it over.

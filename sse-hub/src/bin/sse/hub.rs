@@ -166,12 +166,13 @@ pub struct Args {
     // Cluster.
     /// Make this hub a node of a cluster sharing the Redis at this URL
     /// (`redis://127.0.0.1:6379`): events published on any node reach
-    /// subscribers on every node, ids are Redis stream ids, and clients
-    /// resume on any node. Redis keeps `--redis-max-len` events per stream.
+    /// subscribers on every node, ids follow the single-node rules (an event
+    /// without its own id gets its Redis stream id), and clients resume on
+    /// any node. Redis keeps `--redis-max-len` events per stream.
     #[arg(long, env = "SSE_HUB_REDIS")]
     redis: Option<String>,
-    /// Events kept per stream in Redis (`MAXLEN ~`), which bounds Redis
-    /// memory and how far back any node can replay.
+    /// Events kept per stream in Redis, exactly (with their own ids), which
+    /// bounds Redis memory and how far back any node can replay.
     #[arg(long, env = "SSE_HUB_REDIS_MAX_LEN", default_value_t = 10_000)]
     redis_max_len: usize,
 
