@@ -6,6 +6,8 @@
 
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use bytes::{BufMut, Bytes, BytesMut};
 use bytestring::ByteString;
 
@@ -265,49 +267,110 @@ pub(crate) struct Backfill {
 }
 
 /// What the backplane holds for a Last-Event-ID, oldest first, framed
-/// with the wire ids once: the subscribers resuming from the same id
-/// together share one read and one copy of its frames.
+/// with the wire ids once: the subscribers resuming from the same id share
+/// one read and one copy of its frames, those resuming shortly after only
+/// adding what was published since (see [`extended`](Self::extended)).
 #[derive(Clone, Debug)]
 pub(crate) struct Missed {
     /// The event the Last-Event-ID names; `None` when the backplane does
-    /// not hold it: then `items` are the newest it holds.
+    /// not hold it: then the items are the newest it holds.
     pub(crate) found: Option<GlobalId>,
-    pub(crate) items: std::sync::Arc<[Item]>,
+    /// A shared read, of which the first `skip` are no longer kept.
+    shared: Arc<[Item]>,
+    skip: usize,
+    /// Read later, after the last of `shared`.
+    tail: Arc<[Item]>,
 }
 
 impl Missed {
     /// Frames `events` (oldest first), keeping the newest whose frames fit
     /// in `max_bytes`, as a log of that size would.
     pub(crate) fn new(found: Option<GlobalId>, events: Vec<Incoming>, max_bytes: usize) -> Missed {
-        let mut items: Vec<Item> = events
-            .into_iter()
-            .map(|event| {
-                let (frame, id_line) = match &event.own_id {
-                    Some(own) => with_id(own, &event.frame),
-                    None => with_id(&event.id.to_string(), &event.frame),
-                };
-                Item {
-                    frame,
-                    published: event.published,
-                    position: Some(Position::Global(event.id)),
-                    id_line,
-                }
-            })
-            .collect();
-        let mut bytes = 0;
-        let kept_from = items
-            .iter()
-            .rposition(|item| {
-                bytes += item.frame.len();
-                bytes > max_bytes
-            })
-            .map_or(0, |at| at + 1);
-        items.drain(..kept_from);
+        let mut items: Vec<Item> = events.into_iter().map(framed).collect();
+        let kept = kept(items.iter().rev(), max_bytes, usize::MAX);
+        items.drain(..items.len() - kept);
         Missed {
             found,
-            items: items.into(),
+            shared: items.into(),
+            skip: 0,
+            tail: Arc::default(),
         }
     }
+
+    /// These items, then `later` (what the backplane holds after the
+    /// newest of them), keeping the newest `max_events` whose frames fit in
+    /// `max_bytes`: the items kept of this read are shared, not copied.
+    pub(crate) fn extended(
+        &self,
+        later: Vec<Incoming>,
+        max_bytes: usize,
+        max_events: usize,
+    ) -> Missed {
+        let held = &self.shared[self.skip..];
+        let later: Vec<Item> = later.into_iter().map(framed).collect();
+        let newest_first = (later.iter().rev())
+            .chain(self.tail.iter().rev())
+            .chain(held.iter().rev());
+        let dropped = self.len() + later.len() - kept(newest_first, max_bytes, max_events);
+        let from_held = dropped.min(held.len());
+        let tail: Vec<Item> = (self.tail.iter().cloned())
+            .chain(later)
+            .skip(dropped - from_held)
+            .collect();
+        Missed {
+            found: self.found,
+            shared: Arc::clone(&self.shared),
+            skip: self.skip + from_held,
+            tail: tail.into(),
+        }
+    }
+
+    /// Oldest first.
+    pub(crate) fn items(&self) -> impl DoubleEndedIterator<Item = &Item> {
+        self.shared[self.skip..].iter().chain(self.tail.iter())
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.shared.len() - self.skip + self.tail.len()
+    }
+
+    /// The newest event held, if any.
+    pub(crate) fn newest(&self) -> Option<GlobalId> {
+        match self.items().next_back()?.position? {
+            Position::Global(id) => Some(id),
+            Position::Seq(_) => None,
+        }
+    }
+}
+
+/// An event read from the backplane, framed with its wire id.
+fn framed(event: Incoming) -> Item {
+    let (frame, id_line) = match &event.own_id {
+        Some(own) => with_id(own, &event.frame),
+        None => with_id(&event.id.to_string(), &event.frame),
+    };
+    Item {
+        frame,
+        published: event.published,
+        position: Some(Position::Global(event.id)),
+        id_line,
+    }
+}
+
+/// How many of `newest_first` a log of `max_events` and `max_bytes` keeps.
+fn kept<'a>(
+    newest_first: impl Iterator<Item = &'a Item>,
+    max_bytes: usize,
+    max_events: usize,
+) -> usize {
+    let mut bytes = 0usize;
+    newest_first
+        .take(max_events)
+        .take_while(|item| {
+            bytes = bytes.saturating_add(item.frame.len());
+            bytes <= max_bytes
+        })
+        .count()
 }
 
 impl Resume<'_> {
@@ -402,14 +465,16 @@ impl Sequencing for Global {
                 gap: resumed && log.is_some(),
             };
         }
-        let held = missed.as_ref().map_or(&[][..], |missed| &missed.items[..]);
+        let held = missed.iter().flat_map(Missed::items);
+        let count = missed.as_ref().map_or(0, Missed::len);
         // In a gap, the newest of what the backplane holds, as ResumeGap says.
-        let (held, live_only) = if gap {
-            let newest = resume.rules.newest(true);
-            (&held[held.len().saturating_sub(newest)..], newest == 0)
+        let newest_held = if gap {
+            resume.rules.newest(true)
         } else {
-            (held, false)
+            usize::MAX
         };
+        let held = held.skip(count.saturating_sub(newest_held));
+        let live_only = newest_held == 0;
         let mut newest = after.unwrap_or_default();
         let mut items = Vec::new();
         for item in held {
@@ -902,12 +967,45 @@ mod tests {
     }
 
     #[test]
+    fn an_extended_read_keeps_the_newest_and_shares_the_rest() {
+        let now = Instant::now();
+        let read = Missed::new(
+            Some(gid(0)),
+            (1..=4).map(|millis| incoming(millis, now)).collect(),
+            usize::MAX,
+        );
+        let later = || (5..=6).map(|millis| incoming(millis, now)).collect();
+        let positions =
+            |missed: &Missed| -> Vec<_> { missed.items().map(|item| item.position).collect() };
+        let extended = read.extended(later(), usize::MAX, 5);
+        assert_eq!(
+            positions(&extended),
+            (2..=6)
+                .map(|millis| Some(Position::Global(gid(millis))))
+                .collect::<Vec<_>>(),
+            "the newest 5 of 6"
+        );
+        assert_eq!(
+            extended.items().next().unwrap().frame.as_ptr(),
+            read.items().nth(1).unwrap().frame.as_ptr(),
+            "the kept frames of the read are shared"
+        );
+        assert_eq!(extended.newest(), Some(gid(6)));
+        // Each framed event is 17 bytes: two fit in 40.
+        let extended = read.extended(later(), 40, usize::MAX);
+        assert_eq!(
+            positions(&extended),
+            [5, 6].map(|millis| Some(Position::Global(gid(millis))))
+        );
+    }
+
+    #[test]
     fn missed_events_keep_the_newest_within_the_byte_limit() {
         let now = Instant::now();
         let events = (1..=5).map(|millis| incoming(millis, now)).collect();
         // Each framed event is `id: N-0\n` (8 bytes) and `data: N\n\n` (9).
         let missed = Missed::new(Some(gid(0)), events, 3 * 17 + 16);
-        let ids: Vec<_> = missed.items.iter().map(|item| item.position).collect();
+        let ids: Vec<_> = missed.items().map(|item| item.position).collect();
         assert_eq!(
             ids,
             [3, 4, 5].map(|millis| Some(Position::Global(gid(millis))))

@@ -215,6 +215,7 @@ impl Handler<CreateStream> for ServerActor {
             },
             replay_max_bytes: options.log_limits.max_bytes,
             backfills: Default::default(),
+            recent_read: Default::default(),
             clock: self.config.clock.clone(),
             epoch: Arc::clone(&epoch),
             max_retry: self.config.max_retry,

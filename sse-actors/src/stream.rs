@@ -92,6 +92,10 @@ pub(crate) struct StreamState {
     /// after, while one is in flight or its result is being handed out:
     /// subscribers resuming together share one read and one copy.
     pub(crate) backfills: Mutex<Vec<(Box<str>, Weak<SharedRead>)>>,
+    /// The last backplane read for resuming subscribers, kept for
+    /// [`RECENT_READ_WINDOW`] so those resuming shortly after from the same
+    /// id share its frames too. One per stream, bounded like a read.
+    pub(crate) recent_read: Mutex<Option<RecentRead>>,
     /// The epoch of the stream's generated ids (see [`ids`]).
     pub(crate) epoch: Arc<str>,
     /// The longest `retry:` an event may carry.
@@ -100,6 +104,19 @@ pub(crate) struct StreamState {
 
 /// One backplane read for resuming subscribers: `None` when it failed.
 pub(crate) type SharedRead = OnceCell<Option<Missed>>;
+
+/// How long a stream keeps its last backplane read for subscribers resuming
+/// after the same id: reconnecting clients (a node restarted, a network
+/// blip) arrive spread over their retry delays.
+pub(crate) const RECENT_READ_WINDOW: Duration = Duration::from_secs(10);
+
+/// A stream's last backplane read, by the wire id it was read after.
+#[derive(Debug)]
+pub(crate) struct RecentRead {
+    after: Box<str>,
+    missed: Missed,
+    at: std::time::Instant,
+}
 
 #[derive(Debug, Default)]
 pub(crate) struct SeqState {
@@ -129,6 +146,45 @@ impl StreamState {
 
     pub(crate) fn is_closed(&self) -> bool {
         self.lock_seq().closed
+    }
+
+    /// The last read, if it was after `after` and is recent.
+    fn recent_read(&self, after: &str) -> Option<Missed> {
+        self.forget_old_read(self.clock.now());
+        let recent = self
+            .recent_read
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        recent
+            .as_ref()
+            .filter(|read| *read.after == *after)
+            .map(|read| read.missed.clone())
+    }
+
+    fn remember_read(&self, after: &str, missed: &Missed) {
+        *self
+            .recent_read
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner()) = Some(RecentRead {
+            after: after.into(),
+            missed: missed.clone(),
+            at: self.clock.now(),
+        });
+    }
+
+    /// Forgets the last read once it is old, so its frames are not held
+    /// for nothing.
+    fn forget_old_read(&self, now: std::time::Instant) {
+        let mut recent = self
+            .recent_read
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        if recent
+            .as_ref()
+            .is_some_and(|read| now.saturating_duration_since(read.at) > RECENT_READ_WINDOW)
+        {
+            *recent = None;
+        }
     }
 
     /// The backplane read for subscribers resuming after `after`: the one
@@ -353,30 +409,61 @@ impl StreamHandle {
             ..Resume::default()
         };
         let missed = match resume.wire_id() {
-            Some(after) if self.state.replay_limit > 0 => {
-                let read = self.state.shared_read(&after);
-                read.get_or_init(|| async {
-                    let read = backplane
-                        .read_after(&self.state.name, &after, self.state.replay_limit)
-                        .await
-                        .ok()?;
-                    let (now, unix_now) = (clock.now(), clock.unix_now());
-                    let events = read
-                        .events
-                        .into_iter()
-                        .map(|event| incoming(event, now, unix_now))
-                        .collect();
-                    Some(Missed::new(read.found, events, self.state.replay_max_bytes))
-                })
-                .await
-                .clone()
-            }
+            Some(after) if self.state.replay_limit > 0 => match self.reuse_read(&after).await {
+                Some(missed) => Some(missed),
+                None => {
+                    let read = self.state.shared_read(&after);
+                    read.get_or_init(|| async {
+                        let read = backplane
+                            .read_after(&self.state.name, &after, self.state.replay_limit)
+                            .await
+                            .ok()?;
+                        let missed = Missed::new(
+                            read.found,
+                            self.incoming(read.events),
+                            self.state.replay_max_bytes,
+                        );
+                        self.state.remember_read(&after, &missed);
+                        Some(missed)
+                    })
+                    .await
+                    .clone()
+                }
+            },
             _ => None,
         };
         Backfill {
             watched_from,
             missed,
         }
+    }
+
+    /// The stream's recent read after `after`, if there is one, extended by
+    /// what the backplane holds after its newest event: the frames read
+    /// before are shared, only the newer ones are read and copied. `None`
+    /// when there is no such read or it cannot be extended (its newest
+    /// event was trimmed meanwhile, or the backplane is down).
+    async fn reuse_read(&self, after: &str) -> Option<Missed> {
+        let backplane = self.state.backplane.as_deref()?;
+        let recent = self.state.recent_read(after)?;
+        let newest = recent.newest()?.to_string();
+        let limit = self.state.replay_limit;
+        let later = backplane
+            .read_after(&self.state.name, &newest, limit)
+            .await
+            .ok()?;
+        later.found?;
+        let later = self.incoming(later.events);
+        Some(recent.extended(later, self.state.replay_max_bytes, limit))
+    }
+
+    fn incoming(&self, events: Vec<BackplaneEvent>) -> Vec<Incoming> {
+        let clock = &self.state.clock;
+        let (now, unix_now) = (clock.now(), clock.unix_now());
+        events
+            .into_iter()
+            .map(|event| incoming(event, now, unix_now))
+            .collect()
     }
 
     /// Hands an event read from the backplane to this stream's actor,
@@ -390,7 +477,9 @@ impl StreamHandle {
             return false;
         };
         let clock = &self.state.clock;
-        let event = incoming(event, clock.now(), clock.unix_now());
+        let now = clock.now();
+        self.state.forget_old_read(now);
+        let event = incoming(event, now, clock.unix_now());
         addr.do_send(Deliver { event, permit });
         true
     }

@@ -399,3 +399,67 @@ async fn a_backplane_reader_waits_while_the_stream_buffer_is_full() {
     }
     server.close().await;
 }
+
+/// The frames a new subscription was replayed.
+async fn replayed(subscription: &mut Subscription) -> Vec<Bytes> {
+    let mut frames = Vec::new();
+    for _ in 0..subscription.queued() {
+        frames.push(subscription.next().await.unwrap());
+    }
+    frames
+}
+
+/// Subscribers resuming from the same id one after another (clients
+/// reconnecting over their retry delays) share the frames read for the
+/// first: a later one reads only what was published since. After the
+/// window, a resumer reads afresh, so an old read is not held for good.
+#[actix_rt::test]
+async fn subscribers_resuming_shortly_after_one_another_share_the_first_read() {
+    let fake = Fake::default();
+    let clock = sse_actors::ManualClock::new();
+    let server = Server::builder()
+        .auto_stream(true)
+        .arbiters(1)
+        .keep_alive(None)
+        .clock(clock.clone())
+        .backplane(Arc::new(fake.clone()))
+        .build();
+    for n in 0..20 {
+        server
+            .publish("s", Event::data(format!("{n}")))
+            .await
+            .unwrap();
+    }
+    let resume = || SubscribeRequest::new().last_event_id("1000-0");
+    let mut early = server.subscribe("s", resume()).await.unwrap();
+    let early_frames = replayed(&mut early).await;
+    assert_eq!(early_frames.len(), 19);
+
+    // One more event, which the node has not read yet.
+    server.publish("s", Event::data("new")).await.unwrap();
+    let mut later = server.subscribe("s", resume()).await.unwrap();
+    let later_frames = replayed(&mut later).await;
+    assert_eq!(later_frames.len(), 20, "what it missed, the new event too");
+    assert_eq!(later_frames[19], "id: 1020-0\ndata: new\n\n".as_bytes());
+    assert_eq!(
+        early_frames[0].as_ptr(),
+        later_frames[0].as_ptr(),
+        "the later resumer holds the first one's copy"
+    );
+    assert_eq!(
+        fake.0.reads.load(Ordering::Acquire),
+        2,
+        "one full read, one of the tail"
+    );
+
+    clock.advance(Duration::from_secs(11));
+    let mut late = server.subscribe("s", resume()).await.unwrap();
+    let late_frames = replayed(&mut late).await;
+    assert_eq!(late_frames.len(), 20);
+    assert_ne!(
+        early_frames[0].as_ptr(),
+        late_frames[0].as_ptr(),
+        "read afresh"
+    );
+    server.close().await;
+}
