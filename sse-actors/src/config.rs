@@ -551,9 +551,11 @@ impl ServerBuilder {
 
     /// Makes this server one node of many sharing `backplane`: events are
     /// published to it, delivered from it, and replayed from it for a
-    /// Last-Event-ID this node never saw. Wire ids become the backplane's
-    /// [`GlobalId`](crate::GlobalId)s (a publisher's own id is kept beside
-    /// the event, not sent). Default: none, the server is its own log.
+    /// Last-Event-ID this node never saw. An event's wire id is its own id,
+    /// else the backplane's [`GlobalId`](crate::GlobalId) (instead of a
+    /// generated `EPOCH-SEQ`); duplicates and gaps follow the single-node
+    /// rules, with the backplane as the log. Default: none, the server is
+    /// its own log.
     pub fn backplane(mut self, backplane: Arc<dyn Backplane>) -> Self {
         self.config.backplane = Some(backplane);
         self

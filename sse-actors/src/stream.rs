@@ -26,7 +26,8 @@ pub struct Published {
     /// Its wire id: the event's own id if it had one, else a generated
     /// `EPOCH-SEQ` that no other life of the stream (a restart, a stream
     /// created again) ever generates (see `README.md`, "Event ids").
-    /// With a backplane, always the backplane's [`GlobalId`].
+    /// With a backplane, the event's own id, else the backplane's
+    /// [`GlobalId`].
     pub id: ByteString,
     /// Its position in the stream: 1 for the first event, then one more for
     /// each event, never reused. With a backplane, 0: the id is the position.

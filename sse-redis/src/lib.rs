@@ -3,7 +3,7 @@
 //!
 //! **What it does.** [`RedisBackplane`] implements
 //! [`sse_actors::Backplane`]. Publishing on any node appends the encoded
-//! event to the Redis stream `sse:<name>` with `XADD … MAXLEN ~ N`; each
+//! event to the Redis stream `sse:<name>` (`XADD`, in a script); each
 //! node reads every stream it has subscribers for with one blocking `XREAD`
 //! on one dedicated connection (not one per subscriber or per stream) and
 //! fans events out locally through its stream actors, encoded once.
