@@ -244,6 +244,51 @@ async fn a_stream_that_cannot_resume_sends_its_gap_event_naming_the_stream() {
     server.close().await;
 }
 
+/// A stream created again may reach the position the id holds for it
+/// with other events: the id's epoch tells the lives apart.
+#[actix_web::test]
+async fn a_stream_created_again_past_the_ids_position_sends_its_gap_event() {
+    let (server, http) = hub(&["a", "b"], 4).await;
+    let url = http.url("/events?stream=a&stream=b");
+    let mut reader = Reader::open(&url, None).await;
+    publish(&server, "a", "a1").await;
+    publish(&server, "b", "b1").await;
+    let last_id = reader.events(2).await[1].id.clone().unwrap();
+    drop(reader);
+    assert!(server.remove_stream("b").await);
+    server.create_stream("b").await.unwrap();
+    for data in ["new1", "new2", "new3"] {
+        publish(&server, "b", data).await;
+    }
+    publish(&server, "a", "a2").await;
+
+    let mut resumed = Reader::open(&url, Some(&last_id)).await;
+    let events = resumed.events(5).await;
+    let gap: Vec<_> = events
+        .iter()
+        .filter(|e| e.event_type() == sse_actors::GAP_EVENT)
+        .map(|e| e.field_value("stream"))
+        .collect();
+    assert_eq!(gap, [Some("b")], "{:?}", seen(&events));
+    let data: Vec<_> = events
+        .iter()
+        .filter(|e| e.event_type() != sse_actors::GAP_EVENT)
+        .cloned()
+        .collect();
+    assert_eq!(
+        by_stream(&data),
+        BTreeMap::from([
+            ("a".to_owned(), vec!["a2".to_owned()]),
+            (
+                "b".to_owned(),
+                vec!["new1".to_owned(), "new2".to_owned(), "new3".to_owned()]
+            ),
+        ]),
+        "`a` resumes exactly, `b` replays what its new life holds"
+    );
+    server.close().await;
+}
+
 #[actix_web::test]
 async fn an_id_of_another_stream_list_counts_as_none() {
     let (server, http) = hub(&["a", "b"], 4).await;

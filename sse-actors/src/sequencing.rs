@@ -35,6 +35,8 @@ pub(crate) struct Accepted<P> {
 pub(crate) struct Resume<'a> {
     /// Exactly after this position; when given, `last_event_id` is not read.
     pub(crate) after: Option<Position>,
+    /// The epoch `after` was taken in, if known.
+    pub(crate) epoch: Option<&'a str>,
     pub(crate) last_event_id: Option<&'a str>,
     pub(crate) rules: ReplayRules,
 }
@@ -183,7 +185,11 @@ impl Sequencing for Local {
         queue: &Queue,
     ) -> Replayed<u64> {
         let from = match (resume.after, resume.last_event_id) {
-            (Some(Position::Seq(seq)), _) if seq <= self.last => From::After(seq),
+            (Some(Position::Seq(seq)), _)
+                if seq <= self.last && resume.epoch.is_none_or(|epoch| *epoch == *self.epoch) =>
+            {
+                From::After(seq)
+            }
             (Some(_), _) => From::Unknown,
             (None, None) => From::Start,
             (None, Some(id)) => match ids::parse_generated(&self.epoch, id) {

@@ -343,6 +343,11 @@ impl<S: Sequencing> Handler<Subscribe<S::Backfill>> for StreamActor<S> {
             ttl: self.ttl,
             clock: self.state.clock.clone(),
             start: joined.start,
+            epoch: self
+                .state
+                .backplane
+                .is_none()
+                .then(|| Arc::clone(&self.state.epoch)),
         })
     }
 }

@@ -299,6 +299,7 @@ impl<S: Sequencing, T> StreamCore<S, T> {
         let SubscribeRequest {
             last_event_id,
             after,
+            epoch,
             label,
         } = request;
         let info = Arc::new(SubscriberInfo {
@@ -324,6 +325,7 @@ impl<S: Sequencing, T> StreamCore<S, T> {
         };
         let resume = Resume {
             after,
+            epoch: epoch.as_deref(),
             last_event_id: info.last_event_id.as_deref(),
             rules: self.options.replay,
         };

@@ -27,6 +27,11 @@ pub struct SubscribeRequest {
     /// then only reported. A position the stream does not hold (of another
     /// kind, or past its end, as after a restart) counts as an unknown id.
     pub after: Option<Position>,
+    /// The epoch `after` was taken in ([`Subscription::epoch`]): on one
+    /// node, a position of another epoch (an earlier life of the stream: a
+    /// restart, a re-creation) counts as an unknown id, and so does one
+    /// given with an empty epoch. `None`: `after` is taken as this life's.
+    pub epoch: Option<String>,
     /// Free text for callbacks and logs, such as the peer address or URL.
     pub label: Option<String>,
 }
@@ -48,6 +53,14 @@ impl SubscribeRequest {
     #[must_use]
     pub fn after(mut self, position: Position) -> Self {
         self.after = Some(position);
+        self
+    }
+
+    /// Resumes exactly after `position`, taken in `epoch`.
+    #[must_use]
+    pub fn after_in(mut self, epoch: impl Into<String>, position: Position) -> Self {
+        self.after = Some(position);
+        self.epoch = Some(epoch.into());
         self
     }
 
@@ -119,6 +132,7 @@ pub struct Subscription {
     pub(crate) ttl: Option<Duration>,
     pub(crate) clock: Clock,
     pub(crate) start: Position,
+    pub(crate) epoch: Option<Arc<str>>,
 }
 
 /// One frame of a [`Subscription`] with its event's place in the stream,
@@ -178,6 +192,16 @@ impl Subscription {
     /// transport that has yielded nothing of a stream yet resumes from here.
     pub fn start(&self) -> Position {
         self.start
+    }
+
+    /// On one node, the epoch of the stream's life this subscription
+    /// follows (its generated ids' prefix, see `README.md`, "Event ids"):
+    /// a position is only meaningful within it, so a transport that keeps
+    /// positions across reconnects keeps this beside them and resumes with
+    /// [`SubscribeRequest::after_in`]. `None` with a backplane, whose
+    /// positions are the same in every life.
+    pub fn epoch(&self) -> Option<&str> {
+        self.epoch.as_deref()
     }
 
     /// Why the subscription ended or is ending; `None` while it is live.

@@ -126,3 +126,44 @@ async fn without_a_log_a_subscriber_starts_at_the_streams_end() {
     assert_eq!((sub.start(), sub.queued()), (Position::Seq(3), 0));
     server.close().await;
 }
+
+/// A position is only meaningful in the life of the stream it was taken
+/// in: resuming after one of an earlier life is a gap, however small.
+#[actix_rt::test]
+async fn a_position_of_another_epoch_is_a_gap_and_one_of_this_epoch_resumes() {
+    let server = server().build();
+    let stream = server.create_stream("s").await.unwrap();
+    for data in ["a", "b", "c"] {
+        stream.publish(Event::data(data)).await.unwrap();
+    }
+    let first = stream.subscribe(SubscribeRequest::new()).await.unwrap();
+    let epoch = first.epoch().expect("one node has epochs").to_owned();
+    let mut same = stream
+        .subscribe(SubscribeRequest::new().after_in(&epoch, Position::Seq(2)))
+        .await
+        .unwrap();
+    assert_eq!(by_seq(next_str(&mut same).await), "id: 3\ndata: c\n\n");
+    // The stream created again is a new life: position 2 is not its 2.
+    server.remove_stream("s").await;
+    let stream = server.create_stream("s").await.unwrap();
+    for data in ["x", "y", "z"] {
+        stream.publish(Event::data(data)).await.unwrap();
+    }
+    for earlier in [epoch.as_str(), ""] {
+        let mut resumed = stream
+            .subscribe(SubscribeRequest::new().after_in(earlier, Position::Seq(2)))
+            .await
+            .unwrap();
+        assert!(
+            next_str(&mut resumed).await.starts_with("event: sse-gap\n"),
+            "epoch {earlier:?}"
+        );
+        assert_eq!(resumed.queued(), 3, "then what the new life holds");
+    }
+    let mut unchecked = stream
+        .subscribe(SubscribeRequest::new().after(Position::Seq(2)))
+        .await
+        .unwrap();
+    assert_eq!(by_seq(next_str(&mut unchecked).await), "id: 3\ndata: z\n\n");
+    server.close().await;
+}

@@ -70,7 +70,7 @@ use crate::server::resume_id::{self, Cursor};
 /// frame with two lines in front:
 ///
 /// ```text
-/// id: 1.ARhXKpcCBwQ
+/// id: 1.AxhXKpcCCG1pcGIweWM4ATEBMgcE
 /// stream: b
 /// data: …
 /// ```
@@ -86,9 +86,10 @@ use crate::server::resume_id::{self, Cursor};
 ///   and each stream replays exactly what followed what this client got of
 ///   it. An id that is not one of this request's (another stream list or
 ///   order, a single stream's id, an unknown format) counts as none: each
-///   stream serves the client as a new subscriber. At most `25 + 20 n` bytes before base64, in
-///   practice a few per stream: 32 streams take 50 to 140 characters on one
-///   node, about 190 in a cluster.
+///   stream serves the client as a new subscriber. Each position carries
+///   its stream's epoch, so one from an earlier life of the stream (a
+///   restart, a re-creation) gets the gap event. A few bytes per stream: 32
+///   streams take 150 to 240 characters on one node, about 190 in a cluster.
 /// - Keep-alive comments come once per interval, not once per stream. If
 ///   one stream ends (removed, the subscriber lagged or was kicked), the
 ///   response ends and the client resumes them all; a closing server ends
@@ -336,9 +337,12 @@ impl Sse {
             // An id that is not this request's is none: handed to every
             // stream, a single stream's `7` would resume each after its own
             // event 7.
-            if let Some(positions) = &resume {
+            if let Some(marks) = &resume {
                 request.last_event_id = params.last_event_id.clone();
-                request.after = positions.get(at).copied();
+                if let Some(mark) = marks.get(at) {
+                    request.after = Some(mark.position);
+                    request.epoch.clone_from(&mark.epoch);
+                }
             }
             async move {
                 self.server
@@ -351,7 +355,8 @@ impl Sse {
         let log = log();
         opened(&log, params.last_event_id.as_deref());
         let starts: Vec<_> = subscriptions.iter().map(Subscription::start).collect();
-        let cursor = Cursor::new(names(), &starts);
+        let epochs: Vec<_> = subscriptions.iter().map(Subscription::epoch).collect();
+        let cursor = Cursor::new(names(), &starts, &epochs);
         let members = params
             .streams
             .iter()

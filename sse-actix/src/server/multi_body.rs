@@ -280,7 +280,8 @@ mod tests {
             members.push(Member::new(name, subscription));
         }
         let starts: Vec<_> = members.iter().map(|m| m.subscription.start()).collect();
-        let cursor = Cursor::new(NAMES, &starts);
+        let epochs: Vec<_> = members.iter().map(|m| m.subscription.epoch()).collect();
+        let cursor = Cursor::new(NAMES, &starts, &epochs);
         let slot = Connections::default().acquire(None).unwrap();
         MultiBody::new(None, members, cursor, slot, log(), LatencyProbe::default())
     }
@@ -325,9 +326,22 @@ mod tests {
         } else {
             a1
         };
+        let epochs: Vec<_> = body
+            .members
+            .iter()
+            .map(|m| m.subscription.epoch().map(str::to_owned))
+            .collect();
+        let positions = resume_id::decode(&id_of(last), NAMES)
+            .unwrap()
+            .into_iter()
+            .map(|mark| (mark.position, mark.epoch))
+            .collect::<Vec<_>>();
         assert_eq!(
-            resume_id::decode(&id_of(last), NAMES),
-            Some(vec![Position::Seq(1), Position::Seq(1)])
+            positions,
+            [
+                (Position::Seq(1), epochs[0].clone()),
+                (Position::Seq(1), epochs[1].clone())
+            ]
         );
         assert_eq!(body.log.frames, 2);
         // One stream's end ends the connection.

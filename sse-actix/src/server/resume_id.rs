@@ -8,19 +8,25 @@
 //!
 //! | bytes | what |
 //! |---|---|
-//! | 1 | format: `1` sequence numbers (one node), `2` global ids (a backplane) |
+//! | 1 | format: `3` epochs and sequence numbers (one node), `2` global ids (a backplane); `1` (sequence numbers without epochs) is still read |
 //! | 4 | CRC-32 of the stream names in request order, each followed by `\n` (big-endian) |
 //! | varint | `n`, how many streams |
-//! | format 1 | per stream, a varint: the sequence number of the last event the client got (or where it started) |
+//! | format 3 | the streams' epochs: a varint length and the bytes of their common prefix, then per stream a varint length and the bytes of the rest of its epoch; then per stream a varint, the sequence number of the last event the client got (or where it started) |
 //! | format 2 | a varint `BASE`, the newest millis among the streams' positions; per stream, varints `BASE - millis` and `seq` |
+//! | format 1 | per stream, a varint: the sequence number |
 //!
-//! Varints are LEB128 (7 bits a byte, least significant first). Sizes: at
-//! most `25 + 20 n` bytes before base64; in practice one to three bytes a
-//! stream on one node and about four in a cluster, so 32 streams take 50 to
-//! 140 characters on one node and about 190 in a cluster. A later format
-//! (ids that survive restarts, say) takes a new format byte; an id of a
-//! format, stream list or shape this code does not know is no position at
-//! all.
+//! Varints are LEB128 (7 bits a byte, least significant first). An epoch
+//! names one life of a stream (`Subscription::epoch`): a position of
+//! another life, as after a restart or a re-creation, is a gap, and so is
+//! every position of format 1, which was written before epochs were. The
+//! streams of one server share their epochs' prefix (its start time), so
+//! an epoch costs about two bytes a stream. Sizes: at most
+//! `25 + 20 n + epochs` bytes before base64 (an epoch longer than 64 bytes
+//! is not decoded); in practice three to five bytes a stream on one node
+//! and about four in a cluster, so 32 streams take 150 to 240 characters
+//! on one node and about 190 in a cluster. A later
+//! format takes a new format byte; an id of a format, stream list or shape
+//! this code does not know is no position at all.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -28,10 +34,24 @@ use sse_actors::{GlobalId, Position};
 
 const FORMAT_SEQ: u8 = 1;
 const FORMAT_GLOBAL: u8 = 2;
+const FORMAT_EPOCH_SEQ: u8 = 3;
 
 /// Longest `STATE` decoded; anything longer is no id of ours (32 streams
 /// take at most about 870 characters, 200 streams about 5,400).
 const MAX_STATE_LEN: usize = 8 * 1024;
+
+/// Longest epoch decoded (ours take about ten bytes).
+const MAX_EPOCH_LEN: usize = 64;
+
+/// Where an id says a client was in one stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Mark {
+    pub(crate) position: Position,
+    /// The life of the stream `position` was taken in; `None` with a
+    /// backplane (global ids need none). Empty for an id of format 1,
+    /// written before epochs were: it names no life, so it is a gap.
+    pub(crate) epoch: Option<String>,
+}
 
 /// Where a client is in each stream of its connection, written as the id
 /// of every event it is sent.
@@ -46,15 +66,22 @@ pub(crate) struct Cursor {
 /// Every stream of one server orders events the same way.
 #[derive(Debug)]
 enum Positions {
-    Seq(Vec<u64>),
+    /// The streams' epochs, encoded once (they never change during a
+    /// connection), and their sequence numbers.
+    Seq {
+        epochs: Vec<u8>,
+        seqs: Vec<u64>,
+    },
     Global(Vec<GlobalId>),
 }
 
 impl Cursor {
-    /// The cursor of a connection to `names`, each starting at its `starts`.
+    /// The cursor of a connection to `names`, each starting at its `starts`
+    /// in its `epochs` (see [`Mark::epoch`]).
     pub(crate) fn new<'a>(
         names: impl IntoIterator<Item = &'a str> + Clone,
         starts: &[Position],
+        epochs: &[Option<&str>],
     ) -> Cursor {
         let positions = match starts.first() {
             Some(Position::Global(_)) => Positions::Global(
@@ -66,15 +93,18 @@ impl Cursor {
                     })
                     .collect(),
             ),
-            _ => Positions::Seq(
-                starts
+            _ => Positions::Seq {
+                epochs: encode_epochs(
+                    (0..starts.len()).map(|at| epochs.get(at).copied().flatten().unwrap_or("")),
+                ),
+                seqs: starts
                     .iter()
                     .map(|start| match start {
                         Position::Seq(seq) => *seq,
                         _ => 0,
                     })
                     .collect(),
-            ),
+            },
         };
         Cursor {
             names_crc: names_crc(names),
@@ -86,7 +116,7 @@ impl Cursor {
     /// The client got an event of stream `index` at `position`.
     pub(crate) fn advance(&mut self, index: usize, position: Position) {
         match (&mut self.positions, position) {
-            (Positions::Seq(seqs), Position::Seq(seq)) => {
+            (Positions::Seq { seqs, .. }, Position::Seq(seq)) => {
                 if let Some(slot) = seqs.get_mut(index) {
                     *slot = seq;
                 }
@@ -106,10 +136,11 @@ impl Cursor {
         let binary = &mut self.scratch;
         binary.clear();
         match &self.positions {
-            Positions::Seq(seqs) => {
-                binary.push(FORMAT_SEQ);
+            Positions::Seq { epochs, seqs } => {
+                binary.push(FORMAT_EPOCH_SEQ);
                 binary.extend_from_slice(&self.names_crc.to_be_bytes());
                 put_varint(binary, seqs.len() as u64);
+                binary.extend_from_slice(epochs);
                 for &seq in seqs {
                     put_varint(binary, seq);
                 }
@@ -132,12 +163,12 @@ impl Cursor {
     }
 }
 
-/// The positions that `id`, a Last-Event-ID, holds for a connection to
-/// `names`; `None` when it is not an id of such a connection.
+/// Where `id`, a Last-Event-ID, says the client was in each stream of a
+/// connection to `names`; `None` when it is not an id of such a connection.
 pub(crate) fn decode<'a>(
     id: &str,
     names: impl IntoIterator<Item = &'a str> + Clone,
-) -> Option<Vec<Position>> {
+) -> Option<Vec<Mark>> {
     let (index, state) = id.split_once('.')?;
     if state.len() > MAX_STATE_LEN || index.is_empty() || !index.bytes().all(|b| b.is_ascii_digit())
     {
@@ -155,11 +186,33 @@ pub(crate) fn decode<'a>(
     {
         return None;
     }
-    let mut positions = Vec::with_capacity(count);
+    let mut marks = Vec::with_capacity(count);
     match format {
+        FORMAT_EPOCH_SEQ => {
+            let prefix = take_bytes(&mut rest)?;
+            let mut epochs = Vec::with_capacity(count);
+            for _ in 0..count {
+                let tail = take_bytes(&mut rest)?;
+                if prefix.len() + tail.len() > MAX_EPOCH_LEN {
+                    return None;
+                }
+                let mut epoch = Vec::from(prefix);
+                epoch.extend_from_slice(tail);
+                epochs.push(String::from_utf8(epoch).ok()?);
+            }
+            for epoch in epochs {
+                marks.push(Mark {
+                    position: Position::Seq(take_varint(&mut rest)?),
+                    epoch: Some(epoch),
+                });
+            }
+        }
         FORMAT_SEQ => {
             for _ in 0..count {
-                positions.push(Position::Seq(take_varint(&mut rest)?));
+                marks.push(Mark {
+                    position: Position::Seq(take_varint(&mut rest)?),
+                    epoch: Some(String::new()),
+                });
             }
         }
         FORMAT_GLOBAL => {
@@ -167,12 +220,48 @@ pub(crate) fn decode<'a>(
             for _ in 0..count {
                 let millis = base.checked_sub(take_varint(&mut rest)?)?;
                 let seq = take_varint(&mut rest)?;
-                positions.push(Position::Global(GlobalId { millis, seq }));
+                marks.push(Mark {
+                    position: Position::Global(GlobalId { millis, seq }),
+                    epoch: None,
+                });
             }
         }
         _ => return None,
     }
-    rest.is_empty().then_some(positions)
+    rest.is_empty().then_some(marks)
+}
+
+/// The epochs' section of format 3: their common prefix once, then the
+/// rest of each.
+fn encode_epochs<'a>(epochs: impl Iterator<Item = &'a str> + Clone) -> Vec<u8> {
+    let prefix = epochs
+        .clone()
+        .map(str::as_bytes)
+        .reduce(|common, epoch| {
+            let same = common.iter().zip(epoch).take_while(|(a, b)| a == b).count();
+            &common[..same]
+        })
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    put_varint(&mut out, prefix.len() as u64);
+    out.extend_from_slice(prefix);
+    for epoch in epochs {
+        let rest = &epoch.as_bytes()[prefix.len()..];
+        put_varint(&mut out, rest.len() as u64);
+        out.extend_from_slice(rest);
+    }
+    out
+}
+
+/// Reads a varint length and that many bytes off the front of `bytes`.
+fn take_bytes<'a>(bytes: &mut &'a [u8]) -> Option<&'a [u8]> {
+    let len = usize::try_from(take_varint(bytes)?).ok()?;
+    if len > bytes.len() {
+        return None;
+    }
+    let (taken, rest) = bytes.split_at(len);
+    *bytes = rest;
+    Some(taken)
 }
 
 fn names_crc<'a>(names: impl IntoIterator<Item = &'a str>) -> u32 {
@@ -231,46 +320,73 @@ mod tests {
         Position::Global(GlobalId { millis, seq })
     }
 
+    /// Epochs as one server's streams have them: its start, then each
+    /// stream's instance.
+    const EPOCHS: [Option<&str>; 3] = [Some("mipb0yc81"), Some("mipb0yc82"), Some("mipb0yc8a")];
+
+    fn marks(positions: &[Position], epochs: &[Option<&str>]) -> Vec<Mark> {
+        positions
+            .iter()
+            .zip(epochs)
+            .map(|(&position, epoch)| Mark {
+                position,
+                epoch: epoch.map(str::to_owned),
+            })
+            .collect()
+    }
+
     #[test]
-    fn an_id_carries_every_streams_position_back() {
+    fn an_id_carries_every_streams_position_and_epoch_back() {
         let starts = [Position::Seq(0), Position::Seq(7), Position::Seq(1 << 40)];
-        let mut cursor = Cursor::new(names(), &starts);
+        let mut cursor = Cursor::new(names(), &starts, &EPOCHS);
         cursor.advance(1, Position::Seq(8));
         let id = id_of(&mut cursor, 1);
         assert!(id.starts_with("1."), "{id}");
-        assert_eq!(
-            decode(&id, names()),
-            Some(vec![
-                Position::Seq(0),
-                Position::Seq(8),
-                Position::Seq(1 << 40)
-            ])
-        );
+        let moved = [Position::Seq(0), Position::Seq(8), Position::Seq(1 << 40)];
+        assert_eq!(decode(&id, names()), Some(marks(&moved, &EPOCHS)));
+        // Epochs with nothing in common, or none at all, come back too.
+        let apart = [Some("a"), Some("bc"), Some("")];
+        let id = id_of(&mut Cursor::new(names(), &starts, &apart), 0);
+        assert_eq!(decode(&id, names()), Some(marks(&starts, &apart)));
 
         let starts = [
             gid(1_700_000_000_000, 0),
             gid(1_700_000_050_000, 3),
             gid(0, 0),
         ];
-        let mut cursor = Cursor::new(names(), &starts);
+        let mut cursor = Cursor::new(names(), &starts, &[None; 3]);
         cursor.advance(0, gid(1_700_000_060_000, 1));
         let id = id_of(&mut cursor, 0);
+        let moved = [
+            gid(1_700_000_060_000, 1),
+            gid(1_700_000_050_000, 3),
+            gid(0, 0),
+        ];
+        assert_eq!(decode(&id, names()), Some(marks(&moved, &[None; 3])));
+    }
+
+    #[test]
+    fn an_id_of_the_format_without_epochs_names_no_life_of_its_streams() {
+        // Format 1, as written before epochs: `1.` then 1, the CRC of
+        // "a\nb\n", 2 streams, sequence numbers 7 and 4.
+        let old = "1.ARhXKpcCBwQ";
+        let empty = [Some(""); 2];
         assert_eq!(
-            decode(&id, names()),
-            Some(vec![
-                gid(1_700_000_060_000, 1),
-                gid(1_700_000_050_000, 3),
-                gid(0, 0)
-            ])
+            decode(old, ["a", "b"]),
+            Some(marks(&[Position::Seq(7), Position::Seq(4)], &empty))
         );
     }
 
     #[test]
     fn the_documented_example_is_what_the_code_writes() {
-        let mut cursor = Cursor::new(["a", "b"], &[Position::Seq(7), Position::Seq(4)]);
+        let mut cursor = Cursor::new(
+            ["a", "b"],
+            &[Position::Seq(7), Position::Seq(4)],
+            &[Some("mipb0yc81"), Some("mipb0yc82")],
+        );
         assert_eq!(
             id_of(&mut cursor, 1),
-            "1.ARhXKpcCBwQ",
+            "1.AxhXKpcCCG1pcGIweWM4ATEBMgcE",
             "README, ARCHITECTURE.md"
         );
     }
@@ -280,19 +396,25 @@ mod tests {
         let names: Vec<String> = (0..32).map(|i| format!("stream-{i}")).collect();
         let names = || names.iter().map(String::as_str);
         let seqs: Vec<_> = (0..32).map(|i| Position::Seq(100_000 + i)).collect();
-        let id = id_of(&mut Cursor::new(names(), &seqs), 31);
-        assert!(id.len() <= 140, "{} bytes: {id}", id.len());
+        // One server's streams, instances 1 to 32 (base36: 1 to w).
+        let epochs: Vec<String> = (1..=32)
+            .map(|i| format!("mipb0yc8{}", char::from_digit(i, 36).unwrap()))
+            .collect();
+        let epochs: Vec<_> = epochs.iter().map(|e| Some(e.as_str())).collect();
+        let id = id_of(&mut Cursor::new(names(), &seqs, &epochs), 31);
+        assert!(id.len() <= 240, "{} bytes: {id}", id.len());
+        assert_eq!(decode(&id, names()), Some(marks(&seqs, &epochs)));
         // Streams active within the last half hour of a cluster.
         let now = 1_765_000_000_000;
         let ids: Vec<_> = (0..32).map(|i| gid(now - i * 50_000, i % 3)).collect();
-        let id = id_of(&mut Cursor::new(names(), &ids), 5);
+        let id = id_of(&mut Cursor::new(names(), &ids, &[None; 32]), 5);
         assert!(id.len() <= 200, "{} bytes: {id}", id.len());
-        assert_eq!(decode(&id, names()), Some(ids));
+        assert_eq!(decode(&id, names()), Some(marks(&ids, &[None; 32])));
     }
 
     #[test]
     fn an_id_for_other_streams_or_of_another_shape_is_no_position() {
-        let mut cursor = Cursor::new(names(), &[Position::Seq(1); 3]);
+        let mut cursor = Cursor::new(names(), &[Position::Seq(1); 3], &EPOCHS);
         let id = id_of(&mut cursor, 2);
         let reordered = ["sport", "news", "weather"];
         assert_eq!(decode(&id, reordered.iter().copied()), None);
@@ -327,6 +449,12 @@ mod tests {
             decode(&format!("0.{}", "A".repeat(MAX_STATE_LEN + 1)), names()),
             None
         );
+        let long = "e".repeat(MAX_EPOCH_LEN + 1);
+        let id = id_of(
+            &mut Cursor::new(names(), &[Position::Seq(1); 3], &[Some(long.as_str()); 3]),
+            0,
+        );
+        assert_eq!(decode(&id, names()), None, "an epoch longer than ours");
     }
 
     #[test]
