@@ -448,7 +448,15 @@ impl Sequencing for Global {
         let gap = missed.as_ref().is_some_and(|missed| missed.found.is_none());
         let after = match &missed {
             Some(missed) => missed.found,
-            None => resume.global(),
+            // The backplane could not be read: the local log may hold it.
+            None => resume.global().or_else(|| {
+                let id = resume.last_event_id.filter(|_| resume.after.is_none())?;
+                let logged = log?.items().find(|item| wire_id(item) == id.as_bytes())?;
+                match logged.position? {
+                    Position::Global(id) => Some(id),
+                    Position::Seq(_) => None,
+                }
+            }),
         };
         if after.is_none() && !gap {
             let resumed = resume.after.is_some() || resume.last_event_id.is_some();
@@ -970,6 +978,38 @@ mod tests {
             (true, Position::Global(gid(4)))
         );
         assert_eq!(texts(&q), ["event: sse-gap\ndata: \n\n"]);
+    }
+
+    /// With the backplane unreadable, an own id the node's log holds
+    /// resumes after it there, as a global id does.
+    #[test]
+    fn an_own_id_resumes_from_the_local_log_when_the_backplane_cannot_be_read() {
+        let now = Instant::now();
+        let mut global = Global::default();
+        let mut log = EventLog::new(LogLimits::default());
+        for millis in 1..=3 {
+            let mut event = incoming(millis, now);
+            event.own_id = Some(format!("own-{millis}").into());
+            let taken = global.accept(event).unwrap();
+            log.add(taken.seq, taken.id, taken.item);
+        }
+        let q = queue();
+        let unread = Backfill::default();
+        let replayed = global.replay(
+            by_id("own-1", ReplayRules::default()),
+            unread,
+            Some(&log),
+            fresh(now),
+            &q,
+        );
+        assert_eq!(
+            (replayed.gap, replayed.start),
+            (false, Position::Global(gid(1)))
+        );
+        assert_eq!(
+            texts(&q),
+            ["id: own-2\ndata: 2\n\n", "id: own-3\ndata: 3\n\n"]
+        );
     }
 
     #[test]

@@ -47,6 +47,7 @@ fn invalid_counts_are_usage_errors_not_panics() {
         "--arbiters",
         "--buffer-size",
         "--subscriber-queue",
+        "--redis-max-len",
     ] {
         let stderr = usage_error(&sse(&["hub", "--bind", "127.0.0.1:0", flag, "0"]));
         assert!(stderr.contains("invalid value '0'"), "{flag}: {stderr}");

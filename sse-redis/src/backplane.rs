@@ -170,7 +170,7 @@ impl Backplane for RedisBackplane {
                 .arg(&frame[..])
                 .arg(u8::from(own_id.is_some()))
                 .arg(own_id.as_deref().unwrap_or_default())
-                .arg(options.max_len)
+                .arg(options.max_len.max(1))
                 .arg(max_age)
                 .invoke_async(&mut conn)
                 .await
@@ -299,5 +299,26 @@ impl std::fmt::Debug for RedisBackplane {
             .field("options", &self.shared.options)
             .field("watched_streams", &self.watched_streams())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_prefixes_that_overlap_are_refused() {
+        for (streams, ids) in [("sse:", "sse:"), ("sse:", "sse:id:"), ("", "ids:")] {
+            let options = RedisOptions {
+                key_prefix: streams.to_owned(),
+                ids_key_prefix: ids.to_owned(),
+                ..RedisOptions::default()
+            };
+            let refused = RedisBackplane::new("redis://127.0.0.1:1", options).unwrap_err();
+            assert!(
+                matches!(refused, ConnectError::OverlappingPrefixes { .. }),
+                "{streams:?} and {ids:?}: {refused}"
+            );
+        }
     }
 }

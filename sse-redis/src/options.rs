@@ -17,7 +17,8 @@ pub struct RedisOptions {
     pub ids_key_prefix: String,
     /// Entries kept per stream, exactly: each publish trims the oldest
     /// beyond it, and their own ids with them. This bounds Redis memory and
-    /// how far back any node can replay. Default 10 000.
+    /// how far back any node can replay. At least 1 (0 counts as 1).
+    /// Default 10 000.
     pub max_len: usize,
     /// Entries older than this (by Redis' clock) are trimmed, with their own
     /// ids, on each publish. Default: no age limit.

@@ -173,7 +173,7 @@ pub struct Args {
     redis: Option<String>,
     /// Events kept per stream in Redis, exactly (with their own ids), which
     /// bounds Redis memory and how far back any node can replay.
-    #[arg(long, env = "SSE_HUB_REDIS_MAX_LEN", default_value_t = 10_000)]
+    #[arg(long, env = "SSE_HUB_REDIS_MAX_LEN", default_value_t = 10_000, value_parser = at_least_one())]
     redis_max_len: usize,
 
     #[command(flatten)]
