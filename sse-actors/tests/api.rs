@@ -14,7 +14,7 @@ async fn publish_reaches_subscriber_and_remove_ends_it() {
         .await
         .unwrap();
     let p = server.publish("news", Event::data("hi")).await.unwrap();
-    assert_eq!((p.seq, seq_of(&p.id)), (1, "1".to_owned()));
+    assert_eq!((p.seq, seq_of(&p.id)), (1, "1"));
     assert_eq!(by_seq(next_str(&mut sub).await), "id: 1\ndata: hi\n\n");
     assert!(server.remove_stream("news").await);
     assert_eq!(next(&mut sub).await, None);

@@ -17,7 +17,7 @@ fn ids(frames: &[Bytes]) -> Vec<String> {
         .map(|frame| {
             let text = std::str::from_utf8(frame).unwrap();
             let id = text.lines().next().unwrap().strip_prefix("id: ").unwrap();
-            seq_of(id)
+            seq_of(id).to_owned()
         })
         .collect()
 }

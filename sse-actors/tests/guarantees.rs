@@ -83,7 +83,7 @@ async fn publisher_ids_are_kept_and_others_generated() {
     let a = stream.publish(Event::data("a").id("user-7")).await.unwrap();
     let b = stream.publish(Event::data("b")).await.unwrap();
     assert_eq!((&*a.id, a.seq), ("user-7", 1));
-    assert_eq!((seq_of(&b.id), b.seq), ("2".to_owned(), 2));
+    assert_eq!((seq_of(&b.id), b.seq), ("2", 2));
     let mut sub = stream.subscribe(SubscribeRequest::new()).await.unwrap();
     assert_eq!(next_str(&mut sub).await, "id: user-7\ndata: a\n\n");
     assert_eq!(by_seq(next_str(&mut sub).await), "id: 2\ndata: b\n\n");

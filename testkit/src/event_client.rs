@@ -11,6 +11,8 @@ use futures_util::{Stream, StreamExt as _};
 use sse_actix::server::Sse;
 use sse_proto::{Decoder, Event, Frame};
 
+use crate::generated_id::seq_of;
+
 /// A failure guard, never a measurement: every wait in these tests is
 /// expected to finish in milliseconds.
 pub const GUARD: Duration = Duration::from_secs(10);
@@ -227,22 +229,4 @@ pub fn seen(events: &[Event]) -> Vec<(String, String, String)> {
             )
         })
         .collect()
-}
-
-/// The sequence number of a server's generated id (`EPOCH-SEQ`, the epoch
-/// being a server's start, different each run), or any other id as it is.
-pub fn seq_of(id: &str) -> &str {
-    match id.rsplit_once('-') {
-        Some((epoch, seq))
-            if epoch.len() >= 9
-                && epoch
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
-                && !seq.is_empty()
-                && seq.bytes().all(|b| b.is_ascii_digit()) =>
-        {
-            seq
-        }
-        _ => id,
-    }
 }

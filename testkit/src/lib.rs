@@ -6,9 +6,11 @@
 #![forbid(unsafe_code)]
 
 mod event_client;
+mod generated_id;
 pub mod scripted;
 mod stalled;
 pub mod test_ca;
 
-pub use event_client::{EventClient, GUARD, TestServer, client, refused, seen, seq_of, until};
+pub use event_client::{EventClient, GUARD, TestServer, client, refused, seen, until};
+pub use generated_id::seq_of;
 pub use stalled::stalled_client;

@@ -79,6 +79,13 @@ pub fn server() -> sse_actors::ServerBuilder {
     Server::builder().arbiters(1).keep_alive(None)
 }
 
+// The workspace's one rule for generated ids in tests, shared with
+// `sse-testkit` (which these tests cannot depend on: it is built on
+// `sse-actix`, above this crate).
+#[path = "../../../testkit/src/generated_id.rs"]
+mod generated_id;
+pub use generated_id::seq_of;
+
 /// A frame as text, its generated `id: EPOCH-SEQ` line (if any) written
 /// `id: SEQ`: tests name events by their sequence number, the epoch (a
 /// server's start) being different each run.
@@ -88,27 +95,7 @@ pub fn by_seq(frame: impl AsRef<[u8]>) -> String {
         return text;
     };
     let (line, after) = rest.split_once('\n').unwrap_or((rest, ""));
-    match line.rsplit_once('-') {
-        Some((epoch, seq))
-            if epoch.len() >= 9
-                && epoch
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
-                && !seq.is_empty()
-                && seq.bytes().all(|b| b.is_ascii_digit()) =>
-        {
-            format!("id: {seq}\n{after}")
-        }
-        _ => text,
-    }
-}
-
-/// [`by_seq`] of a bare id.
-pub fn seq_of(id: &str) -> String {
-    by_seq(format!("id: {id}\n"))
-        .trim_start_matches("id: ")
-        .trim_end()
-        .to_owned()
+    format!("id: {}\n{after}", seq_of(line))
 }
 
 /// The id of a frame that leads with one.
