@@ -430,6 +430,7 @@ mod tests {
                 published: std::time::Instant::now(),
                 position: None,
                 id_line: 0,
+                topics: None,
             });
         };
         let only_most = budget.hold(Bytes::from(vec![b'a'; 60]));

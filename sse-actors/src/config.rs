@@ -207,6 +207,7 @@ pub(crate) struct ServerConfig {
     pub(crate) max_retry: Duration,
     pub(crate) resume_gap: ResumeGap,
     pub(crate) first_replay: FirstReplay,
+    pub(crate) topic_cache: usize,
 }
 
 impl Default for ServerConfig {
@@ -236,6 +237,7 @@ impl Default for ServerConfig {
             max_retry: Duration::from_secs(60),
             resume_gap: ResumeGap::ReplayHeld,
             first_replay: FirstReplay::AllHeld,
+            topic_cache: 1024,
         }
     }
 }
@@ -253,6 +255,7 @@ pub(crate) struct Resolved {
     pub(crate) keep_alive: Option<Duration>,
     pub(crate) base64: bool,
     pub(crate) auto_stream_idle: Duration,
+    pub(crate) topic_cache: usize,
     pub(crate) callbacks: Arc<Callbacks>,
     pub(crate) replay: ReplayRules,
 }
@@ -291,6 +294,7 @@ impl Resolved {
             }),
             idle_from_start,
             budget: None,
+            topic_cache: self.topic_cache,
         }
     }
 }
@@ -315,6 +319,7 @@ impl ServerConfig {
                 gap: self.resume_gap,
                 first: self.first_replay,
             },
+            topic_cache: self.topic_cache,
             callbacks: Arc::new(Callbacks {
                 on_subscribe: [self.on_subscribe.clone(), options.on_subscribe.clone()],
                 on_unsubscribe: [self.on_unsubscribe.clone(), options.on_unsubscribe.clone()],
@@ -502,6 +507,16 @@ impl ServerBuilder {
     /// fanned out to no one), as without a log.
     pub fn auto_stream_idle(mut self, idle: Duration) -> Self {
         self.config.auto_stream_idle = idle;
+        self
+    }
+
+    /// How many topics each stream remembers which [`TopicPattern`](crate::TopicPattern)s
+    /// match (default 1024): an event about a remembered topic evaluates no
+    /// pattern. Each entry holds the topic and a list of pattern numbers;
+    /// past the limit the least recently seen half is forgotten. Streams
+    /// whose subscribers use no pattern keep nothing.
+    pub fn topic_cache(mut self, topics: usize) -> Self {
+        self.config.topic_cache = topics.max(1);
         self
     }
 

@@ -45,6 +45,14 @@
 //! and resume exactly with [`SubscribeRequest::after`]. Callbacks
 //! (`on_subscribe`, `on_unsubscribe`) run on the stream's arbiter thread.
 //!
+//! **Topics.** One stream can carry many feeds: an event published with
+//! [`Server::publish_tagged`] names its [`Topics`] (and may be private), a
+//! subscriber asks for a [`TopicFilter`] ([`SubscribeRequest::topics`]) and
+//! gets only its matches, live and replayed, with exclusive resume and the
+//! gap signal as on any stream. Exact topics are indexed, patterns (such as
+//! URI templates) evaluated once per distinct pattern and topic and cached
+//! ([`ServerBuilder::topic_cache`]); see [`topics`].
+//!
 //! **Many nodes.** With a [`Backplane`] ([`ServerBuilder::backplane`], such
 //! as the Redis one in `sse-redis`) the server is one node of many: a
 //! publication goes to the shared log, every node delivers it back to its
@@ -104,6 +112,7 @@ mod ids;
 mod log;
 mod position;
 mod queue;
+mod records;
 mod sequencing;
 mod server;
 mod server_actor;
@@ -113,6 +122,8 @@ mod stream_actor;
 mod stream_core;
 mod subscriber_actor;
 mod subscription;
+mod topic_index;
+pub mod topics;
 
 pub use backplane::{
     Appended, Backplane, BackplaneError, BackplaneEvent, GlobalId, Inbound, InvalidGlobalId,
@@ -130,5 +141,6 @@ pub use server::Server;
 pub use stats::{Stats, StatsProbe};
 pub use stream::{Published, StreamHandle, StreamInfo};
 pub use subscription::{Delivery, EndReason, SubscribeRequest, SubscriberInfo, Subscription};
+pub use topics::{TopicFilter, TopicPattern, TopicSelector, Topics};
 
 pub use sse_proto::Event;

@@ -194,6 +194,7 @@ mod tests {
             published,
             position: None,
             id_line: 0,
+            topics: None,
         }
     }
 

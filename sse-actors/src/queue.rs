@@ -18,6 +18,7 @@ use crate::position::Position;
 use crate::sequencing::Freshness;
 use crate::stats::{Counters, Kind, Live};
 use crate::subscription::{Delivery, EndReason};
+use crate::topics::Topics;
 
 /// One encoded frame, when it was published (for the TTL) and where its
 /// event sits in the stream.
@@ -29,9 +30,30 @@ pub(crate) struct Item {
     pub(crate) position: Option<Position>,
     /// Bytes of `frame`'s leading `id:` line (0 without one).
     pub(crate) id_line: usize,
+    /// What the event is about, for the topic filters; only the log and
+    /// the fan-out need it, queued copies go without.
+    pub(crate) topics: Option<Arc<Topics>>,
 }
 
 impl Item {
+    /// The copy a subscriber's queue holds: the same shared bytes, without
+    /// the topics (one reference count less to touch per delivery).
+    pub(crate) fn queued(&self) -> Item {
+        Item {
+            frame: self.frame.clone(),
+            published: self.published,
+            position: self.position,
+            id_line: self.id_line,
+            topics: None,
+        }
+    }
+
+    pub(crate) fn is_private(&self) -> bool {
+        self.topics
+            .as_ref()
+            .is_some_and(|topics| topics.is_private())
+    }
+
     fn into_delivery(self, replayed: bool) -> Delivery {
         Delivery {
             frame: self.frame,
@@ -241,6 +263,7 @@ impl Queue {
                 published: now,
                 position: None,
                 id_line: 0,
+                topics: None,
             });
             wake(inner);
         }
@@ -431,6 +454,7 @@ mod tests {
             published: Instant::now(),
             position: None,
             id_line: 0,
+            topics: None,
         }
     }
 
@@ -523,6 +547,7 @@ mod tests {
             published: t0,
             position: None,
             id_line: 0,
+            topics: None,
         });
         assert_eq!(q.live_bytes(), 5 + 5 + 5);
         let mut cx = Context::from_waker(Waker::noop());
@@ -665,6 +690,7 @@ mod tests {
                 published: t0 + Duration::from_secs(at),
                 position: None,
                 id_line: 0,
+                topics: None,
             });
         }
         let mut cx = Context::from_waker(Waker::noop());

@@ -4,9 +4,8 @@
 //! This is the one seam between the two modes. Everything else about a
 //! stream (its subscribers, log, fan-out, retirement) is the same code.
 
-use std::time::{Duration, Instant};
-
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use bytestring::ByteString;
@@ -17,6 +16,7 @@ use crate::ids;
 use crate::log::EventLog;
 use crate::position::Position;
 use crate::queue::{Item, Queue};
+use crate::topics::{self, TopicFilter, Topics};
 
 /// An event the stream took: its place in the order, its wire id, and its
 /// frame with the `id:` line.
@@ -39,6 +39,16 @@ pub(crate) struct Resume<'a> {
     pub(crate) epoch: Option<&'a str>,
     pub(crate) last_event_id: Option<&'a str>,
     pub(crate) rules: ReplayRules,
+    /// The subscriber's topic filter: replay only what it accepts (the
+    /// Last-Event-ID is looked up among every event).
+    pub(crate) filter: Option<&'a TopicFilter>,
+}
+
+impl Resume<'_> {
+    /// Whether the subscriber gets `item` (see [`crate::topics`]).
+    fn admits(&self, item: &Item) -> bool {
+        topics::admits(self.filter, item.topics.as_deref())
+    }
 }
 
 /// What replaying a new subscriber did.
@@ -140,6 +150,7 @@ pub(crate) struct LocalEvent {
     pub(crate) frame: Bytes,
     pub(crate) id_line: usize,
     pub(crate) published: Instant,
+    pub(crate) topics: Option<Arc<Topics>>,
 }
 
 impl Sequencing for Local {
@@ -166,6 +177,7 @@ impl Sequencing for Local {
                 published: event.published,
                 position: Some(Position::Seq(event.seq)),
                 id_line,
+                topics: event.topics,
             },
         })
     }
@@ -216,17 +228,20 @@ impl Sequencing for Local {
             From::After(seq)
                 if seq == self.last || log.first_seq().is_some_and(|first| first <= seq + 1) =>
             {
-                push_replay(queue, log.replay_after_seq(seq, fresh));
+                push_replay(queue, resume, log.replay_after_seq(seq, fresh));
                 return seq_start(seq, false);
             }
             From::Start => {
                 let newest = resume.rules.newest(false);
-                (push_replay(queue, log.replay_last(newest, fresh)), false)
+                (
+                    push_replay(queue, resume, log.replay_last(newest, fresh)),
+                    false,
+                )
             }
             From::After(_) | From::Unknown => {
                 let newest = resume.rules.newest(true);
                 (
-                    push_gap(queue, log.replay_last(newest, fresh), fresh.now),
+                    push_gap(queue, resume, log.replay_last(newest, fresh), fresh.now),
                     true,
                 )
             }
@@ -360,6 +375,7 @@ fn framed(event: Incoming) -> Item {
         published: event.published,
         position: Some(Position::Global(event.id)),
         id_line,
+        topics: None,
     }
 }
 
@@ -425,6 +441,7 @@ impl Sequencing for Global {
                 published: event.published,
                 position: Some(Position::Global(event.id)),
                 id_line,
+                topics: None,
             },
         })
     }
@@ -464,9 +481,9 @@ impl Sequencing for Global {
             let first = log.and_then(|log| {
                 let replay = log.replay_last(newest, fresh);
                 if resumed {
-                    push_gap(queue, replay, fresh.now)
+                    push_gap(queue, resume, replay, fresh.now)
                 } else {
-                    push_replay(queue, replay)
+                    push_replay(queue, resume, replay)
                 }
             });
             let start = match first {
@@ -499,7 +516,7 @@ impl Sequencing for Global {
                 continue;
             }
             newest = id;
-            if fresh.admits(item.published) {
+            if fresh.admits(item.published) && resume.admits(item) {
                 items.push(item.clone());
             }
         }
@@ -510,13 +527,13 @@ impl Sequencing for Global {
             };
             if id > newest {
                 newest = id;
-                if fresh.admits(item.published) {
-                    items.push(item.clone());
+                if fresh.admits(item.published) && resume.admits(item) {
+                    items.push(item.queued());
                 }
             }
         }
         let Some(after) = after else {
-            let first = push_gap(queue, items.into_iter(), fresh.now);
+            let first = push_gap(queue, resume, items.into_iter(), fresh.now);
             let (caught_up_to, start) = match first {
                 Some(Position::Global(first)) => (
                     self.last.is_none_or(|last| newest > last).then_some(newest),
@@ -539,19 +556,37 @@ impl Sequencing for Global {
     }
 }
 
-/// Queues `replay` ahead of live frames; answers the first one's position.
-fn push_replay(queue: &Queue, replay: impl Iterator<Item = Item>) -> Option<Position> {
+/// Queues what `resume`'s subscriber accepts of `replay` ahead of live
+/// frames; answers the first one's position.
+fn push_replay(
+    queue: &Queue,
+    resume: Resume<'_>,
+    replay: impl Iterator<Item = Item>,
+) -> Option<Position> {
     let mut first = None;
-    queue.push_replay(replay.inspect(|item| {
-        first.get_or_insert(item.position);
-    }));
+    queue.push_replay(
+        replay
+            .filter(|item| resume.admits(item))
+            .map(|item| item.queued())
+            .inspect(|item| {
+                first.get_or_insert(item.position);
+            }),
+    );
     first.flatten()
 }
 
 /// Queues the [`GAP_EVENT`] naming the first event of `replay` (empty data
 /// when there is none), then `replay`; answers the first one's position.
-fn push_gap(queue: &Queue, replay: impl Iterator<Item = Item>, now: Instant) -> Option<Position> {
-    let mut replay = replay.peekable();
+fn push_gap(
+    queue: &Queue,
+    resume: Resume<'_>,
+    replay: impl Iterator<Item = Item>,
+    now: Instant,
+) -> Option<Position> {
+    let mut replay = replay
+        .filter(|item| resume.admits(item))
+        .map(|item| item.queued())
+        .peekable();
     let first_id = replay.peek().map_or(&[][..], |item| wire_id(item));
     let mut frame = BytesMut::with_capacity(GAP_EVENT.len() + first_id.len() + 16);
     frame.put_slice(b"event: ");
@@ -564,6 +599,7 @@ fn push_gap(queue: &Queue, replay: impl Iterator<Item = Item>, now: Instant) -> 
         published: now,
         position: None,
         id_line: 0,
+        topics: None,
     };
     let first = replay.peek().and_then(|item| item.position);
     queue.push_replay(std::iter::once(gap).chain(replay));
@@ -639,6 +675,7 @@ mod tests {
             frame: Bytes::from(format!("data: {seq}\n\n")),
             id_line: 0,
             published: Instant::now(),
+            topics: None,
         }
     }
 
@@ -671,6 +708,7 @@ mod tests {
                 frame: Bytes::from_static(b"id: mine\ndata: a\n\n"),
                 id_line: 9,
                 published: now,
+                topics: None,
             })
             .unwrap();
         assert_eq!(
@@ -684,6 +722,7 @@ mod tests {
                 frame: Bytes::from_static(b"data: b\n\n"),
                 id_line: 0,
                 published: now,
+                topics: None,
             })
             .unwrap();
         assert_eq!(

@@ -15,6 +15,7 @@ use crate::stats::{Counters, Stats, StatsProbe};
 use crate::stream::{Published, StreamHandle, StreamInfo};
 use crate::stream_actor::Chooser;
 use crate::subscription::{SubscribeRequest, SubscriberInfo, Subscription};
+use crate::topics::Topics;
 
 /// An SSE server core: named streams you publish to and subscribe to.
 ///
@@ -167,8 +168,33 @@ impl Server {
     /// stream here, so nothing bounds how many a publisher invents:
     /// [`publish_creating`](Self::publish_creating) counts them.
     pub async fn publish(&self, name: &str, event: Event) -> Result<Published, PublishError> {
+        self.publish_about(name, event, None).await
+    }
+
+    /// Publishes `event` about `topics` to the stream `name`: only the
+    /// subscribers whose [`TopicFilter`](crate::TopicFilter) accepts it get
+    /// it, and, unless it is private, those without a filter (see
+    /// [`topics`](crate::topics)). Waits as [`publish`](Self::publish) does.
+    pub async fn publish_tagged(
+        &self,
+        name: &str,
+        event: Event,
+        topics: Topics,
+    ) -> Result<Published, PublishError> {
+        self.publish_about(name, event, Some(topics)).await
+    }
+
+    async fn publish_about(
+        &self,
+        name: &str,
+        event: Event,
+        topics: Option<Topics>,
+    ) -> Result<Published, PublishError> {
         match self.registry.get(name) {
-            Some(stream) => stream.publish(event).await,
+            Some(stream) => match topics {
+                None => stream.publish(event).await,
+                Some(topics) => stream.publish_tagged(event, topics).await,
+            },
             None if self.registry.is_closed() => Err(PublishError::ServerClosed),
             None if self.config.auto_stream && self.config.backplane.is_some() => {
                 let backplane = self
@@ -218,7 +244,7 @@ impl Server {
                     .await;
                 }
             } else {
-                match stream.publish_local(&event).await {
+                match stream.publish_local(&event, None).await {
                     Err(PublishError::StreamRemoved { .. }) if !self.registry.is_closed() => {}
                     result => return result,
                 }
@@ -257,7 +283,7 @@ impl Server {
                 )
                 .await;
             }
-            match stream.publish_local(&event).await {
+            match stream.publish_local(&event, None).await {
                 Err(PublishError::StreamRemoved { .. }) if !self.registry.is_closed() => {}
                 result => return result,
             }
@@ -271,8 +297,31 @@ impl Server {
     /// waits. With a small buffer this favours the latest events over
     /// reliable delivery (r3labs `TryPublish`).
     pub fn try_publish(&self, name: &str, event: Event) -> Result<Published, TryPublishError> {
+        self.try_publish_about(name, event, None)
+    }
+
+    /// [`publish_tagged`](Self::publish_tagged) if the stream's buffer has
+    /// room; never waits.
+    pub fn try_publish_tagged(
+        &self,
+        name: &str,
+        event: Event,
+        topics: Topics,
+    ) -> Result<Published, TryPublishError> {
+        self.try_publish_about(name, event, Some(topics))
+    }
+
+    fn try_publish_about(
+        &self,
+        name: &str,
+        event: Event,
+        topics: Option<Topics>,
+    ) -> Result<Published, TryPublishError> {
         match self.registry.get(name) {
-            Some(stream) => stream.try_publish(event),
+            Some(stream) => match topics {
+                None => stream.try_publish(event),
+                Some(topics) => stream.try_publish_tagged(event, topics),
+            },
             None if self.registry.is_closed() => Err(TryPublishError::ServerClosed),
             None if self.config.backplane.is_some() => Err(TryPublishError::Backplane {
                 stream: name.to_owned(),

@@ -19,6 +19,7 @@ use crate::sequencing::{Backfill, Global, Incoming, Local, LocalEvent, Missed, R
 use crate::stats::Counters;
 use crate::stream_actor::{Chooser, Deliver, Kick, Publish, Shutdown, StreamActor, Subscribe};
 use crate::subscription::{EndReason, SubscribeRequest, Subscription};
+use crate::topics::Topics;
 
 /// An event the stream accepted.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -301,9 +302,33 @@ impl StreamHandle {
     /// Publishes `event`, waiting while the stream's buffer is full. The
     /// event is encoded here, once, and shared by every subscriber.
     pub async fn publish(&self, event: Event) -> Result<Published, PublishError> {
+        self.publish_about(event, None).await
+    }
+
+    /// Publishes `event` about `topics`: it reaches only the subscribers
+    /// whose filter accepts it, and, unless private, those without one
+    /// (see [`topics`](crate::topics)). Waits as [`publish`](Self::publish).
+    pub async fn publish_tagged(
+        &self,
+        event: Event,
+        topics: Topics,
+    ) -> Result<Published, PublishError> {
+        self.publish_about(event, Some(Arc::new(topics))).await
+    }
+
+    async fn publish_about(
+        &self,
+        event: Event,
+        topics: Option<Arc<Topics>>,
+    ) -> Result<Published, PublishError> {
         if let Some(backplane) = &self.state.backplane {
             if self.state.is_closed() {
                 return Err(PublishError::StreamRemoved {
+                    stream: self.state.name.to_string(),
+                });
+            }
+            if topics.is_some() {
+                return Err(PublishError::TaggedOverBackplane {
                     stream: self.state.name.to_string(),
                 });
             }
@@ -317,14 +342,18 @@ impl StreamHandle {
             )
             .await;
         }
-        self.publish_local(&event).await
+        self.publish_local(&event, topics).await
     }
 
     /// [`publish`](Self::publish) on a stream without a backplane; the
     /// event is borrowed, so a caller that must try another stream (this
     /// one was removed) still has it.
-    pub(crate) async fn publish_local(&self, event: &Event) -> Result<Published, PublishError> {
-        let encoded = encode(&self.state, event)?;
+    pub(crate) async fn publish_local(
+        &self,
+        event: &Event,
+        topics: Option<Arc<Topics>>,
+    ) -> Result<Published, PublishError> {
+        let encoded = encode(&self.state, event, topics)?;
         if let Some(first) = self.duplicate(&encoded) {
             return Ok(first);
         }
@@ -340,12 +369,30 @@ impl StreamHandle {
 
     /// Publishes `event` if the stream's buffer has room; never waits.
     pub fn try_publish(&self, event: Event) -> Result<Published, TryPublishError> {
+        self.try_publish_about(event, None)
+    }
+
+    /// [`publish_tagged`](Self::publish_tagged) if the stream's buffer has
+    /// room; never waits.
+    pub fn try_publish_tagged(
+        &self,
+        event: Event,
+        topics: Topics,
+    ) -> Result<Published, TryPublishError> {
+        self.try_publish_about(event, Some(Arc::new(topics)))
+    }
+
+    fn try_publish_about(
+        &self,
+        event: Event,
+        topics: Option<Arc<Topics>>,
+    ) -> Result<Published, TryPublishError> {
         if self.state.backplane.is_some() {
             return Err(TryPublishError::Backplane {
                 stream: self.state.name.to_string(),
             });
         }
-        let encoded = encode(&self.state, &event)?;
+        let encoded = encode(&self.state, &event, topics)?;
         // A retry needs no room: answered before the buffer is asked.
         if let Some(first) = self.duplicate(&encoded) {
             return Ok(first);
@@ -511,6 +558,7 @@ impl StreamHandle {
             user_id,
             frame,
             id_line,
+            topics,
         } = encoded;
         let StreamAddr::Local(addr) = &self.addr else {
             return None;
@@ -542,6 +590,7 @@ impl StreamHandle {
                 frame,
                 id_line,
                 published: self.state.clock.now(),
+                topics,
             };
             addr.do_send(Publish { event, permit });
             seq.last
@@ -663,6 +712,7 @@ struct Encoded {
     frame: Bytes,
     /// Bytes of the leading `id:` line when the event has its own id.
     id_line: usize,
+    topics: Option<Arc<Topics>>,
 }
 
 /// Encodes outside any lock and actor, so publishers share the encoding work
@@ -673,7 +723,11 @@ struct Encoded {
 /// writes a comment first, so it is moved after the id line. The event is
 /// only borrowed, so a publish that must try another stream (a retired one
 /// created again) encodes it again without a copy.
-fn encode(state: &StreamState, event: &Event) -> Result<Encoded, Refusal> {
+fn encode(
+    state: &StreamState,
+    event: &Event,
+    topics: Option<Arc<Topics>>,
+) -> Result<Encoded, Refusal> {
     check(event, state.max_retry, Some(&state.epoch))?;
     let frame = state.encoder.encode(event)?;
     let Some(user_id) = &event.id else {
@@ -681,6 +735,7 @@ fn encode(state: &StreamState, event: &Event) -> Result<Encoded, Refusal> {
             user_id: None,
             frame,
             id_line: 0,
+            topics,
         });
     };
     // `id: ID\n`, or `id:\n` when empty (the encoder's field rule).
@@ -706,6 +761,7 @@ fn encode(state: &StreamState, event: &Event) -> Result<Encoded, Refusal> {
         user_id: Some(user_id.clone()),
         frame,
         id_line,
+        topics,
     })
 }
 

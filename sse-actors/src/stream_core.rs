@@ -14,7 +14,7 @@
 //! is the [`Sequencing`] the core is built with; everything else is one
 //! code path for both.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,6 +27,7 @@ use crate::error::SubscribeError;
 use crate::log::EventLog;
 use crate::position::Position;
 use crate::queue::{Drain, Item, Pushed, Queue, QueueLimits};
+use crate::records::{Records, Scope};
 use crate::sequencing::{Freshness, Replayed, Resume, Sequencing};
 use crate::stats::{Counters, Kind, Live};
 use crate::subscription::{EndReason, SubscribeRequest, SubscriberInfo};
@@ -53,6 +54,8 @@ pub(crate) struct CoreOptions {
     pub(crate) idle_from_start: bool,
     /// The budget every stream's log counts against together.
     pub(crate) budget: Option<Arc<LogBudget>>,
+    /// Topics whose matching patterns the topic index caches.
+    pub(crate) topic_cache: usize,
 }
 
 /// What the driver must do.
@@ -98,13 +101,17 @@ pub(crate) struct StreamCore<S: Sequencing, T> {
     order: S,
     options: CoreOptions,
     name: Arc<str>,
-    records: HashMap<u64, Record<S::Position, T>>,
+    records: Records<Record<S::Position, T>>,
     /// Records with `caught_up_to` set.
     catching_up: usize,
     log: Option<EventLog>,
     /// Events taken since the last fan-out. The events that arrive together
     /// are pushed to each subscriber under one lock and with one wake-up.
     pending: Vec<Pending<S::Position>>,
+    /// Whether some pending event has topics, and some is private: the
+    /// fan-out then consults the topic filters.
+    pending_tagged: bool,
+    pending_private: bool,
     /// When this stream retires if no subscriber joins before.
     retire_at: Option<Instant>,
     /// Set once the stream is removed, retired or shut down.
@@ -129,6 +136,7 @@ impl<S: Sequencing, T> StreamCore<S, T> {
             .retire_after
             .filter(|idle| !idle.is_zero() || options.idle_from_start)
             .map(|idle| now + idle);
+        let records = Records::new(options.topic_cache);
         StreamCore {
             order,
             log: options.log.map(|limits| match &options.budget {
@@ -137,9 +145,11 @@ impl<S: Sequencing, T> StreamCore<S, T> {
             }),
             options,
             name,
-            records: HashMap::new(),
+            records,
             catching_up: 0,
             pending: Vec::new(),
+            pending_tagged: false,
+            pending_private: false,
             retire_at,
             ended: None,
             keep_alive: Encoder::comment("keep-alive"),
@@ -210,6 +220,10 @@ impl<S: Sequencing, T> StreamCore<S, T> {
             (None, Some(budget)) => budget.settle(),
             (None, None) => {}
         }
+        if let Some(topics) = &accepted.item.topics {
+            self.pending_tagged = true;
+            self.pending_private |= topics.is_private();
+        }
         self.pending.push(Pending {
             position: accepted.position,
             item: accepted.item,
@@ -226,9 +240,12 @@ impl<S: Sequencing, T> StreamCore<S, T> {
             return;
         }
         let pending = &self.pending;
+        // Private events never reach subscribers without a filter.
+        let skip_private = self.pending_private;
         let mut delivered = 0;
-        let gone = push_to_all(
+        let mut gone = push_to_all(
             &mut self.records,
+            Scope::Unfiltered,
             &mut self.effects,
             &self.counters,
             |record| {
@@ -243,15 +260,30 @@ impl<S: Sequencing, T> StreamCore<S, T> {
                         from
                     }
                 };
-                let pushed = record
-                    .queue
-                    .push_all(pending[from..].iter().map(|p| p.item.clone()));
+                let pushed = record.queue.push_all(
+                    pending[from..]
+                        .iter()
+                        .filter(|p| !(skip_private && p.item.is_private()))
+                        .map(|p| p.item.queued()),
+                );
                 if matches!(pushed, Pushed::Queued | Pushed::DroppedOldest) {
-                    delivered += (pending.len() - from) as u64;
+                    delivered += if skip_private {
+                        pending[from..]
+                            .iter()
+                            .filter(|p| !p.item.is_private())
+                            .count() as u64
+                    } else {
+                        (pending.len() - from) as u64
+                    };
                 }
                 pushed
             },
         );
+        if self.pending_tagged && self.records.has_filtered() {
+            gone |= self.fan_out_by_topic(&mut delivered);
+        }
+        self.pending_tagged = false;
+        self.pending_private = false;
         // One atomic add per fan-out, not per subscriber.
         self.counters
             .delivered
@@ -264,6 +296,42 @@ impl<S: Sequencing, T> StreamCore<S, T> {
         if gone || (self.records.is_empty() && self.retire_at.is_none()) {
             self.after_departure(now);
         }
+    }
+
+    /// Pushes each waiting event with topics to the filtered subscribers it
+    /// is for, found through the topic index (one push per event and
+    /// subscriber: each gets few of them). Answers whether any left.
+    fn fan_out_by_topic(&mut self, delivered: &mut u64) -> bool {
+        let mut gone = false;
+        let mut recipients = Vec::new();
+        for pending in &self.pending {
+            let Some(topics) = &pending.item.topics else {
+                continue;
+            };
+            recipients.clear();
+            self.records.recipients(topics, &mut recipients);
+            for &id in &recipients {
+                let Some(record) = self.records.filtered_mut(id) else {
+                    continue;
+                };
+                if let Some(mark) = record.caught_up_to {
+                    if pending.position <= mark {
+                        continue;
+                    }
+                    record.caught_up_to = None;
+                }
+                match record.queue.push_all([pending.item.queued()]) {
+                    Pushed::Queued | Pushed::DroppedOldest => *delivered += 1,
+                    Pushed::Lagged | Pushed::Closed => {
+                        if let Some(record) = self.records.remove(id) {
+                            ended(&mut self.effects, &self.counters, record);
+                            gone = true;
+                        }
+                    }
+                }
+            }
+        }
+        gone
     }
 
     /// Adds a subscriber, replayed what it missed. `attach` makes the
@@ -301,6 +369,7 @@ impl<S: Sequencing, T> StreamCore<S, T> {
             after,
             epoch,
             label,
+            topics: filter,
         } = request;
         let info = Arc::new(SubscriberInfo {
             id: self.counters.next_subscriber_id(),
@@ -328,6 +397,7 @@ impl<S: Sequencing, T> StreamCore<S, T> {
             epoch: epoch.as_deref(),
             last_event_id: info.last_event_id.as_deref(),
             rules: self.options.replay,
+            filter: filter.as_ref(),
         };
         let Replayed {
             caught_up_to,
@@ -353,6 +423,7 @@ impl<S: Sequencing, T> StreamCore<S, T> {
                 subscriber: subscriber.clone(),
                 _live: Live::new(&self.counters, Kind::SubscriberRecord),
             },
+            filter.as_ref(),
         );
         self.retire_at = None;
         Ok(Joined {
@@ -375,14 +446,18 @@ impl<S: Sequencing, T> StreamCore<S, T> {
     pub(crate) fn kick(&mut self, chosen: impl Fn(&SubscriberInfo) -> bool, now: Instant) -> usize {
         let mut kicked = 0;
         let effects = &mut self.effects;
-        for (_, record) in self.records.extract_if(|_, record| chosen(&record.info)) {
-            record.queue.close(EndReason::Kicked);
-            effects.push_back(Effect::End {
-                subscriber: record.subscriber,
-                reason: EndReason::Kicked,
-            });
-            kicked += 1;
-        }
+        self.records.take_if(
+            Scope::All,
+            |record| chosen(&record.info),
+            |record| {
+                record.queue.close(EndReason::Kicked);
+                effects.push_back(Effect::End {
+                    subscriber: record.subscriber,
+                    reason: EndReason::Kicked,
+                });
+                kicked += 1;
+            },
+        );
         if kicked > 0 {
             self.recount_catching_up();
             self.after_departure(now);
@@ -397,6 +472,7 @@ impl<S: Sequencing, T> StreamCore<S, T> {
         let frame = &self.keep_alive;
         let gone = push_to_all(
             &mut self.records,
+            Scope::All,
             &mut self.effects,
             &self.counters,
             |record| record.queue.push_keep_alive(frame, now),
@@ -421,7 +497,7 @@ impl<S: Sequencing, T> StreamCore<S, T> {
     ) {
         self.fan_out(now);
         self.ended.get_or_insert(reason);
-        for (_, record) in self.records.drain() {
+        for record in self.records.drain() {
             record.queue.close(reason);
             if let Some(drain) = drain {
                 record.queue.watch_drain(drain);
@@ -438,7 +514,7 @@ impl<S: Sequencing, T> StreamCore<S, T> {
     }
 
     fn remove(&mut self, id: u64, reason: EndReason) -> bool {
-        let Some(record) = self.records.remove(&id) else {
+        let Some(record) = self.records.remove(id) else {
             return false;
         };
         if record.caught_up_to.is_some() {
@@ -483,34 +559,41 @@ impl<S: Sequencing, T> StreamCore<S, T> {
     }
 }
 
-/// Pushes to every record with `push`; removes the ones that are gone
-/// (lagged, or their consumer left) and queues their end. Answers whether
-/// any went.
+/// Pushes to every record of `scope` with `push`; removes the ones that
+/// are gone (lagged, or their consumer left) and queues their end. Answers
+/// whether any went.
 fn push_to_all<P, T>(
-    records: &mut HashMap<u64, Record<P, T>>,
+    records: &mut Records<Record<P, T>>,
+    scope: Scope,
     effects: &mut VecDeque<Effect<T>>,
     counters: &Counters,
     mut push: impl FnMut(&mut Record<P, T>) -> Pushed,
 ) -> bool {
     let before = records.len();
-    let gone = records.extract_if(|_, record| match push(record) {
-        Pushed::Queued | Pushed::DroppedOldest => false,
-        Pushed::Lagged | Pushed::Closed => true,
-    });
-    for (_, record) in gone {
-        // The queue says why: it lagged, or its consumer ended it.
-        let reason = record.queue.end_reason().unwrap_or(EndReason::Unsubscribed);
-        if reason == EndReason::Lagged {
-            counters
-                .lagged
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
-        effects.push_back(Effect::End {
-            subscriber: record.subscriber,
-            reason,
-        });
-    }
+    records.take_if(
+        scope,
+        |record| match push(record) {
+            Pushed::Queued | Pushed::DroppedOldest => false,
+            Pushed::Lagged | Pushed::Closed => true,
+        },
+        |record| ended(effects, counters, record),
+    );
     records.len() != before
+}
+
+/// Queues the end of a record whose queue ended (it lagged, or its
+/// consumer ended it: the queue says which).
+fn ended<P, T>(effects: &mut VecDeque<Effect<T>>, counters: &Counters, record: Record<P, T>) {
+    let reason = record.queue.end_reason().unwrap_or(EndReason::Unsubscribed);
+    if reason == EndReason::Lagged {
+        counters
+            .lagged
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    effects.push_back(Effect::End {
+        subscriber: record.subscriber,
+        reason,
+    });
 }
 
 impl<S: Sequencing, T> Drop for StreamCore<S, T> {
@@ -549,6 +632,7 @@ mod tests {
             retire_after: None,
             idle_from_start: false,
             budget: None,
+            topic_cache: 16,
         }
     }
 
@@ -569,6 +653,7 @@ mod tests {
             frame: Bytes::from(format!("data: {seq}\n\n")),
             id_line: 0,
             published,
+            topics: None,
         }
     }
 

@@ -15,6 +15,7 @@ use crate::position::Position;
 use crate::queue::Queue;
 use crate::sequencing::Freshness;
 use crate::subscriber_actor::{Stop, SubscriberActor};
+use crate::topics::TopicFilter;
 
 /// What a transport tells the server about a new subscriber.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -34,6 +35,9 @@ pub struct SubscribeRequest {
     pub epoch: Option<String>,
     /// Free text for callbacks and logs, such as the peer address or URL.
     pub label: Option<String>,
+    /// Only the events this filter accepts, live and replayed; `None`: every
+    /// event that is not private (see [`topics`](crate::topics)).
+    pub topics: Option<TopicFilter>,
 }
 
 impl SubscribeRequest {
@@ -68,6 +72,13 @@ impl SubscribeRequest {
     #[must_use]
     pub fn label(mut self, label: impl Into<String>) -> Self {
         self.label = Some(label.into());
+        self
+    }
+
+    /// Receives only the events `filter` accepts.
+    #[must_use]
+    pub fn topics(mut self, filter: TopicFilter) -> Self {
+        self.topics = Some(filter);
         self
     }
 }
