@@ -370,6 +370,7 @@ impl<S: Sequencing, T> StreamCore<S, T> {
             epoch,
             label,
             topics: filter,
+            first_replay,
         } = request;
         let info = Arc::new(SubscriberInfo {
             id: self.counters.next_subscriber_id(),
@@ -396,7 +397,10 @@ impl<S: Sequencing, T> StreamCore<S, T> {
             after,
             epoch: epoch.as_deref(),
             last_event_id: info.last_event_id.as_deref(),
-            rules: self.options.replay,
+            rules: ReplayRules {
+                first: first_replay.unwrap_or(self.options.replay.first),
+                ..self.options.replay
+            },
             filter: filter.as_ref(),
         };
         let Replayed {

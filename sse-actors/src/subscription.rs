@@ -11,6 +11,7 @@ use futures_util::Stream;
 use futures_util::stream::FusedStream;
 
 use crate::clock::Clock;
+use crate::config::FirstReplay;
 use crate::position::Position;
 use crate::queue::Queue;
 use crate::sequencing::Freshness;
@@ -38,6 +39,9 @@ pub struct SubscribeRequest {
     /// Only the events this filter accepts, live and replayed; `None`: every
     /// event that is not private (see [`topics`](crate::topics)).
     pub topics: Option<TopicFilter>,
+    /// What to replay when there is neither a Last-Event-ID nor a position,
+    /// instead of the server's [`ServerBuilder::first_replay`](crate::ServerBuilder::first_replay).
+    pub first_replay: Option<FirstReplay>,
 }
 
 impl SubscribeRequest {
@@ -72,6 +76,14 @@ impl SubscribeRequest {
     #[must_use]
     pub fn label(mut self, label: impl Into<String>) -> Self {
         self.label = Some(label.into());
+        self
+    }
+
+    /// Replays `first` to a subscriber that brings no Last-Event-ID, instead
+    /// of the server's rule.
+    #[must_use]
+    pub fn first_replay(mut self, first: FirstReplay) -> Self {
+        self.first_replay = Some(first);
         self
     }
 

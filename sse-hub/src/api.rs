@@ -122,7 +122,7 @@ pub(crate) fn healthz(hub: &Hub, req: &HttpRequest) -> HttpResponse {
     }
 }
 
-fn publish_error(stream: &str, error: PublishError) -> HubError {
+pub(crate) fn publish_error(stream: &str, error: PublishError) -> HubError {
     match error {
         PublishError::UnknownStream { .. } | PublishError::StreamRemoved { .. } => {
             HubError::UnknownStream(stream.to_owned())

@@ -200,7 +200,7 @@ fn bearer_token(req: &HttpRequest) -> Option<&str> {
 /// Compares in constant time, so response timing does not reveal how much
 /// of a guessed token was right (only its length, which a token's format
 /// discloses anyway).
-fn same_secret(given: &str, expected: &str) -> bool {
+pub(crate) fn same_secret(given: &str, expected: &str) -> bool {
     given.as_bytes().ct_eq(expected.as_bytes()).into()
 }
 

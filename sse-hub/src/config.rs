@@ -48,6 +48,14 @@ pub struct HubConfig {
     pub demo_stream: String,
     /// Serve the demo page at `/`. Default on.
     pub demo_page: bool,
+    /// Serve the Mercure protocol at `/.well-known/mercure` (see the
+    /// README's "Use it as a Mercure hub"). Default on.
+    pub mercure: bool,
+    /// Mercure subscribers without a token receive public updates even when
+    /// a subscribe key or token is configured (`--anonymous`); otherwise
+    /// they get 401. Without any subscribe key or token the endpoint is
+    /// open to them anyway. Default off.
+    pub mercure_anonymous: bool,
 }
 
 impl Default for HubConfig {
@@ -65,6 +73,8 @@ impl Default for HubConfig {
             metrics_token: None,
             demo_stream: "demo".to_owned(),
             demo_page: true,
+            mercure: true,
+            mercure_anonymous: false,
         }
     }
 }

@@ -33,6 +33,17 @@ pub enum HubError {
         /// The stream the claims do not cover.
         stream: String,
     },
+    /// A valid JWT whose `mercure` claims do not cover a topic: 403.
+    #[error("forbidden: the token does not allow {action} to topic {topic:?}")]
+    ForbiddenTopic {
+        /// What was refused.
+        action: &'static str,
+        /// The topic the claims do not cover.
+        topic: String,
+    },
+    /// A Mercure request the protocol does not allow (no topic, say): 400.
+    #[error("invalid Mercure request: {0}")]
+    Mercure(String),
     /// The publish body exceeds the limit: 413.
     #[error("request body too large: the limit is {limit} bytes")]
     PayloadTooLarge {
@@ -97,12 +108,13 @@ impl ResponseError for HubError {
         match self {
             HubError::Stream(error) => error.status_code(),
             HubError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            HubError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            HubError::Forbidden { .. } | HubError::ForbiddenTopic { .. } => StatusCode::FORBIDDEN,
             HubError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             HubError::Payload(_)
             | HubError::NotUtf8
             | HubError::InvalidJson(_)
-            | HubError::InvalidEvent(_) => StatusCode::BAD_REQUEST,
+            | HubError::InvalidEvent(_)
+            | HubError::Mercure(_) => StatusCode::BAD_REQUEST,
             HubError::UnknownStream(_) => StatusCode::NOT_FOUND,
             HubError::TooManyStreams(..) | HubError::Closed | HubError::Backplane(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -121,7 +133,9 @@ impl ResponseError for HubError {
                 ..
             } => Some("Bearer"),
             HubError::Unauthorized { .. } => Some("Bearer error=\"invalid_token\""),
-            HubError::Forbidden { .. } => Some("Bearer error=\"insufficient_scope\""),
+            HubError::Forbidden { .. } | HubError::ForbiddenTopic { .. } => {
+                Some("Bearer error=\"insufficient_scope\"")
+            }
             _ => None,
         };
         if let Some(challenge) = challenge {

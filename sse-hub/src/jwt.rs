@@ -98,10 +98,12 @@ impl JwtKey {
         let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
             .map_err(|error| self.reason(error.kind()))?;
         let claims = data.claims;
-        let selectors = |list: Vec<String>| list.into_iter().map(Selector::new).collect();
+        let selectors = |list: &[String]| list.iter().cloned().map(Selector::new).collect();
         Ok(Grant {
-            subscribe: selectors(claims.mercure.subscribe),
-            publish: selectors(claims.mercure.publish),
+            subscribe: selectors(&claims.mercure.subscribe),
+            publish: selectors(&claims.mercure.publish),
+            subscribe_claims: claims.mercure.subscribe,
+            publish_claims: claims.mercure.publish,
             expires: claims
                 .exp
                 .and_then(|exp| SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(exp))),
@@ -153,6 +155,11 @@ struct MercureClaims {
 pub(crate) struct Grant {
     subscribe: Vec<Selector>,
     publish: Vec<Selector>,
+    /// `mercure.subscribe` as written, for the Mercure endpoint's topic
+    /// selectors (`*`, exact topics, URI templates).
+    pub(crate) subscribe_claims: Vec<String>,
+    /// `mercure.publish` as written.
+    pub(crate) publish_claims: Vec<String>,
     /// `exp`: when subscriptions opened with it end.
     pub(crate) expires: Option<SystemTime>,
 }
@@ -206,6 +213,8 @@ mod tests {
                 .map(|s| Selector::new((*s).to_owned()))
                 .collect(),
             publish: Vec::new(),
+            subscribe_claims: Vec::new(),
+            publish_claims: Vec::new(),
             expires: None,
         }
     }

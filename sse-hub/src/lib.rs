@@ -77,6 +77,7 @@ mod demo;
 mod error;
 mod expiry;
 mod jwt;
+pub mod mercure;
 mod metrics;
 mod publish_body;
 mod tls;
@@ -94,6 +95,7 @@ pub struct Hub {
     sse: Sse,
     config: Arc<HubConfig>,
     metrics: Arc<metrics::HubMetrics>,
+    mercure: Arc<mercure::Mercure>,
 }
 
 impl Hub {
@@ -107,6 +109,7 @@ impl Hub {
             metrics,
             sse,
             config: Arc::new(config),
+            mercure: Arc::default(),
         }
     }
 
@@ -179,6 +182,9 @@ impl Hub {
                     async move { api::metrics(&hub, &req) }
                 })),
             );
+        }
+        if self.config.mercure {
+            mercure::configure(self, cfg);
         }
         if self.config.demo_page {
             cfg.service(web::resource("/").route(web::get().to(move || {

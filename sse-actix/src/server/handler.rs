@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, Resource, Route, web};
+use bytes::Bytes;
 use futures_util::future::try_join_all;
 use sse_actors::{Server, SubscribeError, SubscribeRequest, Subscription};
 use sse_proto::Encoder;
@@ -293,6 +294,56 @@ impl Sse {
         result
     }
 
+    /// Answers `req` with one subscription to `stream` made from `request`
+    /// (its label is set to the peer): for protocols that read their own
+    /// parameters (topic filters, say), with this handler's connection
+    /// limit, first frame, headers, keep-alives and logging.
+    pub async fn respond_with(
+        &self,
+        req: &HttpRequest,
+        stream: &str,
+        request: SubscribeRequest,
+    ) -> Result<HttpResponse, SseError> {
+        let peer = req
+            .peer_addr()
+            .map_or_else(|| "unknown".to_owned(), |addr| addr.to_string());
+        let slot = self.connections.acquire(self.config.max_connections)?;
+        let last_event_id = request.last_event_id.clone();
+        let subscription = self
+            .server
+            .subscribe(stream, request.label(peer.clone()))
+            .await
+            .map_err(|error| subscribe_error(stream, error))?;
+        let log = ConnectionLog {
+            stream: stream.to_owned(),
+            peer,
+            opened: Instant::now(),
+            sent: 0,
+            frames: 0,
+            ended_by: None,
+        };
+        opened(&log, last_event_id.as_deref());
+        let body = EventBody::new(
+            Some(self.first_frame()),
+            subscription,
+            slot,
+            log,
+            self.latency.clone(),
+        );
+        Ok(
+            event_stream_head(self.server_headers.iter().chain(&self.config.headers))
+                .streaming(body),
+        )
+    }
+
+    /// What a response writes first, so actix-web writes the head at once.
+    fn first_frame(&self) -> Bytes {
+        match self.config.retry {
+            Some(delay) => Encoder::retry(delay),
+            None => Encoder::comment(""),
+        }
+    }
+
     async fn open(&self, req: &HttpRequest, peer: &str) -> Result<HttpResponse, SseError> {
         let params = subscribe_params(req, &self.config)?;
         // Taken before subscribing so a flood of requests cannot create
@@ -300,10 +351,7 @@ impl Sse {
         let slot = self.connections.acquire(self.config.max_connections)?;
         // A first frame makes actix-web write the head at once, so clients
         // see `200` before the first event (and a proxy sees traffic).
-        let first = match self.config.retry {
-            Some(delay) => Encoder::retry(delay),
-            None => Encoder::comment(""),
-        };
+        let first = self.first_frame();
         // Made once subscribed: its drop writes the close line.
         let log = || ConnectionLog {
             stream: params.streams.join(","),

@@ -82,6 +82,13 @@ pub struct Args {
     /// Do not serve the demo page at `/`.
     #[arg(long, env = "SSE_HUB_NO_DEMO")]
     no_demo: bool,
+    /// Do not serve the Mercure protocol at `/.well-known/mercure`.
+    #[arg(long, env = "SSE_HUB_NO_MERCURE")]
+    no_mercure: bool,
+    /// Let Mercure subscribers without a token receive public updates when a
+    /// subscribe key or token is set (without one they get 401).
+    #[arg(long, env = "SSE_HUB_ANONYMOUS")]
+    anonymous: bool,
     /// Refuse subscriptions and publications to streams that do not exist
     /// (auto-stream off): 404 instead of creating them.
     #[arg(long, env = "SSE_HUB_NO_AUTO_STREAM")]
@@ -217,6 +224,8 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         max_body_size: args.max_body_size,
         demo_stream: args.demo_stream.clone(),
         demo_page: !args.no_demo,
+        mercure: !args.no_mercure,
+        mercure_anonymous: args.anonymous,
         ..HubConfig::default()
     };
     args.deploy.configure_hub(&mut config)?;
