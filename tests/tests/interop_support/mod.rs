@@ -47,15 +47,24 @@ impl Harness {
     /// Starts on a fresh port, serving the hub (demo page included) and
     /// `pages` (path, HTML).
     pub async fn start(pages: Pages) -> Harness {
-        Harness::start_with(pages, None).await
+        Harness::start_with(pages, None, HubConfig::default()).await
+    }
+
+    /// [`start`](Harness::start) with the hub's settings `config`.
+    pub async fn start_configured(pages: Pages, config: HubConfig) -> Harness {
+        Harness::start_with(pages, None, config).await
     }
 
     /// [`start`](Harness::start) over HTTPS with `tls`.
     pub async fn start_tls(pages: Pages, tls: rustls::ServerConfig) -> Harness {
-        Harness::start_with(pages, Some(tls)).await
+        Harness::start_with(pages, Some(tls), HubConfig::default()).await
     }
 
-    async fn start_with(pages: Pages, tls: Option<rustls::ServerConfig>) -> Harness {
+    async fn start_with(
+        pages: Pages,
+        tls: Option<rustls::ServerConfig>,
+        config: HubConfig,
+    ) -> Harness {
         let last_event_ids = Arc::new(Mutex::new(Vec::new()));
         let seen = Arc::clone(&last_event_ids);
         let server = Server::builder()
@@ -68,7 +77,7 @@ impl Harness {
         let sse = Sse::new(server.clone())
             .retry(RETRY)
             .max_streams_per_connection(32);
-        let hub = Hub::new(sse, HubConfig::default());
+        let hub = Hub::new(sse, config);
         let (reports_tx, reports) = mpsc::unbounded_channel();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();

@@ -1,0 +1,136 @@
+//! A real browser's `EventSource` as a Mercure subscriber: it subscribes
+//! with a URI template at `/.well-known/mercure`, receives a form-published
+//! public update and, through its `mercureAuthorization` cookie, a private
+//! one, and after the server goes away resumes exactly after the last
+//! update it got.
+
+mod interop_support;
+
+use interop_support::Harness;
+use interop_support::browser::Browser;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+use sse_actors::{Event, Topics};
+use sse_hub::{HubConfig, JwtKey};
+use sse_tests::{Peer, peer};
+
+const SECRET: &str = "a-long-random-shared-secret";
+
+/// Sets the cookie from `?token=`, subscribes to every book, reports
+/// `open` on each connection, `event` per update and `done` after
+/// `count` of them.
+const PAGE: &str = r#"<!doctype html>
+<meta charset="utf-8">
+<title>Mercure subscriber</title>
+<script>
+"use strict";
+const params = new URLSearchParams(location.search);
+const expected = Number(params.get("count"));
+document.cookie = "mercureAuthorization=" + params.get("token") + "; path=/";
+const received = [];
+let opens = 0;
+function report(kind, body) {
+  return fetch("/test/report?kind=" + kind, { method: "POST", body: JSON.stringify(body) });
+}
+const url = new URL("/.well-known/mercure", location);
+url.searchParams.append("topic", "https://example.com/books/{id}");
+const source = new EventSource(url);
+source.onopen = () => report("open", { opens: ++opens });
+source.onmessage = (event) => {
+  const seen = { data: event.data, id: event.lastEventId };
+  received.push(seen);
+  report("event", seen);
+  if (received.length === expected) {
+    source.close();
+    report("done", { opens, events: received });
+  }
+};
+</script>"#;
+
+fn mint(claims: Value) -> String {
+    let key = EncodingKey::from_secret(SECRET.as_bytes()).unwrap();
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key).unwrap()
+}
+
+/// Publishes a form update through the hub; answers its id.
+async fn post(harness: &Harness, form: &str) -> String {
+    let publisher = mint(json!({ "mercure": { "publish": ["*"] } }));
+    let mut response = sse_testkit::client()
+        .post(harness.url("/.well-known/mercure"))
+        .bearer_auth(publisher)
+        .insert_header(("content-type", "application/x-www-form-urlencoded"))
+        .send_body(form.to_owned())
+        .await
+        .expect("publish");
+    assert_eq!(response.status(), 200);
+    String::from_utf8(response.body().await.unwrap().to_vec()).unwrap()
+}
+
+#[actix_web::test]
+async fn eventsource_gets_public_and_private_updates_and_resumes_after_a_cut() {
+    let Some(chromium) = peer(Peer::Chromium) else {
+        return;
+    };
+    let key = JwtKey::new("HS256", SECRET.as_bytes()).unwrap();
+    let config = HubConfig {
+        subscribe_jwt: Some(key.clone()),
+        publish_jwt: Some(key),
+        ..HubConfig::default()
+    };
+    let mut harness = Harness::start_configured(vec![("/test/mercure.html", PAGE)], config).await;
+    let subscriber = mint(json!({ "mercure": { "subscribe": ["https://example.com/books/2"] } }));
+    let page = format!("/test/mercure.html?count=3&token={subscriber}");
+    let _browser = Browser::open(&chromium, &harness.url(&page));
+    harness.report("open").await;
+
+    let public = post(&harness, "topic=https://example.com/books/1&data=public").await;
+    post(
+        &harness,
+        "topic=https://example.com/authors/1&data=not%20selected",
+    )
+    .await;
+    post(
+        &harness,
+        "topic=https://example.com/books/3&data=not%20allowed&private=on",
+    )
+    .await;
+    let private = post(
+        &harness,
+        "topic=https://example.com/books/2&data=private&private=on",
+    )
+    .await;
+    for _ in 0..2 {
+        harness.report("event").await;
+    }
+    // The server goes away with the connection; updates go on.
+    harness.kill().await;
+    harness.subscribers(sse_hub::mercure::STREAM, 0).await;
+    harness
+        .server
+        .publish_tagged(
+            sse_hub::mercure::STREAM,
+            Event::data("missed").id("missed-1"),
+            Topics::new(["https://example.com/books/4"]),
+        )
+        .await
+        .unwrap();
+    harness.restart();
+
+    let done = harness.report("done").await;
+    assert_eq!(
+        done["events"],
+        json!([
+            { "data": "public", "id": public },
+            { "data": "private", "id": private },
+            { "data": "missed", "id": "missed-1" },
+        ]),
+        "{done}"
+    );
+    assert_eq!(done["opens"], 2, "one reconnect");
+    let ids = harness.last_event_ids.lock().unwrap().clone();
+    assert_eq!(
+        ids,
+        [None, Some(private)],
+        "resumed after the last update it got"
+    );
+}
