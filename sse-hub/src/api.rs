@@ -111,6 +111,7 @@ pub(crate) fn healthz(hub: &Hub, req: &HttpRequest) -> HttpResponse {
             "published": stats.published,
             "lagged": stats.lagged,
             "log_bytes": stats.log_bytes,
+            "unlogged_bytes": stats.unlogged_bytes,
         })
     } else {
         serde_json::json!({ "status": status })

@@ -189,6 +189,11 @@ impl Collector for ServerCounts {
                 "Encoded bytes every stream's replay log holds together (bounded by --memory-budget)",
                 stats.log_bytes,
             ),
+            (
+                "unlogged_bytes",
+                "Encoded bytes of frames no replay log holds that queues or writes still do (with sse_log_bytes, bounded by --memory-budget)",
+                stats.unlogged_bytes,
+            ),
         ];
         for (name, help, value) in gauges {
             let gauge = ConstGauge::new(i64::try_from(value).unwrap_or(i64::MAX));

@@ -202,3 +202,53 @@ async fn the_bytes_all_logs_hold_are_reported_and_bounded_by_the_memory_budget()
     let held = health["log_bytes"].as_f64().expect("log_bytes in /healthz");
     assert!(held <= BUDGET, "{health}");
 }
+
+/// `sse_unlogged_bytes` and `/healthz`'s `unlogged_bytes` report the frames
+/// a subscriber's queue still holds after its stream's log has dropped
+/// them, and fall back once that subscriber is gone.
+#[actix_web::test]
+async fn frames_only_a_stalled_subscriber_still_holds_are_reported_until_it_leaves() {
+    let hub = Hub::start(&[
+        "--log-max-bytes",
+        "64KiB",
+        "--subscriber-queue-bytes",
+        "64MiB",
+    ]);
+    // Sends its request, then reads nothing: once the socket buffers are
+    // full, every further frame waits in its queue.
+    let mut stalled = tokio::net::TcpStream::connect(hub.addr).await.unwrap();
+    stalled
+        .write_all(b"GET /events?stream=held HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await
+        .unwrap();
+    until("the stalled subscriber is registered", async || {
+        let (_, text) = scrape(&hub, None).await;
+        sample(&text, "sse_subscribers") == Some(1.0)
+    })
+    .await;
+    // 25 MiB: more than loopback socket buffers take, far more than the log.
+    let data = "x".repeat(64 * 1024);
+    for _ in 0..400 {
+        let (status, _) = call(client().post(hub.url("/events?stream=held")), data.clone()).await;
+        assert_eq!(status, 200);
+    }
+    let (_, text) = scrape(&hub, None).await;
+    let unlogged = sample(&text, "sse_unlogged_bytes").expect("sse_unlogged_bytes");
+    assert!(unlogged > 4.0 * 1024.0 * 1024.0, "{text}");
+    assert!(sample(&text, "sse_log_bytes").is_some_and(|b| b <= 64.0 * 1024.0));
+    let (_, health) = call(client().get(hub.url("/healthz")), "").await;
+    assert!(
+        health["unlogged_bytes"].as_f64().is_some_and(|b| b > 0.0),
+        "{health}"
+    );
+
+    drop(stalled);
+    until(
+        "the frames of the subscriber that left are freed",
+        async || {
+            let (_, text) = scrape(&hub, None).await;
+            sample(&text, "sse_unlogged_bytes") == Some(0.0)
+        },
+    )
+    .await;
+}
