@@ -148,3 +148,50 @@ async fn a_jwt_must_allow_every_stream_a_request_names() {
     let (status, _) = get(&hub, "/events?stream=a&stream=b", None).await;
     assert_eq!(status, 401, "no token");
 }
+
+/// A multi-stream id names each stream's life: after a restart, every
+/// stream it names sends its gap event (naming the first event it replays)
+/// and then what it holds, though the new lives' positions have passed the
+/// old ones.
+#[actix_web::test]
+async fn a_multi_stream_id_from_before_a_restart_gets_each_streams_gap_event() {
+    let before = Hub::start(&[]);
+    let mut reader = EventClient::open(&before.url("/events?stream=a&stream=b")).await;
+    publish(&before, "a", "a1").await;
+    publish(&before, "b", "b1").await;
+    let last_id = reader.events(2).await[1].id.clone().expect("an id");
+    drop(reader);
+    drop(before);
+
+    let after = Hub::start(&[]);
+    let mut first_ids = Vec::new();
+    for (stream, data) in [("a", "x1"), ("a", "x2"), ("b", "y1"), ("b", "y2")] {
+        let request = client().post(after.url(&format!("/events?stream={stream}")));
+        let (status, answer) = call(request, data.to_owned()).await;
+        assert_eq!(status, 200, "{answer}");
+        if data.ends_with('1') {
+            first_ids.push(answer["id"].as_str().expect("an id").to_owned());
+        }
+    }
+    let mut resumed = EventClient::open_with(
+        &after.url("/events?stream=a&stream=b"),
+        &[("last-event-id", &last_id)],
+    )
+    .await;
+    let events = resumed.events(6).await;
+    let mut gaps: Vec<_> = events
+        .iter()
+        .filter(|e| e.event_type() == "sse-gap")
+        .map(|e| e.data.to_string())
+        .collect();
+    gaps.sort_unstable();
+    first_ids.sort_unstable();
+    assert_eq!(gaps, first_ids, "{events:?}");
+    let mut data: Vec<_> = events
+        .iter()
+        .filter(|e| e.event_type() != "sse-gap")
+        .map(|e| e.data.to_string())
+        .collect();
+    data.sort_unstable();
+    assert_eq!(data, ["x1", "x2", "y1", "y2"], "what each new life holds");
+}
