@@ -35,6 +35,9 @@ pub enum BodyFormat {
     Raw,
     /// `{"data": "..."}` (`application/json`).
     Json,
+    /// A Mercure publication (`application/x-www-form-urlencoded`): the
+    /// stream's name is the update's topic, `topic=NAME&data=...`.
+    Mercure,
 }
 
 /// Which part of the connections this process opens when the load is split
@@ -755,9 +758,10 @@ async fn publisher(
     });
     let local_subs: u64 = subs_per_stream.iter().sum();
     let window = cfg.window.max(1) * local_subs.div_ceil(u64::from(cfg.streams.max(1)));
-    let (content_type, json) = match target.body {
-        BodyFormat::Raw => ("text/plain", false),
-        BodyFormat::Json => ("application/json", true),
+    let content_type = match target.body {
+        BodyFormat::Raw => "text/plain",
+        BodyFormat::Json => "application/json",
+        BodyFormat::Mercure => "application/x-www-form-urlencoded",
     };
     let mut pipe: Option<Pipe> = None;
     let mut retired = Vec::new();
@@ -789,11 +793,16 @@ async fn publisher(
         };
         let stream = own_streams[slot];
         let data = payload(stream, next_seq[slot], now_ns(), cfg.event_size);
-        let body = if json {
-            // The payload is digits, spaces and `x`: nothing to escape.
-            format!("{{\"data\":\"{data}\"}}")
-        } else {
-            data
+        // The payload is digits, spaces and `x`, stream names letters and
+        // digits: nothing to escape but the spaces of a form.
+        let body = match target.body {
+            BodyFormat::Raw => data,
+            BodyFormat::Json => format!("{{\"data\":\"{data}\"}}"),
+            BodyFormat::Mercure => format!(
+                "topic={}&data={}",
+                target.stream_name(stream),
+                data.replace(' ', "+")
+            ),
         };
         let request =
             target
