@@ -9,7 +9,7 @@ use bytestring::ByteString;
 
 use crate::error::DecodeError;
 use crate::event::{Event, Frame};
-use crate::line::{Breaks, has_break, split_field};
+use crate::line::{Breaks, has_break, has_nul, split_field};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -127,14 +127,6 @@ impl Ready {
         match self {
             Ready::Text(text) => text.as_bytes(),
             Ready::Raw(bytes) => bytes,
-        }
-    }
-
-    /// `bytes[range]` as text, borrowed unless invalid UTF-8 is replaced.
-    fn str(&self, range: std::ops::Range<usize>) -> std::borrow::Cow<'_, str> {
-        match self {
-            Ready::Text(text) => std::borrow::Cow::Borrowed(&text[range]),
-            Ready::Raw(bytes) => String::from_utf8_lossy(&bytes[range]),
         }
     }
 
@@ -570,7 +562,7 @@ impl Decoder {
                 }
                 [b'i', b'd', b':', ..] => {
                     let value = value(2);
-                    if lines[value.clone()].contains(&0) {
+                    if has_nul(&lines[value.clone()]) {
                         return None;
                     }
                     id = Some(value);
@@ -595,9 +587,12 @@ impl Decoder {
             // The event's own id goes to it as is; the decoder keeps a copy.
             Some(id) => {
                 self.last_event_id.clear();
-                self.last_event_id.push_str(&self.ready.str(id.clone()));
                 self.last_event_id_text = None;
-                (!id.is_empty()).then(|| self.ready.text(id))
+                (!id.is_empty()).then(|| {
+                    let id = self.ready.text(id);
+                    self.last_event_id.push_str(&id);
+                    id
+                })
             }
             None => self.last_event_id_for_event(),
         };
@@ -766,7 +761,7 @@ impl Decoder {
                 None
             }
             FieldKind::Id => {
-                if !self.ready.as_bytes()[value.clone()].contains(&0) {
+                if !has_nul(&self.ready.as_bytes()[value.clone()]) {
                     self.pending_id = Some(self.ready.text(value));
                 }
                 None

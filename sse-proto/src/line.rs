@@ -175,6 +175,35 @@ pub(crate) fn has_break(text: &[u8], nul: bool) -> bool {
         || hit(u64::from_ne_bytes(tail))
 }
 
+/// Whether `text` holds a NUL byte. IDs are short: under a word, two
+/// overlapping four-byte reads answer with no loop and no call.
+#[inline]
+pub(crate) fn has_nul(text: &[u8]) -> bool {
+    let len = text.len();
+    if len >= 8 {
+        return has_byte(text, 0);
+    }
+    if len >= 4 {
+        let head = u32::from_le_bytes(text[..4].try_into().expect("4 bytes"));
+        let tail = u32::from_le_bytes(text[len - 4..].try_into().expect("4 bytes"));
+        // Every byte of the word is one of `text`: no padding to mistake.
+        return word_has(u64::from(head) << 32 | u64::from(tail), 0);
+    }
+    text.contains(&0)
+}
+
+/// Whether `text` (8 bytes or more) holds `byte`: a word at a time up to a
+/// vector's width, memchr above it.
+fn has_byte(text: &[u8], byte: u8) -> bool {
+    if text.len() >= 32 {
+        return memchr::memchr(byte, text).is_some();
+    }
+    let tail: [u8; 8] = text[text.len() - 8..].try_into().expect("8 bytes");
+    text.chunks_exact(8)
+        .any(|word| word_has(u64::from_ne_bytes(word.try_into().expect("8 bytes")), byte))
+        || word_has(u64::from_ne_bytes(tail), byte)
+}
+
 /// The first CR or LF of `bytes`. Most lines are short: their end is found
 /// a word at a time before memchr's setup would pay off.
 #[inline]
@@ -406,6 +435,20 @@ mod tests {
                         }
                         assert_eq!(find_break(&text), Some(at), "{byte} at {at} of {len}");
                     }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn has_nul_finds_a_nul_at_every_position_and_length() {
+        for filler in [b'x', 0x01, 0x80, 0xFF] {
+            for len in 0..70 {
+                assert!(!has_nul(&vec![filler; len]), "{filler} x {len}");
+                for at in 0..len {
+                    let mut text = vec![filler; len];
+                    text[at] = 0;
+                    assert!(has_nul(&text), "NUL at {at} of {len}");
                 }
             }
         }
