@@ -56,6 +56,14 @@ pub struct HubConfig {
     /// they get 401. Without any subscribe key or token the endpoint is
     /// open to them anyway. Default off.
     pub mercure_anonymous: bool,
+    /// Most topics one Mercure update may name, and most `topic` selectors
+    /// one subscription may give; more is a 400. Default 64.
+    pub mercure_max_topics: usize,
+    /// Most compiled URI-template selectors kept for reuse across requests
+    /// (each a small regex); past it, those unused since the cache last
+    /// turned over go.
+    /// Default 4096.
+    pub mercure_template_cache: usize,
 }
 
 impl Default for HubConfig {
@@ -75,6 +83,8 @@ impl Default for HubConfig {
             demo_page: true,
             mercure: true,
             mercure_anonymous: false,
+            mercure_max_topics: 64,
+            mercure_template_cache: 4096,
         }
     }
 }

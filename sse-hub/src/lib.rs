@@ -108,8 +108,8 @@ impl Hub {
         Hub {
             metrics,
             sse,
+            mercure: Arc::new(mercure::Mercure::new(config.mercure_template_cache)),
             config: Arc::new(config),
-            mercure: Arc::default(),
         }
     }
 

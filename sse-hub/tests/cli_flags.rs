@@ -48,6 +48,8 @@ fn invalid_counts_are_usage_errors_not_panics() {
         "--buffer-size",
         "--subscriber-queue",
         "--redis-max-len",
+        "--mercure-max-topics",
+        "--mercure-template-cache",
     ] {
         let stderr = usage_error(&sse(&["hub", "--bind", "127.0.0.1:0", flag, "0"]));
         assert!(stderr.contains("invalid value '0'"), "{flag}: {stderr}");

@@ -394,3 +394,25 @@ async fn a_subscription_needs_a_topic() {
     assert_eq!(status, 400);
     assert!(body.contains("topic"), "{body}");
 }
+
+#[actix_web::test]
+async fn topics_per_update_and_selectors_per_subscription_are_bounded_by_the_flag() {
+    let hub = hub(&["--mercure-max-topics", "2"]);
+    let (status, body) = status_of(&hub.url(&query(&["a", "b", "c"])), &[]).await;
+    assert_eq!(status, 400);
+    assert!(body.contains("the limit is 2"), "{body}");
+    let _two = subscribe(&hub, &["a", "b"], None).await;
+
+    let token = publisher();
+    let three = [
+        ("topic", "a"),
+        ("topic", "b"),
+        ("topic", "c"),
+        ("data", "x"),
+    ];
+    let (status, body) = post(&hub, Some(&token), &three).await;
+    assert_eq!(status, 400);
+    assert!(body.contains("the limit is 2"), "{body}");
+    let (status, body) = post(&hub, Some(&token), &three[1..]).await;
+    assert_eq!(status, 200, "{body}");
+}

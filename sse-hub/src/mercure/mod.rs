@@ -16,8 +16,10 @@
 //!
 //! Tokens come from `Authorization: Bearer`, the `mercureAuthorization`
 //! cookie or (subscribing only) the `authorization` query parameter.
-//! Limits: [`MAX_TOPICS`] topics per update and selectors per request, the
-//! hub's body size for a publication.
+//! Limits: [`HubConfig::mercure_max_topics`](crate::HubConfig::mercure_max_topics)
+//! topics per update and selectors per request,
+//! [`HubConfig::mercure_template_cache`](crate::HubConfig::mercure_template_cache)
+//! compiled templates kept, the hub's body size for a publication.
 
 mod auth;
 mod selector;
@@ -39,15 +41,8 @@ pub const PATH: &str = "/.well-known/mercure";
 /// `/`, so `/events?stream=` can neither read nor write it.
 pub const STREAM: &str = "/.well-known/mercure";
 
-/// Most topics one update may name, and most `topic` selectors one
-/// subscription may give.
-pub const MAX_TOPICS: usize = 64;
-
 /// The `Last-Event-ID` value asking for every update the hub holds.
 const EARLIEST: &str = "earliest";
-
-/// Compiled template selectors kept for reuse across requests.
-const TEMPLATE_CACHE: usize = 4096;
 
 /// The Mercure side of a hub: its compiled selectors.
 #[derive(Debug)]
@@ -55,10 +50,11 @@ pub(crate) struct Mercure {
     selectors: Selectors,
 }
 
-impl Default for Mercure {
-    fn default() -> Self {
+impl Mercure {
+    /// Keeps at most `template_cache` compiled template selectors.
+    pub(crate) fn new(template_cache: usize) -> Self {
         Mercure {
-            selectors: Selectors::new(TEMPLATE_CACHE),
+            selectors: Selectors::new(template_cache),
         }
     }
 }
@@ -121,9 +117,10 @@ async fn open(hub: &Hub, req: &HttpRequest) -> Result<HttpResponse, HubError> {
             "at least one `topic` query parameter is required".to_owned(),
         ));
     }
-    if selectors.len() > MAX_TOPICS {
+    let max_topics = hub.config().mercure_max_topics;
+    if selectors.len() > max_topics {
         return Err(HubError::Mercure(format!(
-            "{} topic selectors; the limit is {MAX_TOPICS}",
+            "{} topic selectors; the limit is {max_topics}",
             selectors.len()
         )));
     }
@@ -188,7 +185,8 @@ struct Form {
 }
 
 impl Form {
-    fn parse(body: &[u8]) -> Result<Form, HubError> {
+    /// The form in `body`, naming at most `max_topics` topics.
+    fn parse(body: &[u8], max_topics: usize) -> Result<Form, HubError> {
         let mut form = Form::default();
         let once = |field: &mut Option<String>, name: &str, value: String| {
             if field.replace(value).is_some() {
@@ -216,9 +214,9 @@ impl Form {
                 "at least one `topic` field is required".to_owned(),
             ));
         }
-        if form.topics.len() > MAX_TOPICS {
+        if form.topics.len() > max_topics {
             return Err(HubError::Mercure(format!(
-                "{} topics; the limit is {MAX_TOPICS}",
+                "{} topics; the limit is {max_topics}",
                 form.topics.len()
             )));
         }
@@ -250,7 +248,7 @@ async fn publish_update(
 ) -> Result<HttpResponse, HubError> {
     let access = auth::publisher(hub.config(), req)?;
     let body = read_limited(req, payload, hub.config().max_body_size).await?;
-    let form = Form::parse(&body)?;
+    let form = Form::parse(&body, hub.config().mercure_max_topics)?;
     if let Some(allowed) = &access {
         let parse = &hub.mercure.selectors;
         if let Some(topic) = form.topics.iter().find(|topic| {
@@ -283,21 +281,26 @@ mod tests {
 
     #[test]
     fn a_form_names_its_topics_and_fields_once_and_private_by_presence() {
-        let form =
-            Form::parse(b"topic=a&topic=https%3A%2F%2Fexample.com%2F1&data=x&private=on").unwrap();
+        let form = Form::parse(
+            b"topic=a&topic=https%3A%2F%2Fexample.com%2F1&data=x&private=on",
+            2,
+        )
+        .unwrap();
         assert_eq!(form.topics, ["a", "https://example.com/1"]);
         assert!(form.private);
         let (event, topics) = form.event().unwrap();
         assert!(event.id.as_deref().unwrap().starts_with("urn:uuid:"));
         assert!(topics.is_private());
-        assert!(matches!(Form::parse(b"data=x"), Err(HubError::Mercure(_))));
         assert!(matches!(
-            Form::parse(b"topic=a&id=1&id=2"),
+            Form::parse(b"data=x", 2),
             Err(HubError::Mercure(_))
         ));
-        let bad_retry = Form::parse(b"topic=a&retry=soon").unwrap().event();
+        assert!(matches!(
+            Form::parse(b"topic=a&id=1&id=2", 2),
+            Err(HubError::Mercure(_))
+        ));
+        let bad_retry = Form::parse(b"topic=a&retry=soon", 2).unwrap().event();
         assert!(matches!(bad_retry, Err(HubError::Mercure(_))));
-        let many = "topic=t&".repeat(MAX_TOPICS + 1);
-        assert!(Form::parse(many.as_bytes()).is_err());
+        assert!(Form::parse(b"topic=a&topic=b&topic=c", 2).is_err());
     }
 }

@@ -89,6 +89,13 @@ pub struct Args {
     /// subscribe key or token is set (without one they get 401).
     #[arg(long, env = "SSE_HUB_ANONYMOUS")]
     anonymous: bool,
+    /// Most topics one Mercure update may name, and most `topic` selectors
+    /// one subscription may give (more is a 400).
+    #[arg(long, env = "SSE_HUB_MERCURE_MAX_TOPICS", default_value_t = 64, value_parser = at_least_one())]
+    mercure_max_topics: usize,
+    /// Most compiled URI-template selectors the hub keeps for reuse.
+    #[arg(long, env = "SSE_HUB_MERCURE_TEMPLATE_CACHE", default_value_t = 4096, value_parser = at_least_one())]
+    mercure_template_cache: usize,
     /// Refuse subscriptions and publications to streams that do not exist
     /// (auto-stream off): 404 instead of creating them.
     #[arg(long, env = "SSE_HUB_NO_AUTO_STREAM")]
@@ -226,6 +233,8 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         demo_page: !args.no_demo,
         mercure: !args.no_mercure,
         mercure_anonymous: args.anonymous,
+        mercure_max_topics: args.mercure_max_topics,
+        mercure_template_cache: args.mercure_template_cache,
         ..HubConfig::default()
     };
     args.deploy.configure_hub(&mut config)?;
