@@ -230,45 +230,31 @@ impl Server {
             return self.publish(name, event).await;
         }
         // A stream found may retire (idle, or its last subscriber left a
-        // stream without a log) before it takes the event: create it again.
-        if let Some(stream) = self.stream(name) {
-            if let Some(backplane) = &stream.state.backplane {
-                if !stream.state.is_closed() {
-                    return crate::stream::publish_global(
-                        &**backplane,
-                        &stream.state.encoder,
-                        name,
-                        stream.state.max_retry,
-                        event,
-                    )
-                    .await;
-                }
-            } else {
-                match stream.publish_local(&event, None).await {
-                    Err(PublishError::StreamRemoved { .. }) if !self.registry.is_closed() => {}
-                    result => return result,
-                }
-            }
-        }
-        sse_proto::Encoder::new()
-            .with_base64(self.config.base64)
-            .encode(&event)?;
-        // The stream may retire (idle) or be removed between its creation
-        // and the publish; each retry creates it again. The bound turns a
-        // pathological churn into StreamRemoved instead of a spin.
+        // stream without a log) or be removed before it takes the event;
+        // each retry creates it again. The bound turns a pathological churn
+        // into StreamRemoved instead of a spin.
+        let mut checked = false;
         for _ in 0..64 {
             let stream = match self.stream(name) {
                 Some(stream) => stream,
-                None => self
-                    .create(name, StreamOptions::default(), Origin::Publisher)
-                    .await
-                    .map_err(|refused| match refused {
-                        Refused::Closed => PublishError::ServerClosed,
-                        Refused::TooManyAutoStreams(limit) => PublishError::TooManyStreams {
-                            stream: name.to_owned(),
-                            limit,
-                        },
-                    })?,
+                None => {
+                    // No stream is created for an event no stream can take.
+                    if !checked {
+                        sse_proto::Encoder::new()
+                            .with_base64(self.config.base64)
+                            .encode(&event)?;
+                        checked = true;
+                    }
+                    self.create(name, StreamOptions::default(), Origin::Publisher)
+                        .await
+                        .map_err(|refused| match refused {
+                            Refused::Closed => PublishError::ServerClosed,
+                            Refused::TooManyAutoStreams(limit) => PublishError::TooManyStreams {
+                                stream: name.to_owned(),
+                                limit,
+                            },
+                        })?
+                }
             };
             // Through a backplane the stream is only this node's count of
             // the name: once created (within the limit), the event goes to
