@@ -3,38 +3,12 @@
 
 mod support;
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
+use sse_testkit::jwt::{SECRET, mint, mint_with, now, subscriber};
 use sse_testkit::{EventClient, client, seen};
 use support::call;
 use support::hub_process::Hub;
-
-const SECRET: &str = "a-long-random-shared-secret";
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
-fn mint_with(algorithm: Algorithm, key: &EncodingKey, claims: Value) -> String {
-    jsonwebtoken::encode(&Header::new(algorithm), &claims, key).unwrap()
-}
-
-fn mint(claims: Value) -> String {
-    mint_with(
-        Algorithm::HS256,
-        &EncodingKey::from_secret(SECRET.as_bytes()).unwrap(),
-        claims,
-    )
-}
-
-fn subscriber(streams: &[&str]) -> String {
-    mint(json!({ "mercure": { "subscribe": streams } }))
-}
 
 fn jwt_hub(extra: &[&str]) -> Hub {
     let mut args = vec!["--jwt-key", SECRET];
@@ -90,7 +64,7 @@ async fn claims_grant_streams_by_exact_name_prefix_or_star() {
         &[("authorization", &format!("Bearer {every}"))],
     )
     .await;
-    let nothing = mint(json!({ "sub": "someone" }));
+    let nothing = mint(&json!({ "sub": "someone" }));
     assert_eq!(get(&hub, "/events?stream=a", &nothing).await.0, 403);
 
     // EventSource cannot set headers: the query parameter and the cookie.
@@ -103,7 +77,7 @@ async fn claims_grant_streams_by_exact_name_prefix_or_star() {
     .await;
 
     // Publishing needs a publish claim for the stream.
-    let publisher = mint(json!({ "mercure": { "publish": ["a"] } }));
+    let publisher = mint(&json!({ "mercure": { "publish": ["a"] } }));
     let (status, body) = post(&hub, "a", &publisher).await;
     assert_eq!(status, 200, "{body}");
     let (status, body) = post(&hub, "b", &publisher).await;
@@ -154,31 +128,31 @@ async fn invalid_or_expired_tokens_get_401_with_the_reason() {
     let other_secret = mint_with(
         Algorithm::HS256,
         &EncodingKey::from_secret(b"another secret").unwrap(),
-        json!({ "mercure": streams }),
+        &json!({ "mercure": streams }),
     );
     let other_algorithm = mint_with(
         Algorithm::HS512,
         &EncodingKey::from_secret(SECRET.as_bytes()).unwrap(),
-        json!({ "mercure": streams }),
+        &json!({ "mercure": streams }),
     );
     // An unsigned token: header {"alg":"none"}, the claims, no signature.
     let unsigned =
         "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJtZXJjdXJlIjp7InN1YnNjcmliZSI6WyJhIl19fQ.";
     let cases = [
         (
-            mint(json!({ "exp": now() - 10, "mercure": streams })),
+            mint(&json!({ "exp": now() - 10, "mercure": streams })),
             "the token expired",
         ),
         (
-            mint(json!({ "nbf": now() + 3600, "mercure": streams })),
+            mint(&json!({ "nbf": now() + 3600, "mercure": streams })),
             "not valid yet",
         ),
         (
-            mint(json!({ "exp": "tomorrow", "mercure": streams })),
+            mint(&json!({ "exp": "tomorrow", "mercure": streams })),
             "expected u64",
         ),
         (
-            mint(json!({ "mercure": { "subscribe": "a" } })),
+            mint(&json!({ "mercure": { "subscribe": "a" } })),
             "expected a sequence",
         ),
         (other_secret, "signature does not match"),
@@ -224,7 +198,7 @@ async fn invalid_or_expired_tokens_get_401_with_the_reason() {
 async fn a_subscription_ends_when_its_token_expires() {
     let hub = jwt_hub(&[]);
     // `exp` is in whole seconds: this token expires in one to two seconds.
-    let short = mint(json!({ "exp": now() + 2, "mercure": { "subscribe": ["a"] } }));
+    let short = mint(&json!({ "exp": now() + 2, "mercure": { "subscribe": ["a"] } }));
     let lasting = subscriber(&["a"]);
     let mut expiring =
         EventClient::open(&hub.url(&format!("/events?stream=a&token={short}"))).await;
@@ -239,7 +213,7 @@ async fn a_subscription_ends_when_its_token_expires() {
     let (status, body) = get(&hub, "/events?stream=a", &short).await;
     assert_eq!(status, 401, "reconnecting with it is refused: {body}");
     assert!(error_of(&body).contains("the token expired"), "{body}");
-    let publisher = mint(json!({ "mercure": { "publish": ["a"] } }));
+    let publisher = mint(&json!({ "mercure": { "publish": ["a"] } }));
     assert_eq!(post(&hub, "a", &publisher).await.0, 200);
     assert_eq!(
         staying.events(1).await[0].data,
@@ -285,14 +259,14 @@ async fn es256_tokens_verify_against_a_public_key_file() {
     let token = mint_with(
         Algorithm::ES256,
         &signing,
-        json!({ "mercure": { "publish": ["*"] } }),
+        &json!({ "mercure": { "publish": ["*"] } }),
     );
     assert_eq!(post(&hub, "news", &token).await.0, 200);
     // An HMAC token "signed" with the public key: refused by algorithm.
     let forged = mint_with(
         Algorithm::HS256,
         &EncodingKey::from_secret(pair.public_key_pem().as_bytes()).unwrap(),
-        json!({ "mercure": { "publish": ["*"] } }),
+        &json!({ "mercure": { "publish": ["*"] } }),
     );
     let (status, body) = post(&hub, "news", &forged).await;
     assert_eq!(status, 401);

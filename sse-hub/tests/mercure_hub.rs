@@ -4,35 +4,11 @@
 
 mod support;
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use serde_json::{Value, json};
+use jsonwebtoken::{Algorithm, EncodingKey};
+use serde_json::json;
+use sse_testkit::jwt::{SECRET, mint, mint_with, now, publisher, subscriber};
 use sse_testkit::{EventClient, client};
 use support::hub_process::Hub;
-
-const SECRET: &str = "a-long-random-shared-secret";
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
-fn mint(claims: Value) -> String {
-    let key = EncodingKey::from_secret(SECRET.as_bytes()).unwrap();
-    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key).unwrap()
-}
-
-/// A publisher allowed every topic.
-fn publisher() -> String {
-    mint(json!({ "mercure": { "publish": ["*"] } }))
-}
-
-fn subscriber(selectors: &[&str]) -> String {
-    mint(json!({ "mercure": { "subscribe": selectors } }))
-}
 
 /// A hub checking JWTs, letting anonymous subscribers see public updates.
 fn hub(extra: &[&str]) -> Hub {
@@ -76,7 +52,7 @@ async fn publish(hub: &Hub, topics: &[&str], data: &str, private: bool) -> Strin
     if private {
         fields.push(("private", "on"));
     }
-    let (status, id) = post(hub, Some(&publisher()), &fields).await;
+    let (status, id) = post(hub, Some(&publisher(&["*"])), &fields).await;
     assert_eq!(status, 200, "{id}");
     id
 }
@@ -266,7 +242,7 @@ async fn an_id_the_hub_no_longer_holds_gets_the_gap_signal() {
 async fn publishing_answers_the_id_as_text_and_a_repeated_id_once() {
     let hub = hub(&["--max-retry", "10s"]);
     let mut listener = subscribe(&hub, &["t"], None).await;
-    let token = publisher();
+    let token = publisher(&["*"]);
     let mut response = client()
         .post(hub.url("/.well-known/mercure"))
         .bearer_auth(&token)
@@ -331,16 +307,15 @@ async fn jwt_rules_claim_by_claim() {
     let (status, body) = status_of(&url, &[("authorization", "Bearer not-a-jwt")]).await;
     assert_eq!(status, 401);
     assert!(body.contains("not a valid JWT"), "{body}");
-    let expired = mint(json!({ "exp": now() - 60, "mercure": { "subscribe": ["*"] } }));
+    let expired = mint(&json!({ "exp": now() - 60, "mercure": { "subscribe": ["*"] } }));
     let (status, body) = status_of(&url, &[("authorization", &format!("Bearer {expired}"))]).await;
     assert_eq!(status, 401);
     assert!(body.contains("expired"), "{body}");
-    let wrong_key = jsonwebtoken::encode(
-        &Header::new(Algorithm::HS256),
-        &json!({ "mercure": { "subscribe": ["*"] } }),
+    let wrong_key = mint_with(
+        Algorithm::HS256,
         &EncodingKey::from_secret(b"another secret").unwrap(),
-    )
-    .unwrap();
+        &json!({ "mercure": { "subscribe": ["*"] } }),
+    );
     let (status, body) =
         status_of(&url, &[("authorization", &format!("Bearer {wrong_key}"))]).await;
     assert_eq!(status, 401);
@@ -358,7 +333,7 @@ async fn jwt_rules_claim_by_claim() {
     // Publishing: a token, whose claims cover every topic of the update.
     let (status, _) = post(&hub, None, &[("topic", "t")]).await;
     assert_eq!(status, 401);
-    let only_t = mint(json!({ "mercure": { "publish": ["t"] } }));
+    let only_t = mint(&json!({ "mercure": { "publish": ["t"] } }));
     assert_eq!(post(&hub, Some(&only_t), &[("topic", "t")]).await.0, 200);
     let (status, body) = post(&hub, Some(&only_t), &[("topic", "t"), ("topic", "u")]).await;
     assert_eq!(status, 403);
@@ -366,7 +341,7 @@ async fn jwt_rules_claim_by_claim() {
         body.contains("\\\"u\\\"") || body.contains("\"u\""),
         "{body}"
     );
-    let books = mint(json!({ "mercure": { "publish": ["https://example.com/books/{id}"] } }));
+    let books = mint(&json!({ "mercure": { "publish": ["https://example.com/books/{id}"] } }));
     let book = [("topic", "https://example.com/books/7")];
     assert_eq!(post(&hub, Some(&books), &book).await.0, 200);
     let author = [("topic", "https://example.com/authors/7")];
@@ -378,7 +353,7 @@ async fn jwt_rules_claim_by_claim() {
 #[actix_web::test]
 async fn a_subscription_ends_when_its_token_expires() {
     let hub = Hub::start(&["--jwt-key", SECRET]);
-    let token = mint(json!({ "exp": now() + 2, "mercure": { "subscribe": ["t"] } }));
+    let token = mint(&json!({ "exp": now() + 2, "mercure": { "subscribe": ["t"] } }));
     let mut client = subscribe(&hub, &["t"], Some(&token)).await;
     publish(&hub, &["t"], "before", false).await;
     assert_eq!(client.next_event().await.unwrap().data, "before");
@@ -403,7 +378,7 @@ async fn topics_per_update_and_selectors_per_subscription_are_bounded_by_the_fla
     assert!(body.contains("the limit is 2"), "{body}");
     let _two = subscribe(&hub, &["a", "b"], None).await;
 
-    let token = publisher();
+    let token = publisher(&["*"]);
     let three = [
         ("topic", "a"),
         ("topic", "b"),

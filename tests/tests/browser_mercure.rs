@@ -8,56 +8,32 @@ mod interop_support;
 
 use interop_support::Harness;
 use interop_support::browser::Browser;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use serde_json::{Value, json};
+use serde_json::json;
 use sse_actors::{Event, Topics};
 use sse_hub::{HubConfig, JwtKey};
+use sse_testkit::event_page;
+use sse_testkit::jwt::{SECRET, publisher, subscriber};
 use sse_tests::{Peer, peer};
 
-const SECRET: &str = "a-long-random-shared-secret";
-
-/// Sets the cookie from `?token=`, subscribes to every book, reports
-/// `open` on each connection, `event` per update and `done` after
-/// `count` of them.
-const PAGE: &str = r#"<!doctype html>
-<meta charset="utf-8">
-<title>Mercure subscriber</title>
-<script>
-"use strict";
-const params = new URLSearchParams(location.search);
-const expected = Number(params.get("count"));
+/// Sets the cookie from `?token=`, subscribes to every book and follows
+/// the updates (see [`event_page`]).
+fn page() -> &'static str {
+    event_page(
+        "Mercure subscriber",
+        r#"
 document.cookie = "mercureAuthorization=" + params.get("token") + "; path=/";
-const received = [];
-let opens = 0;
-function report(kind, body) {
-  return fetch("/test/report?kind=" + kind, { method: "POST", body: JSON.stringify(body) });
-}
 const url = new URL("/.well-known/mercure", location);
 url.searchParams.append("topic", "https://example.com/books/{id}");
-const source = new EventSource(url);
-source.onopen = () => report("open", { opens: ++opens });
-source.onmessage = (event) => {
-  const seen = { data: event.data, id: event.lastEventId };
-  received.push(seen);
-  report("event", seen);
-  if (received.length === expected) {
-    source.close();
-    report("done", { opens, events: received });
-  }
-};
-</script>"#;
-
-fn mint(claims: Value) -> String {
-    let key = EncodingKey::from_secret(SECRET.as_bytes()).unwrap();
-    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key).unwrap()
+follow(new EventSource(url), (event) => ({ data: event.data, id: event.lastEventId }));
+"#,
+    )
 }
 
 /// Publishes a form update through the hub; answers its id.
 async fn post(harness: &Harness, form: &str) -> String {
-    let publisher = mint(json!({ "mercure": { "publish": ["*"] } }));
     let mut response = sse_testkit::client()
         .post(harness.url("/.well-known/mercure"))
-        .bearer_auth(publisher)
+        .bearer_auth(publisher(&["*"]))
         .insert_header(("content-type", "application/x-www-form-urlencoded"))
         .send_body(form.to_owned())
         .await
@@ -77,8 +53,8 @@ async fn eventsource_gets_public_and_private_updates_and_resumes_after_a_cut() {
         publish_jwt: Some(key),
         ..HubConfig::default()
     };
-    let mut harness = Harness::start_configured(vec![("/test/mercure.html", PAGE)], config).await;
-    let subscriber = mint(json!({ "mercure": { "subscribe": ["https://example.com/books/2"] } }));
+    let mut harness = Harness::start_configured(vec![("/test/mercure.html", page())], config).await;
+    let subscriber = subscriber(&["https://example.com/books/2"]);
     let page = format!("/test/mercure.html?count=3&token={subscriber}");
     let _browser = Browser::open(&chromium, &harness.url(&page));
     harness.report("open").await;

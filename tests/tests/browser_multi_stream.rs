@@ -9,36 +9,24 @@ use interop_support::Harness;
 use interop_support::browser::Browser;
 use serde_json::{Value, json};
 use sse_actors::Event;
+use sse_testkit::event_page;
 use sse_tests::{Peer, peer};
 
-/// One EventSource on `?stream=x&stream=y`; reports `open` on every
-/// connection, `event` for each event with the stream its id's index
-/// names, and `done` once `count` events arrived.
-const PAGE: &str = r#"<!doctype html>
-<meta charset="utf-8">
-<title>two streams, one EventSource</title>
-<script>
-"use strict";
+/// One EventSource on `?stream=x&stream=y`, following its events (see
+/// [`event_page`]), each with the stream its id's index names.
+fn page() -> &'static str {
+    event_page(
+        "two streams, one EventSource",
+        r#"
 const streams = ["x", "y"];
-const expected = Number(new URLSearchParams(location.search).get("count"));
-const received = [];
-let opens = 0;
-function report(kind, body) {
-  return fetch("/test/report?kind=" + kind, { method: "POST", body: JSON.stringify(body) });
-}
 const source = new EventSource("/events?" + streams.map((s) => "stream=" + s).join("&"));
-source.onopen = () => report("open", { opens: ++opens });
-source.onmessage = (event) => {
-  const stream = streams[Number(event.lastEventId.split(".")[0])];
-  const seen = { stream, data: event.data };
-  received.push(seen);
-  report("event", seen);
-  if (received.length === expected) {
-    source.close();
-    report("done", { opens, events: received });
-  }
-};
-</script>"#;
+follow(source, (event) => ({
+  stream: streams[Number(event.lastEventId.split(".")[0])],
+  data: event.data,
+}));
+"#,
+    )
+}
 
 /// The data of each stream's events, in arrival order, checking that the
 /// id's index named the right stream (`x2` is stream `x`'s).
@@ -62,7 +50,7 @@ async fn eventsource_follows_two_streams_on_one_connection_and_resumes_both_afte
     let Some(chromium) = peer(Peer::Chromium) else {
         return;
     };
-    let mut harness = Harness::start(vec![("/test/two.html", PAGE)]).await;
+    let mut harness = Harness::start(vec![("/test/two.html", page())]).await;
     for name in ["x", "y"] {
         harness.server.create_stream(name).await.unwrap();
     }
