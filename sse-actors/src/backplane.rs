@@ -20,6 +20,7 @@ use bytestring::ByteString;
 use futures_util::future::BoxFuture;
 
 use crate::server_actor::Registry;
+use crate::topics::Topics;
 
 /// A position in a backplane's log: totally ordered across every node,
 /// written `MILLIS-SEQ` (the form of Redis stream entry ids), where `MILLIS`
@@ -98,8 +99,8 @@ impl GlobalId {
 }
 
 /// One event read from a backplane: its global id, the publisher's own id
-/// if it gave one, and its encoded frame without an `id:` line (the node
-/// prefixes the wire id).
+/// if it gave one, its encoded frame without an `id:` line (the node
+/// prefixes the wire id), and its topics if it was tagged.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BackplaneEvent {
     /// Its position in the stream's shared log; its wire id when it has no
@@ -109,6 +110,11 @@ pub struct BackplaneEvent {
     pub own_id: Option<ByteString>,
     /// The event as encoded by the publishing node, without an `id:` line.
     pub frame: Bytes,
+    /// What the event is about, when it was published tagged
+    /// ([`Server::publish_tagged`](crate::Server::publish_tagged)): every
+    /// node delivers it only to the subscribers the
+    /// [rule](crate::topics) admits, live and on replay.
+    pub topics: Option<Arc<Topics>>,
 }
 
 /// What a backplane answers to a publication.
@@ -159,7 +165,9 @@ pub trait Backplane: Send + Sync + 'static {
 
     /// Appends an encoded event (without an `id:` line) to `stream`'s log;
     /// `own_id` is the publisher's own id, kept beside it and resolvable by
-    /// [`read_after`](Self::read_after). When the log already holds an event
+    /// [`read_after`](Self::read_after); `topics`, when the event was
+    /// published tagged, are kept beside it too and handed back with it
+    /// ([`BackplaneEvent::topics`]). When the log already holds an event
     /// with that own id, nothing is appended and the answer names that
     /// event as a duplicate; checked and appended atomically, so a retry
     /// after a lost answer is safe.
@@ -168,6 +176,7 @@ pub trait Backplane: Send + Sync + 'static {
         stream: &str,
         frame: Bytes,
         own_id: Option<ByteString>,
+        topics: Option<Arc<Topics>>,
     ) -> BoxFuture<'static, Result<Appended, BackplaneError>>;
 
     /// Starts delivering `stream`'s events published from now on. Once the

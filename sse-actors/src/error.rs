@@ -59,14 +59,6 @@ pub enum PublishError {
     /// was published.
     #[error("the event was not published: {0}")]
     Backplane(#[from] BackplaneError),
-    /// [`StreamHandle::publish_tagged`](crate::StreamHandle::publish_tagged)
-    /// on a stream served through a backplane: topics do not cross it (yet),
-    /// so nothing was published rather than reaching no filtered subscriber.
-    #[error("stream {stream:?} is served through a backplane, which carries no topics")]
-    TaggedOverBackplane {
-        /// The stream name given.
-        stream: String,
-    },
 }
 
 /// [`Server::try_publish`](crate::Server::try_publish) did not accept the event.

@@ -273,6 +273,7 @@ pub(crate) struct Incoming {
     pub(crate) frame: Bytes,
     /// On this node's clock (see [`GlobalId::published_at`]).
     pub(crate) published: Instant,
+    pub(crate) topics: Option<Arc<Topics>>,
 }
 
 /// What the backplane told a subscriber's stream before it joined.
@@ -375,7 +376,7 @@ fn framed(event: Incoming) -> Item {
         published: event.published,
         position: Some(Position::Global(event.id)),
         id_line,
-        topics: None,
+        topics: event.topics,
     }
 }
 
@@ -441,7 +442,7 @@ impl Sequencing for Global {
                 published: event.published,
                 position: Some(Position::Global(event.id)),
                 id_line,
-                topics: None,
+                topics: event.topics,
             },
         })
     }
@@ -657,6 +658,7 @@ mod tests {
             own_id: None,
             frame: Bytes::from(format!("data: {millis}\n\n")),
             published: now,
+            topics: None,
         }
     }
 

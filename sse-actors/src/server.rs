@@ -204,7 +204,9 @@ impl Server {
                     .ok_or(PublishError::ServerClosed)?;
                 let encoder = sse_proto::Encoder::new().with_base64(self.config.base64);
                 let max_retry = self.config.max_retry;
-                crate::stream::publish_global(backplane, &encoder, name, max_retry, event).await
+                let topics = topics.map(std::sync::Arc::new);
+                crate::stream::publish_global(backplane, &encoder, name, max_retry, event, topics)
+                    .await
             }
             None => Err(PublishError::UnknownStream {
                 stream: name.to_owned(),
@@ -266,6 +268,7 @@ impl Server {
                     name,
                     stream.state.max_retry,
                     event,
+                    None,
                 )
                 .await;
             }

@@ -327,11 +327,6 @@ impl StreamHandle {
                     stream: self.state.name.to_string(),
                 });
             }
-            if topics.is_some() {
-                return Err(PublishError::TaggedOverBackplane {
-                    stream: self.state.name.to_string(),
-                });
-            }
             let state = &self.state;
             return publish_global(
                 &**backplane,
@@ -339,6 +334,7 @@ impl StreamHandle {
                 &state.name,
                 state.max_retry,
                 event,
+                topics,
             )
             .await;
         }
@@ -618,17 +614,20 @@ fn incoming(
         own_id: event.own_id,
         published: event.id.published_at(now, unix_now),
         frame: event.frame,
+        topics: event.topics,
     }
 }
 
-/// Publishes through `backplane`; the event's own id rides beside it and
-/// is its wire id, else the backplane's global id is.
+/// Publishes through `backplane`; the event's own id and topics ride
+/// beside it, and the own id is its wire id, else the backplane's global id
+/// is.
 pub(crate) async fn publish_global(
     backplane: &dyn Backplane,
     encoder: &Encoder,
     stream: &str,
     max_retry: Duration,
     mut event: Event,
+    topics: Option<Arc<Topics>>,
 ) -> Result<Published, PublishError> {
     check(&event, max_retry, None)?;
     if event
@@ -640,7 +639,9 @@ pub(crate) async fn publish_global(
     }
     let own_id = event.id.take();
     let frame = encoder.encode(&event)?;
-    let appended = backplane.publish(stream, frame, own_id.clone()).await?;
+    let appended = backplane
+        .publish(stream, frame, own_id.clone(), topics)
+        .await?;
     Ok(Published {
         id: own_id.unwrap_or_else(|| ByteString::from(appended.id.to_string())),
         seq: 0,

@@ -1012,6 +1012,7 @@ mod tests {
             own_id: None,
             frame: Bytes::from(format!("data: {millis}\n\n")),
             published: now,
+            topics: None,
         }
     }
 

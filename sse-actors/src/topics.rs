@@ -26,9 +26,10 @@
 //! A stream whose subscribers have no filter and whose events have no
 //! topics runs exactly as without this feature.
 //!
-//! Topics do not cross a [`Backplane`](crate::Backplane) yet: tagging an
-//! event on a stream served through one is refused
-//! ([`PublishError::TaggedOverBackplane`](crate::PublishError::TaggedOverBackplane)).
+//! Through a [`Backplane`](crate::Backplane) the topics and the private
+//! flag travel with the event ([`BackplaneEvent::topics`](crate::BackplaneEvent::topics)):
+//! every node applies the same rule to its own subscribers, live and when
+//! replaying from the shared log, whichever node published.
 //!
 //! ```
 //! use futures_util::StreamExt as _;

@@ -13,7 +13,8 @@ use futures_util::StreamExt as _;
 use futures_util::future::BoxFuture;
 use sse_actors::{
     Appended, Backplane, BackplaneError, BackplaneEvent, Event, GlobalId, Inbound, Position,
-    ReadAfter, Server, SubscribeRequest, Subscription, TryPublishError,
+    ReadAfter, Server, SubscribeRequest, Subscription, TopicFilter, TopicSelector, Topics,
+    TryPublishError,
 };
 
 #[derive(Default)]
@@ -48,6 +49,7 @@ impl Backplane for Fake {
         _stream: &str,
         frame: Bytes,
         own_id: Option<ByteString>,
+        topics: Option<Arc<Topics>>,
     ) -> BoxFuture<'static, Result<Appended, BackplaneError>> {
         let mut events = self.0.events.lock().unwrap();
         let held = events
@@ -64,7 +66,12 @@ impl Backplane for Fake {
                     millis: 1_000 + events.len() as u64,
                     seq: 0,
                 };
-                events.push(BackplaneEvent { id, own_id, frame });
+                events.push(BackplaneEvent {
+                    id,
+                    own_id,
+                    frame,
+                    topics,
+                });
                 Appended {
                     id,
                     duplicate: false,
@@ -213,6 +220,98 @@ async fn a_subscriber_resumes_after_a_global_position_and_starts_where_the_node_
     assert_eq!(resumed.start(), Position::Global(after));
     assert_eq!(next_text(&mut resumed).await, frame(1001, "b"));
     assert_eq!(next_text(&mut resumed).await, frame(1002, "c"));
+    server.close().await;
+}
+
+/// Topics and the private flag ride with the event through the shared log:
+/// each subscriber gets what its filter admits, live and when resuming,
+/// however the events were read.
+#[actix_rt::test]
+async fn tagged_events_reach_only_the_subscribers_that_accept_them_through_a_backplane() {
+    let fake = Fake::default();
+    let server = Server::builder()
+        .auto_stream(true)
+        .arbiters(1)
+        .keep_alive(None)
+        .backplane(Arc::new(fake.clone()))
+        .build();
+    let wants_a = || TopicFilter::new([TopicSelector::exact("a")]);
+    let mut public_a = server
+        .subscribe("s", SubscribeRequest::new().topics(wants_a()))
+        .await
+        .unwrap();
+    let private_a = wants_a().private_access([TopicSelector::exact("a")]);
+    let mut may_see_a = server
+        .subscribe("s", SubscribeRequest::new().topics(private_a.clone()))
+        .await
+        .unwrap();
+    let mut unfiltered = server
+        .subscribe("s", SubscribeRequest::new())
+        .await
+        .unwrap();
+    let published = [
+        ("a", Some(Topics::new(["a"]))),
+        ("b", Some(Topics::new(["b"]))),
+        ("secret", Some(Topics::new(["b", "a"]).private(true))),
+        ("plain", None),
+    ];
+    for (data, topics) in published.iter().cloned() {
+        match topics {
+            Some(topics) => server.publish_tagged("s", Event::data(data), topics).await,
+            None => server.publish("s", Event::data(data)).await,
+        }
+        .unwrap();
+    }
+    assert_eq!(
+        fake.0.events.lock().unwrap()[2].topics.as_deref(),
+        published[2].1.as_ref(),
+        "the backplane was handed the topics"
+    );
+    for index in 0..published.len() {
+        fake.deliver("s", index).await;
+    }
+    let end = "marker";
+    server
+        .publish_tagged("s", Event::data(end), Topics::new(["a"]))
+        .await
+        .unwrap();
+    fake.deliver("s", published.len()).await;
+    let marker = frame(1004, end);
+    let until_marker = async |subscription: &mut Subscription| {
+        let mut seen = Vec::new();
+        loop {
+            let text = next_text(subscription).await;
+            if text == marker {
+                return seen;
+            }
+            seen.push(text);
+        }
+    };
+    assert_eq!(until_marker(&mut public_a).await, [frame(1000, "a")]);
+    let with_secret = [frame(1000, "a"), frame(1002, "secret")];
+    assert_eq!(until_marker(&mut may_see_a).await, with_secret);
+    let untagged_or_public = [frame(1000, "a"), frame(1001, "b"), frame(1003, "plain")];
+    assert_eq!(until_marker(&mut unfiltered).await, untagged_or_public);
+
+    // Replayed from the shared log, with the same rule, for a resumer and
+    // for one arriving after it that shares the read.
+    for _ in 0..2 {
+        let mut resumed = server
+            .subscribe(
+                "s",
+                SubscribeRequest::new()
+                    .topics(private_a.clone())
+                    .last_event_id("1000-0"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            until_marker(&mut resumed).await,
+            [frame(1002, "secret")],
+            "after 1000-0, across topics"
+        );
+    }
+    assert_eq!(fake.0.reads.load(Ordering::Acquire), 2, "the recent read was extended");
     server.close().await;
 }
 
