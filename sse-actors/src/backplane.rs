@@ -193,7 +193,9 @@ pub trait Backplane: Send + Sync + 'static {
     /// What a client resuming from the wire id `last_event_id` (a
     /// [`GlobalId`] or an own id) missed: up to `limit` events of `stream`
     /// after the event it names, or, when the log does not hold that event,
-    /// the newest `limit` it holds (see [`ReadAfter`]).
+    /// the newest `limit` it holds (see [`ReadAfter`]). A new subscriber
+    /// replayed what the log holds is read after `0-0`
+    /// (`GlobalId::default()`), which names no event of any log.
     fn read_after(
         &self,
         stream: &str,

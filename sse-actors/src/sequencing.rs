@@ -453,7 +453,8 @@ impl Sequencing for Global {
     /// then what [`ResumeGap`] says of the newest it holds. When it could
     /// not be read, the local log stands in: the logged events after a
     /// global id, else a gap. Without an id, what [`FirstReplay`] says of
-    /// the local log.
+    /// what the backplane holds and the node took since, or, when it could
+    /// not be read (or was not: nothing to replay), of the local log.
     fn replay(
         &self,
         resume: Resume<'_>,
@@ -463,7 +464,11 @@ impl Sequencing for Global {
         queue: &Queue,
     ) -> Replayed<GlobalId> {
         let missed = backfill.missed;
-        let gap = missed.as_ref().is_some_and(|missed| missed.found.is_none());
+        let resumed = resume.after.is_some() || resume.last_event_id.is_some();
+        // A new subscriber's read of the newest events the backplane holds:
+        // what FirstReplay says is of those, then of what the node took since.
+        let first = !resumed && missed.is_some();
+        let gap = resumed && missed.as_ref().is_some_and(|missed| missed.found.is_none());
         let after = match &missed {
             Some(missed) => missed.found,
             // The backplane could not be read: the local log may hold it.
@@ -476,8 +481,7 @@ impl Sequencing for Global {
                 }
             }),
         };
-        if after.is_none() && !gap {
-            let resumed = resume.after.is_some() || resume.last_event_id.is_some();
+        if after.is_none() && !gap && !first {
             let newest = resume.rules.newest(resumed);
             let first = log.and_then(|log| {
                 let replay = log.replay_last(newest, fresh);
@@ -500,8 +504,8 @@ impl Sequencing for Global {
         let held = missed.iter().flat_map(Missed::items);
         let count = missed.as_ref().map_or(0, Missed::len);
         // In a gap, the newest of what the backplane holds, as ResumeGap says.
-        let newest_held = if gap {
-            resume.rules.newest(true)
+        let newest_held = if gap || first {
+            resume.rules.newest(resumed)
         } else {
             usize::MAX
         };
@@ -533,9 +537,17 @@ impl Sequencing for Global {
                 }
             }
         }
+        if first {
+            // The node may hold more than the backplane (trimmed shorter).
+            items.drain(..items.len().saturating_sub(newest_held));
+        }
         let Some(after) = after else {
-            let first = push_gap(queue, resume, items.into_iter(), fresh.now);
-            let (caught_up_to, start) = match first {
+            let first_queued = if first {
+                push_replay(queue, resume, items.into_iter())
+            } else {
+                push_gap(queue, resume, items.into_iter(), fresh.now)
+            };
+            let (caught_up_to, start) = match first_queued {
                 Some(Position::Global(first)) => (
                     self.last.is_none_or(|last| newest > last).then_some(newest),
                     first.predecessor(),
@@ -545,7 +557,7 @@ impl Sequencing for Global {
             return Replayed {
                 caught_up_to,
                 start: Position::Global(start),
-                gap: true,
+                gap: !first,
             };
         };
         queue.push_replay(items.into_iter());

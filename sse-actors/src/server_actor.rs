@@ -214,6 +214,7 @@ impl Handler<CreateStream> for ServerActor {
                 0
             },
             replay_max_bytes: options.log_limits.max_bytes,
+            first_replay: options.replay.first,
             backfills: Default::default(),
             recent_read: Default::default(),
             clock: self.config.clock.clone(),

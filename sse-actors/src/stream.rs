@@ -12,6 +12,7 @@ use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
 use crate::backplane::{Backplane, BackplaneEvent, GlobalId};
 use crate::clock::Clock;
+use crate::config::FirstReplay;
 use crate::error::{PublishError, SubscribeError, TryPublishError};
 use crate::ids::{self, InvalidId, RecentIds};
 use crate::queue::Drain;
@@ -90,6 +91,9 @@ pub(crate) struct StreamState {
     pub(crate) replay_limit: usize,
     /// Most bytes of them (the log's `max_bytes`): the newest are kept.
     pub(crate) replay_max_bytes: usize,
+    /// What a new subscriber without a Last-Event-ID is replayed, unless it
+    /// asks otherwise: with a backplane, of what the shared log holds.
+    pub(crate) first_replay: FirstReplay,
     /// Backplane reads for resuming subscribers, by the wire id they resume
     /// after, while one is in flight or its result is being handed out:
     /// subscribers resuming together share one read and one copy.
@@ -452,7 +456,21 @@ impl StreamHandle {
             last_event_id: request.last_event_id.as_deref(),
             ..Resume::default()
         };
-        let missed = match resume.wire_id() {
+        let first_replay = request.first_replay.unwrap_or(self.state.first_replay);
+        let after = match resume.wire_id() {
+            Some(after) => Some(after),
+            // What a new subscriber is replayed is what the shared log holds,
+            // not what this node happened to deliver: read as after an id
+            // the log never holds, it answers its newest events.
+            None if request.after.is_none()
+                && request.last_event_id.is_none()
+                && first_replay != FirstReplay::Nothing =>
+            {
+                Some(std::borrow::Cow::Owned(GlobalId::default().to_string()))
+            }
+            None => None,
+        };
+        let missed = match after {
             Some(after) if self.state.replay_limit > 0 => match self.reuse_read(&after).await {
                 Some(missed) => Some(missed),
                 None => {

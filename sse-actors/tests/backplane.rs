@@ -197,10 +197,14 @@ async fn a_subscriber_resumes_after_a_global_position_and_starts_where_the_node_
     for data in ["a", "b", "c"] {
         server.publish("s", Event::data(data)).await.unwrap();
     }
-    // The node has taken nothing: a new subscriber starts at the shared
-    // log's end, where the node's delivery begins, not at its empty log.
+    // The node has taken nothing: a new subscriber replayed nothing starts
+    // at the shared log's end, where the node's delivery begins, not at its
+    // empty log.
     let quiet = server
-        .subscribe("s", SubscribeRequest::new())
+        .subscribe(
+            "s",
+            SubscribeRequest::new().first_replay(sse_actors::FirstReplay::Nothing),
+        )
         .await
         .unwrap();
     let end = GlobalId {
@@ -208,6 +212,27 @@ async fn a_subscriber_resumes_after_a_global_position_and_starts_where_the_node_
         seq: 0,
     };
     assert_eq!(quiet.start(), Position::Global(end));
+    // One replayed what is held is replayed what the shared log holds.
+    for (first, replay) in [
+        (1000, sse_actors::FirstReplay::AllHeld),
+        (1001, sse_actors::FirstReplay::Last(2)),
+    ] {
+        let mut held = server
+            .subscribe("s", SubscribeRequest::new().first_replay(replay))
+            .await
+            .unwrap();
+        let before_first = GlobalId {
+            millis: first - 1,
+            seq: u64::MAX,
+        };
+        assert_eq!(held.start(), Position::Global(before_first));
+        for (millis, data) in [(1000, "a"), (1001, "b"), (1002, "c")] {
+            if millis >= first {
+                assert_eq!(next_text(&mut held).await, frame(millis, data));
+            }
+        }
+        assert_eq!(held.queued(), 0, "{replay:?}: nothing more");
+    }
 
     let after = GlobalId {
         millis: 1000,
@@ -295,6 +320,7 @@ async fn tagged_events_reach_only_the_subscribers_that_accept_them_through_a_bac
 
     // Replayed from the shared log, with the same rule, for a resumer and
     // for one arriving after it that shares the read.
+    let reads = fake.0.reads.load(Ordering::Acquire);
     for _ in 0..2 {
         let mut resumed = server
             .subscribe(
@@ -311,7 +337,11 @@ async fn tagged_events_reach_only_the_subscribers_that_accept_them_through_a_bac
             "after 1000-0, across topics"
         );
     }
-    assert_eq!(fake.0.reads.load(Ordering::Acquire), 2, "the recent read was extended");
+    assert_eq!(
+        fake.0.reads.load(Ordering::Acquire) - reads,
+        2,
+        "one read, then the recent read extended"
+    );
     server.close().await;
 }
 

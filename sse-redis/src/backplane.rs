@@ -11,7 +11,7 @@ use futures_util::future::BoxFuture;
 use redis::Script;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::streams::StreamRangeReply;
-use sse_actors::{Appended, Backplane, BackplaneError, GlobalId, Inbound, ReadAfter};
+use sse_actors::{Appended, Backplane, BackplaneError, GlobalId, Inbound, ReadAfter, Topics};
 use tokio::sync::Notify;
 
 use crate::entry;
@@ -154,9 +154,16 @@ impl Backplane for RedisBackplane {
         stream: &str,
         frame: Bytes,
         own_id: Option<ByteString>,
+        topics: Option<Arc<Topics>>,
     ) -> BoxFuture<'static, Result<Appended, BackplaneError>> {
         let shared = Arc::clone(&self.shared);
         let (key, ids_key) = (shared.key(stream), shared.ids_key(stream));
+        let tagged: u8 = match &topics {
+            None => 0,
+            Some(topics) if topics.is_private() => 2,
+            Some(_) => 1,
+        };
+        let topics = topics.map_or_else(Vec::new, |topics| entry::topics_field(&topics));
         Box::pin(async move {
             let options = &shared.options;
             let max_age = options
@@ -172,6 +179,8 @@ impl Backplane for RedisBackplane {
                 .arg(own_id.as_deref().unwrap_or_default())
                 .arg(options.max_len.max(1))
                 .arg(max_age)
+                .arg(tagged)
+                .arg(&topics[..])
                 .invoke_async(&mut conn)
                 .await
                 .map_err(|error| shared.failed(error))?;

@@ -4,7 +4,9 @@
 --
 -- KEYS[1]: the stream; KEYS[2]: the hash own id -> entry id.
 -- ARGV[1]: the encoded frame; ARGV[2]: "1" when ARGV[3] is the own id;
--- ARGV[4]: entries kept; ARGV[5]: age limit in milliseconds, "0" for none.
+-- ARGV[4]: entries kept; ARGV[5]: age limit in milliseconds, "0" for none;
+-- ARGV[6]: "0" for an untagged event, "1" tagged, "2" tagged and private;
+-- ARGV[7]: the topics field when tagged.
 -- Returns {entry id, 1} when the stream already holds an entry with this
 -- own id (nothing is appended), else {new entry id, 0}.
 local stream, ids = KEYS[1], KEYS[2]
@@ -17,12 +19,23 @@ if ARGV[2] == '1' then
   end
 end
 
-local id
+-- An untagged event's entry is exactly what it was before topics existed.
+local fields = {'f', ARGV[1]}
 if own then
-  id = redis.call('XADD', stream, '*', 'f', ARGV[1], 'u', own)
+  fields[#fields + 1] = 'u'
+  fields[#fields + 1] = own
+end
+if ARGV[6] ~= '0' then
+  fields[#fields + 1] = 't'
+  fields[#fields + 1] = ARGV[7]
+  if ARGV[6] == '2' then
+    fields[#fields + 1] = 'p'
+    fields[#fields + 1] = '1'
+  end
+end
+local id = redis.call('XADD', stream, '*', unpack(fields))
+if own then
   redis.call('HSET', ids, own, id)
-else
-  id = redis.call('XADD', stream, '*', 'f', ARGV[1])
 end
 
 -- Forgets the own ids of entries about to be trimmed (unless the map names
