@@ -153,6 +153,11 @@ impl Node {
 
     /// A node whose backplane has `options`.
     pub fn start_with(redis_url: &str, options: RedisOptions) -> Node {
+        Node::start_hub(redis_url, options, HubConfig::default())
+    }
+
+    /// A node whose backplane has `options` and whose hub has `config`.
+    pub fn start_hub(redis_url: &str, options: RedisOptions, config: HubConfig) -> Node {
         let url = redis_url.to_owned();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
@@ -167,7 +172,7 @@ impl Node {
                     .build();
                 // Several streams per connection, as `sse hub` allows.
                 let sse = Sse::new(server.clone()).max_streams_per_connection(32);
-                let hub = Hub::new(sse, HubConfig::default());
+                let hub = Hub::new(sse, config);
                 let listener =
                     std::net::TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
                 let port = listener.local_addr().expect("local address").port();
@@ -203,6 +208,11 @@ impl Node {
 
     pub fn events_url(&self, stream: &str) -> String {
         format!("http://127.0.0.1:{}/events?stream={stream}", self.port)
+    }
+
+    /// `path` (with its query) on this node.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
     }
 
     /// Stops the node as a crash would look to its clients: every
