@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use actix_web::{App, HttpMessage as _, HttpServer};
 use futures_util::StreamExt as _;
 use sse_actix::server::Sse;
-use sse_actors::Server;
+use sse_actors::{FirstReplay, Server};
 use sse_hub::{Hub, HubConfig};
 use sse_proto::{Decoder, Event, Frame};
 use sse_redis::{RedisBackplane, RedisOptions};
@@ -168,6 +168,8 @@ impl Node {
                     .auto_stream(true)
                     .arbiters(1)
                     .keep_alive(Some(Duration::from_secs(1)))
+                    // `sse hub`'s default: a new client gets live events only.
+                    .first_replay(FirstReplay::Nothing)
                     .backplane(Arc::new(backplane))
                     .build();
                 // Several streams per connection, as `sse hub` allows.
