@@ -119,7 +119,12 @@ mod tests {
         let cases: [&[&str]; 4] = [
             &[],
             &["a"],
-            &["https://example.com/books/1", "", "12:x", "line\nbreak\0nul"],
+            &[
+                "https://example.com/books/1",
+                "",
+                "12:x",
+                "line\nbreak\0nul",
+            ],
             &["é", "日本"],
         ];
         for topics in cases {

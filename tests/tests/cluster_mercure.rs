@@ -119,7 +119,10 @@ async fn an_update_published_on_one_node_reaches_the_matching_selectors_on_anoth
         &["https://example.com/books/{id}"],
         &["*"],
         &["raw string"],
-        &["https://example.com/authors/1", "https://example.com/{kind}/1/x"],
+        &[
+            "https://example.com/authors/1",
+            "https://example.com/{kind}/1/x",
+        ],
     ];
     let mut listeners = Vec::new();
     for selectors in selectors {
@@ -156,12 +159,18 @@ async fn a_private_update_crosses_nodes_only_to_subscribers_whose_claims_match()
     let cases: [(Option<String>, &[&str]); 4] = [
         (None, &[]),
         (Some(subscriber(&[books])), &["private book 1"]),
-        (Some(subscriber(&["https://example.com/books/1"])), &["private book 1"]),
+        (
+            Some(subscriber(&["https://example.com/books/1"])),
+            &["private book 1"],
+        ),
         (Some(subscriber(&["https://example.com/authors/1"])), &[]),
     ];
     let mut listeners = Vec::new();
     for (token, _) in &cases {
-        let auth: Vec<(&str, &str)> = token.iter().map(|t| ("authorization", t.as_str())).collect();
+        let auth: Vec<(&str, &str)> = token
+            .iter()
+            .map(|t| ("authorization", t.as_str()))
+            .collect();
         let url = subscribe_url(&b, &["*"], &auth);
         listeners.push(Listener::open(&client, &url, None).await);
     }
@@ -220,7 +229,10 @@ async fn earliest_on_another_node_replays_the_matching_updates_redis_holds() {
     let mut anonymous = Listener::open(&client, &url, None).await;
     assert_eq!(data_until_marker(&mut anonymous).await, ["a 1", "a and b"]);
     let token = subscriber(&["urn:a"]);
-    let auth = [("lastEventID", "earliest"), ("authorization", token.as_str())];
+    let auth = [
+        ("lastEventID", "earliest"),
+        ("authorization", token.as_str()),
+    ];
     let url = subscribe_url(&b, &["urn:a"], &auth);
     let mut allowed = Listener::open(&client, &url, None).await;
     assert_eq!(
