@@ -16,11 +16,17 @@
 //! first), so a retry after a timeout is safe. A Last-Event-ID Redis no
 //! longer holds is reported as a gap ([`sse_actors::ReadAfter::found`]).
 //!
+//! **Topics** travel with the event: an event published about topics
+//! (`Server::publish_tagged`, the hub's Mercure updates) keeps them and its
+//! private flag in its entry, so every node hands it only to the
+//! subscribers whose `TopicFilter` accepts it, live and on replay. An
+//! untagged event's entry is the same as before topics existed.
+//!
 //! **Keys**, per SSE stream `NAME`:
 //!
 //! | key | type | holds |
 //! |---|---|---|
-//! | `sse:NAME` ([`RedisOptions::key_prefix`]) | stream | one entry per event: field `f` the frame without an `id:` line, field `u` the own id when given |
+//! | `sse:NAME` ([`RedisOptions::key_prefix`]) | stream | one entry per event: field `f` the frame without an `id:` line, field `u` the own id when given; for an event published about topics ([`sse_actors::Topics`]), field `t` its topics (each `LEN:TOPIC`, the length in bytes) and field `p` (`1`) when it is private |
 //! | `sse-id:NAME` ([`RedisOptions::ids_key_prefix`]) | hash | own id → entry id, for the held entries with an own id |
 //!
 //! Publishing is one Lua script (the duplicate check, `XADD`, the hash
