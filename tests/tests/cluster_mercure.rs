@@ -6,31 +6,16 @@
 
 mod cluster_support;
 
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use serde_json::{Value, json};
 use sse_hub::{HubConfig, JwtKey};
 use sse_redis::RedisOptions;
+use sse_testkit::jwt::{SECRET, publisher, subscriber};
 
 use cluster_support::{Listener, Node, Redis, client};
 
-const SECRET: &str = "a-long-random-shared-secret";
 const PATH: &str = "/.well-known/mercure";
 /// Every subscriber below also selects it: the update published last, after
 /// which nothing more of what came before arrives.
 const MARKER: &str = "urn:test:marker";
-
-fn mint(claims: Value) -> String {
-    let key = EncodingKey::from_secret(SECRET.as_bytes()).unwrap();
-    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key).unwrap()
-}
-
-fn publisher() -> String {
-    mint(json!({ "mercure": { "publish": ["*"] } }))
-}
-
-fn subscriber(claims: &[&str]) -> String {
-    mint(json!({ "mercure": { "subscribe": claims } }))
-}
 
 /// A hub node on `redis` checking JWTs, open to anonymous subscribers for
 /// public updates.
@@ -74,7 +59,7 @@ async fn publish(node: &Node, topics: &[&str], data: &str, private: bool) -> Str
     }
     let mut response = client()
         .post(node.url(PATH))
-        .bearer_auth(publisher())
+        .bearer_auth(publisher(&["*"]))
         .send_form(&form)
         .await
         .expect("publish request");
