@@ -10,7 +10,7 @@ use sse_hub::{HubConfig, JwtKey};
 use sse_redis::RedisOptions;
 use sse_testkit::jwt::{SECRET, publisher, subscriber};
 
-use cluster_support::{Listener, Node, Redis, client};
+use cluster_support::{Listener, Node, Redis, client, publish as publish_event};
 
 const PATH: &str = "/.well-known/mercure";
 /// Every subscriber below also selects it: the update published last, after
@@ -253,4 +253,49 @@ async fn an_update_redis_no_longer_holds_is_a_gap_on_another_node() {
         [gap, after],
         "the gap names the first update replayed: the held one it selects"
     );
+}
+
+/// What Redis holds is the documented layout: an untagged event's entry is
+/// its frame alone, as before topics existed; a tagged one adds its topics
+/// (`LEN:TOPIC` each) and the private flag.
+#[actix_rt::test]
+async fn redis_holds_an_untagged_entry_as_before_and_a_tagged_one_with_its_topics() {
+    let Some(redis) = Redis::start(false) else {
+        return;
+    };
+    // Without keys anyone may publish, to /events as to Mercure.
+    let a = Node::start(&redis.url());
+    let (status, _) = publish_event(&client(), &a, "news", "plain").await;
+    assert_eq!(status, 200);
+    let form = [
+        ("topic", "https://example.com/books/1"),
+        ("topic", "a:b"),
+        ("data", "x"),
+        ("private", "on"),
+    ];
+    let mut response = client()
+        .post(a.url(PATH))
+        .send_form(&form)
+        .await
+        .expect("publish request");
+    assert_eq!(response.status().as_u16(), 200);
+    let id = response.body().await.expect("the update's id");
+    let id = String::from_utf8(id.to_vec()).unwrap();
+    let first_entry = "local e = redis.call('XRANGE', KEYS[1], '-', '+')[1][2] ";
+    let untagged =
+        format!("{first_entry} return (#e == 2 and e[1] == 'f' and e[2] == ARGV[1]) and 1 or 0");
+    let frame = "data: plain\n\n";
+    assert_eq!(
+        redis.integer(&["EVAL", &untagged, "1", "sse:news", frame]),
+        1
+    );
+    let tagged = format!(
+        "{first_entry} return (#e == 8 and e[1] == 'f' and e[2] == ARGV[1] \
+         and e[3] == 'u' and e[4] == ARGV[2] and e[5] == 't' and e[6] == ARGV[3] \
+         and e[7] == 'p' and e[8] == '1') and 1 or 0"
+    );
+    let topics = "27:https://example.com/books/13:a:b";
+    let key = format!("sse:{PATH}");
+    let args = ["EVAL", &tagged, "1", &key, "data: x\n\n", &id, topics];
+    assert_eq!(redis.integer(&args), 1, "f, u, t, p");
 }
