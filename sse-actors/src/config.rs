@@ -71,7 +71,9 @@ pub enum ResumeGap {
 }
 
 /// What a subscriber without a Last-Event-ID (or position) is replayed
-/// before live events.
+/// before live events. With a [`Backplane`](crate::Backplane) the log is
+/// the shared one: a node replays what it holds, whatever this node
+/// delivered before.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FirstReplay {

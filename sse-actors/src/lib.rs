@@ -59,7 +59,9 @@
 //! own subscribers under its wire id (the publisher's own id, else the
 //! log's [`GlobalId`]), and a Last-Event-ID this node never delivered is
 //! replayed from the shared log, with the same gap event and duplicate
-//! rule as one node. Without one (the
+//! rule as one node; so is a new subscriber's [`FirstReplay`]. Topics and
+//! the private flag travel with the event, so each node filters as one
+//! does. Without one (the
 //! default) none of this runs: the single-node path is unchanged.
 //!
 //! **What it never does.** No HTTP, no sockets, no parsing of requests: the
