@@ -129,6 +129,12 @@ impl EventLog {
         self.events.iter().rev().find(|e| e.id == id).map(|e| e.seq)
     }
 
+    /// The wire id of the logged event numbered `seq`.
+    pub(crate) fn id_at(&self, seq: u64) -> Option<&ByteString> {
+        let at = self.events.partition_point(|e| e.seq < seq);
+        self.events.get(at).filter(|e| e.seq == seq).map(|e| &e.id)
+    }
+
     /// The sequence number of the oldest logged event.
     pub(crate) fn first_seq(&self) -> Option<u64> {
         self.events.front().map(|e| e.seq)
@@ -272,6 +278,21 @@ mod tests {
         );
         log.evict(t0 + Duration::from_secs(12));
         assert_eq!(log.seqs(), [2]);
+    }
+
+    #[test]
+    fn the_id_at_a_sequence_number_is_that_of_a_held_event_only() {
+        let (log, _) = log_with(
+            LogLimits {
+                max_events: 2,
+                ..LogLimits::default()
+            },
+            4,
+        );
+        assert_eq!(log.id_at(4).map(|id| &**id), Some("4"));
+        assert_eq!(log.id_at(3).map(|id| &**id), Some("3"));
+        assert_eq!(log.id_at(2), None, "evicted");
+        assert_eq!(log.id_at(5), None, "not yet published");
     }
 
     #[test]

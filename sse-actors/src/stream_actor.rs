@@ -343,6 +343,7 @@ impl<S: Sequencing> Handler<Subscribe<S::Backfill>> for StreamActor<S> {
             ttl: self.ttl,
             clock: self.state.clock.clone(),
             start: joined.start,
+            start_id: joined.start_id,
             epoch: self
                 .state
                 .backplane

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use bytestring::ByteString;
 use sse_proto::Encoder;
 
 use crate::budget::{LogAccount, LogBudget};
@@ -88,6 +89,8 @@ pub(crate) struct Joined<T> {
     pub(crate) subscriber: T,
     /// Where its subscription starts: every event it gets comes after this.
     pub(crate) start: Position,
+    /// The wire id of the event at `start`, when the log holds it.
+    pub(crate) start_id: Option<ByteString>,
 }
 
 /// An event taken but not yet fanned out.
@@ -430,11 +433,16 @@ impl<S: Sequencing, T> StreamCore<S, T> {
             filter.as_ref(),
         );
         self.retire_at = None;
+        let start_id = match (start, &self.log) {
+            (Position::Seq(seq), Some(log)) => log.id_at(seq).cloned(),
+            _ => None,
+        };
         Ok(Joined {
             queue,
             info,
             subscriber,
             start,
+            start_id,
         })
     }
 

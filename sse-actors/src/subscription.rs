@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use actix::Addr;
 use bytes::Bytes;
+use bytestring::ByteString;
 use futures_util::Stream;
 use futures_util::stream::FusedStream;
 
@@ -155,6 +156,7 @@ pub struct Subscription {
     pub(crate) ttl: Option<Duration>,
     pub(crate) clock: Clock,
     pub(crate) start: Position,
+    pub(crate) start_id: Option<ByteString>,
     pub(crate) epoch: Option<Arc<str>>,
 }
 
@@ -215,6 +217,15 @@ impl Subscription {
     /// transport that has yielded nothing of a stream yet resumes from here.
     pub fn start(&self) -> Position {
         self.start
+    }
+
+    /// The id of the event at [`start`](Self::start), the last one before
+    /// what this subscription yields, when the stream's log holds it (on
+    /// one node): where a client reconciling its state stands. `None` when
+    /// it starts before everything the log holds (an empty stream, a replay
+    /// of all of it, an id the log no longer holds) or with a backplane.
+    pub fn start_id(&self) -> Option<&str> {
+        self.start_id.as_deref()
     }
 
     /// On one node, the epoch of the stream's life this subscription

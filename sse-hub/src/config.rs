@@ -33,7 +33,11 @@ pub struct HubConfig {
     /// header and the query parameter. Default `sse_token`.
     pub token_cookie: String,
     /// Origins allowed to call the hub from other sites' pages (CORS); `*`
-    /// allows any. Default: none, so browsers only allow same-origin pages.
+    /// allows any. On `/.well-known/mercure` listed origins may also send
+    /// cookies (`mercureAuthorization`, with `withCredentials`): the answer
+    /// echoes the origin with `Access-Control-Allow-Credentials: true`;
+    /// `*` never allows credentials. Default: none, so browsers only allow
+    /// same-origin pages.
     pub cors_origins: Vec<String>,
     /// Largest accepted publish body, in bytes; a larger one gets 413.
     /// Default 1 MiB.

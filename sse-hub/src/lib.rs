@@ -246,6 +246,18 @@ impl Hub {
 
     /// The CORS policy: no cross-origin access unless origins are listed.
     fn cors(&self) -> Cors {
+        self.cors_with(false)
+    }
+
+    /// [`cors`](Hub::cors), letting the listed origins' pages send cookies
+    /// (`Access-Control-Allow-Credentials: true`, on preflights too, with
+    /// the page's own origin echoed). Never with `*`: a wildcard origin
+    /// stays anonymous, or any site could read a visitor's private updates.
+    fn cors_with_credentials(&self) -> Cors {
+        self.cors_with(!self.config.cors_origins.iter().any(|origin| origin == "*"))
+    }
+
+    fn cors_with(&self, credentials: bool) -> Cors {
         let mut cors = Cors::default()
             .allowed_methods([Method::GET, Method::POST])
             .allowed_headers([
@@ -255,6 +267,9 @@ impl Hub {
                 header::CACHE_CONTROL,
             ])
             .max_age(3600);
+        if credentials {
+            cors = cors.supports_credentials();
+        }
         for origin in &self.config.cors_origins {
             cors = if origin == "*" {
                 cors.allow_any_origin().send_wildcard()

@@ -391,3 +391,94 @@ async fn topics_per_update_and_selectors_per_subscription_are_bounded_by_the_fla
     let (status, body) = post(&hub, Some(&token), &three[1..]).await;
     assert_eq!(status, 200, "{body}");
 }
+
+/// The `Last-Event-ID` header of the answer to a subscription with
+/// `headers` (the stream itself is left unread).
+async fn answered_last_event_id(hub: &Hub, path: &str, headers: &[(&str, &str)]) -> String {
+    let mut request = client().get(hub.url(path));
+    for (name, value) in headers {
+        request = request.insert_header((*name, *value));
+    }
+    let response = request.send().await.expect("request");
+    assert_eq!(response.status(), 200);
+    let value = response.headers().get("last-event-id");
+    value
+        .expect("a Last-Event-ID header")
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[actix_web::test]
+async fn the_subscribe_answer_names_the_update_before_the_first_one_sent_or_earliest() {
+    let hub = hub(&[]);
+    let path = query(&["a"]);
+    // Nothing held yet.
+    assert_eq!(answered_last_event_id(&hub, &path, &[]).await, "earliest");
+    let a1 = publish(&hub, &["a"], "a1", false).await;
+    let b1 = publish(&hub, &["b"], "b1", false).await;
+    // Without an id: what comes next follows the last update held, on any topic.
+    assert_eq!(answered_last_event_id(&hub, &path, &[]).await, b1);
+    // Resuming after a1: a1 precedes what is sent.
+    let resume = [("last-event-id", a1.as_str())];
+    assert_eq!(answered_last_event_id(&hub, &path, &resume).await, a1);
+    let by_query = format!("{path}&lastEventID={}", urlencode(&a1));
+    assert_eq!(answered_last_event_id(&hub, &by_query, &[]).await, a1);
+    // Everything held, or an id not held: nothing precedes the replay.
+    let earliest = format!("{path}&lastEventID=earliest");
+    assert_eq!(
+        answered_last_event_id(&hub, &earliest, &[]).await,
+        "earliest"
+    );
+    let unknown = [("last-event-id", "urn:uuid:not-held")];
+    assert_eq!(
+        answered_last_event_id(&hub, &path, &unknown).await,
+        "earliest"
+    );
+}
+
+/// The CORS headers of `method path` from the page at `origin`.
+async fn cors_of(hub: &Hub, method: &str, path: &str, origin: &str) -> (Option<String>, bool) {
+    let method = actix_web::http::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut request = client()
+        .request(method.clone(), hub.url(path))
+        .insert_header(("origin", origin));
+    if method == actix_web::http::Method::OPTIONS {
+        request = request.insert_header(("access-control-request-method", "GET"));
+    }
+    let response = request.send().await.expect("request");
+    let headers = response.headers();
+    let allowed = headers
+        .get("access-control-allow-origin")
+        .map(|value| value.to_str().unwrap().to_owned());
+    let credentials = headers
+        .get("access-control-allow-credentials")
+        .is_some_and(|value| value == "true");
+    (allowed, credentials)
+}
+
+#[actix_web::test]
+async fn listed_origins_may_send_cookies_to_the_mercure_endpoint_a_wildcard_never() {
+    let app = "http://app.example";
+    let listed = hub(&["--cors-origin", app]);
+    let path = query(&["t"]);
+    let credentialed = (Some(app.to_owned()), true);
+    assert_eq!(cors_of(&listed, "GET", &path, app).await, credentialed);
+    assert_eq!(cors_of(&listed, "OPTIONS", &path, app).await, credentialed);
+    // `/events` keeps its policy: the origin, no credentials.
+    let events = "/events?stream=s";
+    assert_eq!(
+        cors_of(&listed, "GET", events, app).await,
+        (Some(app.to_owned()), false)
+    );
+
+    let any = hub(&["--cors-origin", "*"]);
+    assert_eq!(
+        cors_of(&any, "GET", &path, app).await,
+        (Some("*".to_owned()), false)
+    );
+    assert_eq!(
+        cors_of(&any, "OPTIONS", &path, app).await,
+        (Some("*".to_owned()), false)
+    );
+}

@@ -16,7 +16,7 @@ use crate::server::config::{SseConfig, StreamSource};
 use crate::server::latency::LatencyProbe;
 use crate::server::limit::Connections;
 use crate::server::multi_body::{Member, MultiBody};
-use crate::server::request::subscribe_params;
+use crate::server::request::{LAST_EVENT_ID, subscribe_params};
 use crate::server::response::event_stream_head;
 use crate::server::resume_id::{self, Cursor};
 
@@ -297,7 +297,10 @@ impl Sse {
     /// Answers `req` with one subscription to `stream` made from `request`
     /// (its label is set to the peer): for protocols that read their own
     /// parameters (topic filters, say), with this handler's connection
-    /// limit, first frame, headers, keep-alives and logging.
+    /// limit, first frame, headers, keep-alives and logging. The head also
+    /// carries `Last-Event-ID` with the id of the event the subscription
+    /// starts after, when the stream's log holds it
+    /// ([`Subscription::start_id`]), so a client can reconcile.
     pub async fn respond_with(
         &self,
         req: &HttpRequest,
@@ -323,6 +326,13 @@ impl Sse {
             ended_by: None,
         };
         opened(&log, last_event_id.as_deref());
+        let mut head = event_stream_head(self.server_headers.iter().chain(&self.config.headers));
+        if let Some(value) = subscription
+            .start_id()
+            .and_then(|id| HeaderValue::from_str(id).ok())
+        {
+            head.insert_header((LAST_EVENT_ID, value));
+        }
         let body = EventBody::new(
             Some(self.first_frame()),
             subscription,
@@ -330,10 +340,7 @@ impl Sse {
             log,
             self.latency.clone(),
         );
-        Ok(
-            event_stream_head(self.server_headers.iter().chain(&self.config.headers))
-                .streaming(body),
-        )
+        Ok(head.streaming(body))
     }
 
     /// What a response writes first, so actix-web writes the head at once.

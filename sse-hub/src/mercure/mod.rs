@@ -64,7 +64,7 @@ pub(crate) fn configure(hub: &Hub, cfg: &mut web::ServiceConfig) {
     let (subscriber, publisher) = (hub.clone(), hub.clone());
     cfg.service(
         web::resource(PATH)
-            .wrap(hub.cors())
+            .wrap(hub.cors_with_credentials())
             .route(web::get().to(move |req: HttpRequest| {
                 let hub = subscriber.clone();
                 async move { subscribe(&hub, &req).await }
@@ -141,7 +141,16 @@ async fn open(hub: &Hub, req: &HttpRequest) -> Result<HttpResponse, HubError> {
         Some(id) => request.last_event_id(id),
     };
     stream(hub).await?;
-    let response = hub.sse().respond_with(req, STREAM, request).await?;
+    let mut response = hub.sse().respond_with(req, STREAM, request).await?;
+    // The draft's reconciliation: the id of the update before the first one
+    // sent, or `earliest` when none is held before it.
+    let headers = response.headers_mut();
+    if !headers.contains_key(sse_actix::server::LAST_EVENT_ID) {
+        headers.insert(
+            sse_actix::server::LAST_EVENT_ID,
+            header::HeaderValue::from_static(EARLIEST),
+        );
+    }
     hub.metrics.subscription_opened();
     Ok(match access.expires {
         Some(deadline) => crate::expiry::end_at(
