@@ -68,6 +68,13 @@ pub struct HubConfig {
     /// turned over go.
     /// Default 4096.
     pub mercure_template_cache: usize,
+    /// Track active Mercure subscriptions (`--subscriptions`): publish a
+    /// private update to `/.well-known/mercure/subscriptions/{topic}/{subscriber}`
+    /// when one opens or ends, and list the open ones at
+    /// `GET /.well-known/mercure/subscriptions[/{topic}[/{subscriber}]]`.
+    /// The table holds one entry per open subscription of this hub, so it
+    /// is bounded by the handler's connection limit. Default off.
+    pub mercure_subscriptions: bool,
 }
 
 impl Default for HubConfig {
@@ -89,6 +96,7 @@ impl Default for HubConfig {
             mercure_anonymous: false,
             mercure_max_topics: 64,
             mercure_template_cache: 4096,
+            mercure_subscriptions: false,
         }
     }
 }

@@ -70,6 +70,9 @@ pub enum HubError {
     /// The stream does not exist: 404.
     #[error("unknown stream {0:?}")]
     UnknownStream(String),
+    /// No open Mercure subscription at this URL (or not a listing's URL).
+    #[error("no active Mercure subscription at {0:?}")]
+    UnknownSubscription(String),
     /// Publishing would create a stream past the auto-stream limit: 503.
     #[error(
         "too many streams: {0:?} does not exist and the limit of {1} auto-created streams is reached"
@@ -115,7 +118,7 @@ impl ResponseError for HubError {
             | HubError::InvalidJson(_)
             | HubError::InvalidEvent(_)
             | HubError::Mercure(_) => StatusCode::BAD_REQUEST,
-            HubError::UnknownStream(_) => StatusCode::NOT_FOUND,
+            HubError::UnknownStream(_) | HubError::UnknownSubscription(_) => StatusCode::NOT_FOUND,
             HubError::TooManyStreams(..) | HubError::Closed | HubError::Backplane(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }

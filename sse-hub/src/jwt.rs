@@ -104,6 +104,7 @@ impl JwtKey {
             publish: selectors(&claims.mercure.publish),
             subscribe_claims: claims.mercure.subscribe,
             publish_claims: claims.mercure.publish,
+            payload: claims.mercure.payload,
             expires: claims
                 .exp
                 .and_then(|exp| SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(exp))),
@@ -141,13 +142,15 @@ struct Claims {
     mercure: MercureClaims,
 }
 
-/// Mercure's `mercure` claim; `payload` and anything else are ignored.
+/// Mercure's `mercure` claim; anything else is ignored.
 #[derive(Debug, Default, serde::Deserialize)]
 struct MercureClaims {
     #[serde(default)]
     subscribe: Vec<String>,
     #[serde(default)]
     publish: Vec<String>,
+    #[serde(default)]
+    payload: Option<serde_json::Value>,
 }
 
 /// What a verified token allows.
@@ -162,6 +165,9 @@ pub(crate) struct Grant {
     pub(crate) publish_claims: Vec<String>,
     /// `exp`: when subscriptions opened with it end.
     pub(crate) expires: Option<SystemTime>,
+    /// `mercure.payload`: what a Mercure subscription shows of its
+    /// subscriber in presence updates.
+    pub(crate) payload: Option<serde_json::Value>,
 }
 
 impl Grant {
@@ -216,6 +222,7 @@ mod tests {
             subscribe_claims: Vec::new(),
             publish_claims: Vec::new(),
             expires: None,
+            payload: None,
         }
     }
 

@@ -108,7 +108,10 @@ impl Hub {
         Hub {
             metrics,
             sse,
-            mercure: Arc::new(mercure::Mercure::new(config.mercure_template_cache)),
+            mercure: Arc::new(mercure::Mercure::new(
+                config.mercure_template_cache,
+                config.mercure_subscriptions,
+            )),
             config: Arc::new(config),
         }
     }

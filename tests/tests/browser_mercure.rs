@@ -11,6 +11,7 @@ use interop_support::browser::Browser;
 use serde_json::json;
 use sse_actors::{Event, Topics};
 use sse_hub::{HubConfig, JwtKey};
+use sse_testkit::EventClient;
 use sse_testkit::event_page;
 use sse_testkit::jwt::{SECRET, publisher, subscriber};
 use sse_tests::{Peer, peer};
@@ -109,4 +110,85 @@ async fn eventsource_gets_public_and_private_updates_and_resumes_after_a_cut() {
         [None, Some(private)],
         "resumed after the last update it got"
     );
+}
+
+/// Sets the cookie from `?token=` and follows every subscription update
+/// (see [`event_page`]).
+fn presence_page() -> &'static str {
+    event_page(
+        "Mercure presence",
+        r#"
+document.cookie = "mercureAuthorization=" + params.get("token") + "; path=/";
+const url = new URL("/.well-known/mercure", location);
+url.searchParams.append("topic", "/.well-known/mercure/subscriptions/{topic}/{subscriber}");
+follow(new EventSource(url), (event) => {
+  const update = JSON.parse(event.data);
+  return { topic: update.topic, subscriber: update.subscriber, active: update.active };
+});
+"#,
+    )
+}
+
+#[actix_web::test]
+async fn eventsource_sees_another_subscriber_arrive_and_leave() {
+    let Some(chromium) = peer(Peer::Chromium) else {
+        return;
+    };
+    let key = JwtKey::new("HS256", SECRET.as_bytes()).unwrap();
+    let config = HubConfig {
+        subscribe_jwt: Some(key.clone()),
+        publish_jwt: Some(key),
+        mercure_subscriptions: true,
+        ..HubConfig::default()
+    };
+    let mut harness =
+        Harness::start_configured(vec![("/test/presence.html", presence_page())], config).await;
+    let watcher = subscriber(&["/.well-known/mercure/subscriptions/{topic}/{subscriber}"]);
+    let page = format!("/test/presence.html?count=3&token={watcher}");
+    let _browser = Browser::open(&chromium, &harness.url(&page));
+    harness.report("open").await;
+    // Its own subscription's opening.
+    harness.report("event").await;
+
+    let book = "https://example.com/books/1";
+    let other = subscriber(&[book]);
+    let url = harness.url(&format!("/.well-known/mercure?topic={}", encoded(book)));
+    let client =
+        EventClient::open_with(&url, &[("authorization", &format!("Bearer {other}"))]).await;
+    harness.report("event").await;
+    drop(client);
+
+    let done = harness.report("done").await;
+    let events = done["events"].as_array().unwrap();
+    assert_eq!(events[0]["active"], json!(true), "{done}");
+    assert_eq!(
+        events[0]["topic"],
+        json!("/.well-known/mercure/subscriptions/{topic}/{subscriber}")
+    );
+    let arrived = &events[1];
+    assert_eq!(
+        (&arrived["topic"], &arrived["active"]),
+        (&json!(book), &json!(true)),
+        "{done}"
+    );
+    let left = &events[2];
+    assert_eq!(
+        (&left["topic"], &left["active"]),
+        (&json!(book), &json!(false)),
+        "{done}"
+    );
+    assert_eq!(left["subscriber"], arrived["subscriber"]);
+    assert_ne!(arrived["subscriber"], events[0]["subscriber"]);
+}
+
+fn encoded(topic: &str) -> String {
+    topic
+        .bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (byte as char).to_string()
+            }
+            _ => format!("%{byte:02X}"),
+        })
+        .collect()
 }

@@ -24,6 +24,10 @@ pub(crate) struct Subscriber {
     pub(crate) private: Vec<String>,
     /// When its subscription ends (the token's `exp`).
     pub(crate) expires: Option<SystemTime>,
+    /// The token's `mercure.payload`, shown in presence updates.
+    pub(crate) payload: Option<serde_json::Value>,
+    /// It presented a token (static or JWT) that verified.
+    pub(crate) authenticated: bool,
 }
 
 /// Checks a subscriber's token. Without one it gets public updates when
@@ -55,6 +59,8 @@ pub(crate) fn subscriber(config: &HubConfig, req: &HttpRequest) -> Result<Subscr
         return Ok(Subscriber {
             private: vec!["*".to_owned()],
             expires: None,
+            payload: None,
+            authenticated: true,
         });
     }
     let key = config
@@ -67,6 +73,8 @@ pub(crate) fn subscriber(config: &HubConfig, req: &HttpRequest) -> Result<Subscr
     Ok(Subscriber {
         private: grant.subscribe_claims,
         expires: grant.expires,
+        payload: grant.payload,
+        authenticated: true,
     })
 }
 

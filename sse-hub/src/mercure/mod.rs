@@ -11,8 +11,9 @@
 //!
 //! | request | what it does |
 //! |---|---|
-//! | `GET /.well-known/mercure?topic=SEL&…` | an event stream of the updates any selector matches (`*`, an exact topic, a URI template), each once; `Last-Event-ID` or `lastEventID` resumes after that update (across topics), `earliest` replays all that is held, an id not held gets the `sse-gap` event first |
+//! | `GET /.well-known/mercure?topic=SEL&…` | an event stream of the updates any selector matches (`*`, an exact topic, a URI template), each once; `Last-Event-ID` or `lastEventID` resumes after that update (across topics), `earliest` replays all that is held, an id not held gets the `sse-gap` event first; the answer's `Last-Event-ID` names the update before the first one sent, or `earliest` |
 //! | `POST /.well-known/mercure` | form fields `topic` (repeatable), `data`, `id` (default `urn:uuid:<v4>`), `type`, `retry` (ms), `private`; answers `200 text/plain` with the update's id (a repeated id answers the first update's, stored once) |
+//! | `GET /.well-known/mercure/subscriptions[/{topic}[/{subscriber}]]` | with [`HubConfig::mercure_subscriptions`](crate::HubConfig::mercure_subscriptions), the open subscriptions (see `presence`), whose openings and ends are also published |
 //!
 //! Tokens come from `Authorization: Bearer`, the `mercureAuthorization`
 //! cookie or (subscribing only) the `authorization` query parameter.
@@ -22,12 +23,15 @@
 //! compiled templates kept, the hub's body size for a publication.
 
 mod auth;
+mod presence;
 mod selector;
 mod template;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, ResponseError as _, web};
 use sse_actors::{Event, FirstReplay, StreamHandle, SubscribeRequest, TopicFilter, Topics};
+
+use presence::Presence;
 
 use crate::publish_body::read_limited;
 use crate::{Hub, HubError};
@@ -44,23 +48,39 @@ pub const STREAM: &str = "/.well-known/mercure";
 /// The `Last-Event-ID` value asking for every update the hub holds.
 const EARLIEST: &str = "earliest";
 
-/// The Mercure side of a hub: its compiled selectors.
+/// The Mercure side of a hub: its compiled selectors and, with
+/// `--subscriptions`, its open subscriptions.
 #[derive(Debug)]
 pub(crate) struct Mercure {
     selectors: Selectors,
+    presence: Option<Presence>,
 }
 
 impl Mercure {
-    /// Keeps at most `template_cache` compiled template selectors.
-    pub(crate) fn new(template_cache: usize) -> Self {
+    /// Keeps at most `template_cache` compiled template selectors; tracks
+    /// active subscriptions if `subscriptions`.
+    pub(crate) fn new(template_cache: usize, subscriptions: bool) -> Self {
         Mercure {
             selectors: Selectors::new(template_cache),
+            presence: subscriptions.then(Presence::default),
         }
     }
 }
 
-/// Registers `GET` and `POST` [`PATH`].
+/// Registers `GET` and `POST` [`PATH`], and with active subscriptions
+/// tracked, `GET` their listing.
 pub(crate) fn configure(hub: &Hub, cfg: &mut web::ServiceConfig) {
+    if hub.mercure.presence.is_some() {
+        let lister = hub.clone();
+        cfg.service(
+            web::resource(format!("{}{{rest:.*}}", presence::PATH))
+                .wrap(hub.cors_with_credentials())
+                .route(web::get().to(move |req: HttpRequest| {
+                    let hub = lister.clone();
+                    async move { list(&hub, &req).await }
+                })),
+        );
+    }
     let (subscriber, publisher) = (hub.clone(), hub.clone());
     cfg.service(
         web::resource(PATH)
@@ -140,7 +160,7 @@ async fn open(hub: &Hub, req: &HttpRequest) -> Result<HttpResponse, HubError> {
         Some(id) if id == EARLIEST => request.first_replay(FirstReplay::AllHeld),
         Some(id) => request.last_event_id(id),
     };
-    stream(hub).await?;
+    let stream = stream(hub).await?;
     let mut response = hub.sse().respond_with(req, STREAM, request).await?;
     // The draft's reconciliation: the id of the update before the first one
     // sent, or `earliest` when none is held before it.
@@ -150,6 +170,10 @@ async fn open(hub: &Hub, req: &HttpRequest) -> Result<HttpResponse, HubError> {
             sse_actix::server::LAST_EVENT_ID,
             header::HeaderValue::from_static(EARLIEST),
         );
+    }
+    if hub.mercure.presence.is_some() {
+        let mercure = std::sync::Arc::clone(&hub.mercure);
+        response = presence::track(mercure, stream, response, selectors, access.payload).await;
     }
     hub.metrics.subscription_opened();
     Ok(match access.expires {
@@ -162,6 +186,75 @@ async fn open(hub: &Hub, req: &HttpRequest) -> Result<HttpResponse, HubError> {
         ),
         None => response,
     })
+}
+
+/// `GET /.well-known/mercure/subscriptions[/{topic}[/{subscriber}]]`: the
+/// open subscriptions, for a token whose `mercure.subscribe` matches the
+/// requested URL, each listed only if it matches the subscription's topic.
+async fn list(hub: &Hub, req: &HttpRequest) -> Result<HttpResponse, HubError> {
+    let Some(table) = &hub.mercure.presence else {
+        return Err(HubError::Internal(
+            "active subscriptions are not tracked".to_owned(),
+        ));
+    };
+    let path = req.uri().path();
+    let unknown = || HubError::UnknownSubscription(path.to_owned());
+    let query = presence::Query::parse(path).ok_or_else(unknown)?;
+    let access = auth::subscriber(hub.config(), req)?;
+    let parse = &hub.mercure.selectors;
+    let visible = |topic: &str| {
+        access
+            .private
+            .iter()
+            .any(|selector| parse.matches(selector, topic))
+    };
+    if !visible(path) {
+        return Err(if access.authenticated {
+            HubError::ForbiddenTopic {
+                action: "subscribing",
+                topic: path.to_owned(),
+            }
+        } else {
+            HubError::Unauthorized {
+                action: "listing subscriptions",
+                reason: crate::Refusal::NoToken,
+            }
+        });
+    }
+    let last_event_id = last_event_id(&stream(hub).await?).await?;
+    let documents = table.list(&query, visible);
+    let body = if query.subscriber.is_some() {
+        let mut document = documents.into_iter().next().ok_or_else(unknown)?;
+        document["@context"] = presence::CONTEXT.into();
+        document["lastEventID"] = last_event_id.into();
+        document
+    } else {
+        serde_json::json!({
+            "@context": presence::CONTEXT,
+            "id": path,
+            "type": "Subscriptions",
+            "lastEventID": last_event_id,
+            "subscriptions": documents,
+        })
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "application/ld+json"))
+        .insert_header((header::CACHE_CONTROL, "must-revalidate"))
+        .body(body.to_string()))
+}
+
+/// The id of the last update `stream` holds, or `earliest`: where a
+/// subscription opened now would start.
+async fn last_event_id(stream: &StreamHandle) -> Result<String, HubError> {
+    let probe = stream
+        .subscribe(
+            SubscribeRequest::new()
+                .first_replay(FirstReplay::Nothing)
+                .topics(TopicFilter::new(std::iter::empty())),
+        )
+        .await
+        .map_err(|error| HubError::Internal(error.to_string()))?;
+    Ok(probe.start_id().unwrap_or(EARLIEST).to_owned())
 }
 
 async fn publish(

@@ -93,6 +93,11 @@ pub struct Args {
     /// one subscription may give (more is a 400).
     #[arg(long, env = "SSE_HUB_MERCURE_MAX_TOPICS", default_value_t = 64, value_parser = at_least_one())]
     mercure_max_topics: usize,
+    /// Track active Mercure subscriptions: publish their opening and end
+    /// (private updates to /.well-known/mercure/subscriptions/{topic}/{subscriber})
+    /// and list them at GET /.well-known/mercure/subscriptions.
+    #[arg(long, env = "SSE_HUB_SUBSCRIPTIONS")]
+    subscriptions: bool,
     /// Most compiled URI-template selectors the hub keeps for reuse.
     #[arg(long, env = "SSE_HUB_MERCURE_TEMPLATE_CACHE", default_value_t = 4096, value_parser = at_least_one())]
     mercure_template_cache: usize,
@@ -235,6 +240,7 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         mercure_anonymous: args.anonymous,
         mercure_max_topics: args.mercure_max_topics,
         mercure_template_cache: args.mercure_template_cache,
+        mercure_subscriptions: args.subscriptions,
         ..HubConfig::default()
     };
     args.deploy.configure_hub(&mut config)?;
