@@ -7,7 +7,7 @@
 mod support;
 
 use serde_json::{Value, json};
-use sse_testkit::jwt::{SECRET, mint, publisher, subscriber};
+use sse_testkit::jwt::{SECRET, mint, now, publisher, subscriber};
 use sse_testkit::{EventClient, client, until};
 use support::hub_process::Hub;
 
@@ -313,4 +313,26 @@ async fn subscriptions_are_published_and_listed_only_with_the_flag() {
             assert_eq!(status, 404);
         }
     }
+}
+
+#[actix_web::test]
+async fn a_subscription_ended_by_its_token_expiring_publishes_its_end() {
+    let hub = hub(&["--subscriptions"]);
+    let watching = subscriber(&[EVERY_SUBSCRIPTION]);
+    let mut watcher = subscribe(&hub, &[EVERY_SUBSCRIPTION], Some(&watching)).await;
+    let own = [EVERY_SUBSCRIPTION];
+    let short = mint(&json!({ "exp": now() + 2, "mercure": { "subscribe": ["t"] } }));
+    // Kept open by the client: only the expiry ends it.
+    let _client = subscribe(&hub, &["t"], Some(&short)).await;
+    let opened = next_update(&mut watcher, &own).await;
+    assert_eq!(
+        (&opened["topic"], &opened["active"]),
+        (&json!("t"), &json!(true))
+    );
+    let ended = next_update(&mut watcher, &own).await;
+    assert_eq!(
+        (&ended["topic"], &ended["active"]),
+        (&json!("t"), &json!(false))
+    );
+    assert_eq!(ended["subscriber"], opened["subscriber"]);
 }
