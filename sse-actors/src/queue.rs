@@ -121,6 +121,35 @@ impl Inner {
         live > 0 && (live >= limits.frames || self.live_bytes + len > limits.bytes)
     }
 
+    /// Accounts for the front frame of `len` bytes just taken; answers
+    /// whether it was replayed.
+    fn took(&mut self, len: usize) -> bool {
+        if self.replay_left > 0 {
+            self.replay_left -= 1;
+            true
+        } else {
+            self.live_bytes -= len;
+            false
+        }
+    }
+
+    /// Tells a waiting drain this queue is read out, once it is.
+    fn drained_if_empty(&mut self) {
+        if self.items.is_empty()
+            && let Some(drain) = self.drain.take()
+        {
+            drain.one_done();
+        }
+    }
+
+    /// Has the consumer's task woken by the next push.
+    fn register(&mut self, cx: &Context<'_>) {
+        match &self.waker {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            _ => self.waker = Some(cx.waker().clone()),
+        }
+    }
+
     /// Frees the queued frames and tells a waiting drain this one is done.
     fn clear(&mut self) {
         self.items = VecDeque::new();
@@ -217,10 +246,39 @@ impl Queue {
     /// `Closed` as soon as one happens (the frames after it are not queued),
     /// else `DroppedOldest` if any push dropped a frame.
     pub(crate) fn push_all(&self, items: impl IntoIterator<Item = Item>) -> Pushed {
+        let inner = self.lock();
+        if inner.end.is_some() {
+            return Pushed::Closed;
+        }
+        self.push_each(inner, items)
+    }
+
+    /// [`push_all`](Self::push_all) of clones of `items`, whose frames
+    /// total `bytes`: the fan-out's batch, the same for every subscriber.
+    /// When all of it fits, as it does for a subscriber that keeps up, it
+    /// is queued without a check per frame.
+    pub(crate) fn push_batch(&self, items: &[Item], bytes: usize) -> Pushed {
         let mut inner = self.lock();
         if inner.end.is_some() {
             return Pushed::Closed;
         }
+        let live = inner.items.len() - inner.replay_left;
+        if live + items.len() <= self.limits.frames
+            && inner.live_bytes.saturating_add(bytes) <= self.limits.bytes
+        {
+            inner.items.extend(items.iter().cloned());
+            inner.live_bytes += bytes;
+            wake(inner);
+            return Pushed::Queued;
+        }
+        self.push_each(inner, items.iter().cloned())
+    }
+
+    fn push_each(
+        &self,
+        mut inner: MutexGuard<'_, Inner>,
+        items: impl IntoIterator<Item = Item>,
+    ) -> Pushed {
         let mut pushed = Pushed::Queued;
         for item in items {
             while inner.is_full(self.limits, item.frame.len()) {
@@ -344,9 +402,20 @@ impl Queue {
         cx: &mut Context<'_>,
         fresh: Option<Freshness>,
     ) -> Poll<Option<Bytes>> {
-        let mut frame = None;
-        self.poll_take(cx, fresh, 0, |next, _| frame = Some(next.frame))
-            .map(|_| frame)
+        let mut inner = self.lock();
+        while let Some(item) = inner.items.pop_front() {
+            inner.took(item.frame.len());
+            if fresh.is_none_or(|fresh| fresh.admits(item.published)) {
+                inner.drained_if_empty();
+                return Poll::Ready(Some(item.frame));
+            }
+        }
+        inner.drained_if_empty();
+        if inner.end.is_some() {
+            return Poll::Ready(None);
+        }
+        inner.register(cx);
+        Poll::Pending
     }
 
     /// The consumer side, in bulk: appends to `out` the queued frames still
@@ -394,33 +463,21 @@ impl Queue {
             let Some(item) = inner.items.pop_front() else {
                 break;
             };
-            let replayed = inner.replay_left > 0;
-            if replayed {
-                inner.replay_left -= 1;
-            } else {
-                inner.live_bytes -= item.frame.len();
-            }
+            let replayed = inner.took(item.frame.len());
             if fresh.is_none_or(|fresh| fresh.admits(item.published)) {
                 bytes += item.frame.len();
                 count += 1;
                 take(item, replayed);
             }
         }
-        if inner.items.is_empty()
-            && let Some(drain) = inner.drain.take()
-        {
-            drain.one_done();
-        }
+        inner.drained_if_empty();
         if count > 0 {
             return Poll::Ready(count);
         }
         if inner.end.is_some() {
             return Poll::Ready(0);
         }
-        match &inner.waker {
-            Some(waker) if waker.will_wake(cx.waker()) => {}
-            _ => inner.waker = Some(cx.waker().clone()),
-        }
+        inner.register(cx);
         Poll::Pending
     }
 }

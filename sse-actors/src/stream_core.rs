@@ -111,6 +111,9 @@ pub(crate) struct StreamCore<S: Sequencing, T> {
     /// Events taken since the last fan-out. The events that arrive together
     /// are pushed to each subscriber under one lock and with one wake-up.
     pending: Vec<Pending<S::Position>>,
+    /// The queued copies of the pending events every subscriber without a
+    /// filter gets, made once per fan-out (kept for its capacity).
+    batch: Vec<Item>,
     /// Whether some pending event has topics, and some is private: the
     /// fan-out then consults the topic filters.
     pending_tagged: bool,
@@ -151,6 +154,7 @@ impl<S: Sequencing, T> StreamCore<S, T> {
             records,
             catching_up: 0,
             pending: Vec::new(),
+            batch: Vec::new(),
             pending_tagged: false,
             pending_private: false,
             retire_at,
@@ -245,6 +249,15 @@ impl<S: Sequencing, T> StreamCore<S, T> {
         let pending = &self.pending;
         // Private events never reach subscribers without a filter.
         let skip_private = self.pending_private;
+        let batch = &mut self.batch;
+        batch.extend(
+            pending
+                .iter()
+                .filter(|p| !(skip_private && p.item.is_private()))
+                .map(|p| p.item.queued()),
+        );
+        let batch_bytes = batch.iter().map(|item| item.frame.len()).sum();
+        let batch = &*batch;
         let mut delivered = 0;
         let mut gone = push_to_all(
             &mut self.records,
@@ -252,36 +265,32 @@ impl<S: Sequencing, T> StreamCore<S, T> {
             &mut self.effects,
             &self.counters,
             |record| {
-                let from = match record.caught_up_to {
-                    None => 0,
-                    Some(mark) => {
-                        let from = pending.partition_point(|p| p.position <= mark);
-                        if from == pending.len() {
-                            return Pushed::Queued;
-                        }
-                        record.caught_up_to = None;
-                        from
+                let Some(mark) = record.caught_up_to else {
+                    let pushed = record.queue.push_batch(batch, batch_bytes);
+                    if matches!(pushed, Pushed::Queued | Pushed::DroppedOldest) {
+                        delivered += batch.len() as u64;
                     }
+                    return pushed;
                 };
-                let pushed = record.queue.push_all(
+                // Replayed past some pending events: only the later ones.
+                let from = pending.partition_point(|p| p.position <= mark);
+                if from == pending.len() {
+                    return Pushed::Queued;
+                }
+                record.caught_up_to = None;
+                let later = || {
                     pending[from..]
                         .iter()
                         .filter(|p| !(skip_private && p.item.is_private()))
-                        .map(|p| p.item.queued()),
-                );
+                };
+                let pushed = record.queue.push_all(later().map(|p| p.item.queued()));
                 if matches!(pushed, Pushed::Queued | Pushed::DroppedOldest) {
-                    delivered += if skip_private {
-                        pending[from..]
-                            .iter()
-                            .filter(|p| !p.item.is_private())
-                            .count() as u64
-                    } else {
-                        (pending.len() - from) as u64
-                    };
+                    delivered += later().count() as u64;
                 }
                 pushed
             },
         );
+        self.batch.clear();
         if self.pending_tagged && self.records.has_filtered() {
             gone |= self.fan_out_by_topic(&mut delivered);
         }
