@@ -448,6 +448,11 @@ mod tests {
         budget.settle();
         // `most` held 90 bytes, `less` 70: cutting `most` frees its own 60.
         assert_eq!(most.end_reason(), Some(EndReason::Lagged));
+        assert_eq!(
+            counters.lagged.load(Ordering::Relaxed),
+            1,
+            "counted as lagged when cut, before any stream pushes to it again"
+        );
         assert_eq!(most.len(), 0);
         assert_eq!(less.end_reason(), None);
         assert_eq!(budget.held(), 70);

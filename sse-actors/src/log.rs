@@ -11,11 +11,12 @@ use crate::config::LogLimits;
 use crate::queue::Item;
 use crate::sequencing::Freshness;
 
-/// One logged event: its wire id, sequence number and encoded frame.
+/// One logged event: its sequence number, wire id (`None` for a generated
+/// one, found by its number) and encoded frame.
 #[derive(Clone, Debug)]
 pub(crate) struct Logged {
     pub(crate) seq: u64,
-    pub(crate) id: ByteString,
+    pub(crate) id: Option<ByteString>,
     pub(crate) item: Item,
 }
 
@@ -60,7 +61,7 @@ impl EventLog {
     }
 
     /// Appends an event, then evicts the oldest ones over any limit.
-    pub(crate) fn add(&mut self, seq: u64, id: ByteString, item: Item) {
+    pub(crate) fn add(&mut self, seq: u64, id: Option<ByteString>, item: Item) {
         self.bytes += item.frame.len();
         if let Some(account) = &self.account {
             account.charge(seq, item.frame.len());
@@ -124,9 +125,14 @@ impl EventLog {
         self.bytes = 0;
     }
 
-    /// The sequence number of the newest logged event whose wire id is `id`.
+    /// The sequence number of the newest logged event whose wire id is `id`
+    /// (generated ids are not kept: they name their event by number).
     pub(crate) fn seq_of(&self, id: &str) -> Option<u64> {
-        self.events.iter().rev().find(|e| e.id == id).map(|e| e.seq)
+        self.events
+            .iter()
+            .rev()
+            .find(|e| e.id.as_deref() == Some(id))
+            .map(|e| e.seq)
     }
 
     /// The wire id of the logged event numbered `seq`.
@@ -214,7 +220,7 @@ mod tests {
         for seq in 1..=n {
             log.add(
                 seq,
-                seq.to_string().into(),
+                Some(seq.to_string().into()),
                 item(format!("data: {seq}\n\n"), now),
             );
         }
@@ -270,10 +276,10 @@ mod tests {
         };
         let mut log = EventLog::new(limits);
         let t0 = Instant::now();
-        log.add(1, "1".into(), item("data: 1\n\n", t0));
+        log.add(1, Some("1".into()), item("data: 1\n\n", t0));
         log.add(
             2,
-            "2".into(),
+            Some("2".into()),
             item("data: 2\n\n", t0 + Duration::from_secs(5)),
         );
         log.evict(t0 + Duration::from_secs(12));
@@ -352,7 +358,7 @@ mod tests {
         let mut log = EventLog::new(LogLimits::default());
         let now = Instant::now();
         for (seq, id) in [(1, "a"), (2, "x"), (3, "b"), (4, "x"), (5, "c")] {
-            log.add(seq, id.into(), item(id, now));
+            log.add(seq, Some(id.into()), item(id, now));
         }
         let replayed = frames(&log, Some("x"), now).unwrap();
         assert_eq!(replayed, [Bytes::from("c")]);
@@ -362,8 +368,12 @@ mod tests {
     fn replay_skips_events_past_their_ttl() {
         let mut log = EventLog::new(LogLimits::default());
         let t0 = Instant::now();
-        log.add(1, "1".into(), item("old", t0));
-        log.add(2, "2".into(), item("new", t0 + Duration::from_secs(9)));
+        log.add(1, Some("1".into()), item("old", t0));
+        log.add(
+            2,
+            Some("2".into()),
+            item("new", t0 + Duration::from_secs(9)),
+        );
         let fresh = Freshness {
             ttl: Some(Duration::from_secs(5)),
             now: t0 + Duration::from_secs(10),

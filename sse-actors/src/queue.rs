@@ -94,7 +94,7 @@ pub(crate) struct Queue {
     inner: Mutex<Inner>,
     limits: QueueLimits,
     policy: SlowSubscriberPolicy,
-    _live: Live,
+    live: Live,
 }
 
 #[derive(Debug, Default)]
@@ -210,7 +210,7 @@ impl Queue {
                 bytes: limits.bytes,
             },
             policy,
-            _live: Live::new(counters, Kind::Queue),
+            live: Live::new(counters, Kind::Queue),
         }
     }
 
@@ -285,6 +285,7 @@ impl Queue {
                 match self.policy {
                     SlowSubscriberPolicy::Disconnect => {
                         inner.end = Some(EndReason::Lagged);
+                        self.count_lagged();
                         wake(inner);
                         return Pushed::Lagged;
                     }
@@ -345,9 +346,18 @@ impl Queue {
     /// freed at once instead of left to be read.
     pub(crate) fn cut(&self) {
         let mut inner = self.lock();
-        inner.end.get_or_insert(EndReason::Lagged);
+        if inner.end.is_none() {
+            inner.end = Some(EndReason::Lagged);
+            self.count_lagged();
+        }
         inner.clear();
         wake(inner);
+    }
+
+    /// A lagged end is counted when it is decided (here, the only place
+    /// that decides one), not when the stream next finds the queue closed.
+    fn count_lagged(&self) {
+        self.live.counters().lagged.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Encoded bytes of every frame queued, replayed ones included (read
@@ -397,6 +407,7 @@ impl Queue {
 
     /// The consumer side: the next frame still `fresh` (every frame when
     /// `None`: no TTL), or the end.
+    #[inline]
     pub(crate) fn poll_pop(
         &self,
         cx: &mut Context<'_>,
@@ -557,6 +568,32 @@ mod tests {
         );
         assert_eq!(pop(&q), Poll::Ready(None));
         assert_eq!(q.end_reason(), Some(EndReason::Lagged));
+    }
+
+    #[test]
+    fn a_lagged_end_is_counted_once_when_it_is_decided() {
+        let counters = Arc::<Counters>::default();
+        let limits = QueueLimits {
+            frames: 1,
+            bytes: usize::MAX,
+        };
+        let lagged = || counters.lagged.load(Ordering::Relaxed);
+        let full = Queue::new(limits, SlowSubscriberPolicy::Disconnect, &counters);
+        full.push(item("a"));
+        assert_eq!(lagged(), 0);
+        assert_eq!(full.push(item("b")), Pushed::Lagged);
+        assert_eq!(lagged(), 1);
+        assert_eq!(full.push(item("c")), Pushed::Closed);
+        full.cut();
+        assert_eq!(lagged(), 1, "an ended queue is not counted again");
+        let cut = Queue::new(limits, SlowSubscriberPolicy::Disconnect, &counters);
+        cut.cut();
+        cut.cut();
+        assert_eq!(lagged(), 2);
+        let closed = Queue::new(limits, SlowSubscriberPolicy::Disconnect, &counters);
+        closed.close(EndReason::Unsubscribed);
+        closed.cut();
+        assert_eq!(lagged(), 2, "only a live queue is cut as lagged");
     }
 
     #[test]

@@ -26,7 +26,10 @@ pub(crate) struct Accepted<P> {
     pub(crate) position: P,
     /// The stream's own count: 1 for the first event it took.
     pub(crate) seq: u64,
-    pub(crate) id: ByteString,
+    /// The publisher's or the backplane's id; `None` for a generated one,
+    /// which a log need not keep: a Last-Event-ID of this life's generated
+    /// form names its event by number, and no other id can take that form.
+    pub(crate) id: Option<ByteString>,
     pub(crate) item: Item,
 }
 
@@ -161,11 +164,10 @@ impl Sequencing for Local {
     fn accept(&mut self, event: LocalEvent) -> Option<Accepted<u64>> {
         self.last = event.seq;
         let (id, frame, id_line) = match event.user_id {
-            Some(id) => (id, event.frame, event.id_line),
+            Some(id) => (Some(id), event.frame, event.id_line),
             None => {
-                let id = ids::generated(&self.epoch, event.seq);
-                let (frame, id_line) = with_id(&id, &event.frame);
-                (id, frame, id_line)
+                let (frame, id_line) = with_generated_id(&self.epoch, event.seq, &event.frame);
+                (None, frame, id_line)
             }
         };
         Some(Accepted {
@@ -436,7 +438,7 @@ impl Sequencing for Global {
         Some(Accepted {
             position: event.id,
             seq: self.taken,
-            id,
+            id: Some(id),
             item: Item {
                 frame,
                 published: event.published,
@@ -639,6 +641,21 @@ fn wire_id(item: &Item) -> &[u8] {
 
 /// `id: <id>` followed by the event's encoding (field order within an event
 /// does not matter to receivers), and the length of that `id:` line.
+/// [`with_id`] of generated id `EPOCH-SEQ`, written straight into the frame.
+fn with_generated_id(epoch: &str, seq: u64, frame: &Bytes) -> (Bytes, usize) {
+    let mut digits = itoa::Buffer::new();
+    let digits = digits.format(seq);
+    let id_line = epoch.len() + digits.len() + 6;
+    let mut out = BytesMut::with_capacity(frame.len() + id_line);
+    out.put_slice(b"id: ");
+    out.put_slice(epoch.as_bytes());
+    out.put_u8(b'-');
+    out.put_slice(digits.as_bytes());
+    out.put_u8(b'\n');
+    out.put_slice(frame);
+    (out.freeze(), id_line)
+}
+
 fn with_id(id: &str, frame: &Bytes) -> (Bytes, usize) {
     let id_line = id.len() + 5;
     let mut out = BytesMut::with_capacity(frame.len() + id_line);
@@ -726,8 +743,8 @@ mod tests {
             })
             .unwrap();
         assert_eq!(
-            (&*own.id, &own.item.frame[..], own.item.id_line),
-            ("mine", &b"id: mine\ndata: a\n\n"[..], 9)
+            (own.id.as_deref(), &own.item.frame[..], own.item.id_line),
+            (Some("mine"), &b"id: mine\ndata: a\n\n"[..], 9)
         );
         let generated = local
             .accept(LocalEvent {
@@ -741,14 +758,14 @@ mod tests {
             .unwrap();
         assert_eq!(
             (
-                &*generated.id,
+                generated.id,
                 &generated.item.frame[..],
                 generated.position,
                 generated.item.id_line,
                 generated.item.position,
             ),
             (
-                "e-2",
+                None,
                 &b"id: e-2\ndata: b\n\n"[..],
                 2,
                 8,
@@ -928,7 +945,7 @@ mod tests {
         let now = Instant::now();
         let mut global = Global::default();
         let first = global.accept(incoming(5, now)).unwrap();
-        assert_eq!((&*first.id, first.seq), ("5-0", 1));
+        assert_eq!((first.id.as_deref(), first.seq), (Some("5-0"), 1));
         assert_eq!(&first.item.frame[..], b"id: 5-0\ndata: 5\n\n");
         assert_eq!(first.item.id_line, 8);
         assert!(global.accept(incoming(5, now)).is_none());

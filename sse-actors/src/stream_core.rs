@@ -263,7 +263,6 @@ impl<S: Sequencing, T> StreamCore<S, T> {
             &mut self.records,
             Scope::Unfiltered,
             &mut self.effects,
-            &self.counters,
             |record| {
                 let Some(mark) = record.caught_up_to else {
                     let pushed = record.queue.push_batch(batch, batch_bytes);
@@ -336,7 +335,7 @@ impl<S: Sequencing, T> StreamCore<S, T> {
                     Pushed::Queued | Pushed::DroppedOldest => *delivered += 1,
                     Pushed::Lagged | Pushed::Closed => {
                         if let Some(record) = self.records.remove(id) {
-                            ended(&mut self.effects, &self.counters, record);
+                            ended(&mut self.effects, record);
                             gone = true;
                         }
                     }
@@ -491,13 +490,9 @@ impl<S: Sequencing, T> StreamCore<S, T> {
     pub(crate) fn keep_alive(&mut self, now: Instant) {
         self.fan_out(now);
         let frame = &self.keep_alive;
-        let gone = push_to_all(
-            &mut self.records,
-            Scope::All,
-            &mut self.effects,
-            &self.counters,
-            |record| record.queue.push_keep_alive(frame, now),
-        );
+        let gone = push_to_all(&mut self.records, Scope::All, &mut self.effects, |record| {
+            record.queue.push_keep_alive(frame, now)
+        });
         if gone {
             self.recount_catching_up();
             self.after_departure(now);
@@ -587,7 +582,6 @@ fn push_to_all<P, T>(
     records: &mut Records<Record<P, T>>,
     scope: Scope,
     effects: &mut VecDeque<Effect<T>>,
-    counters: &Counters,
     mut push: impl FnMut(&mut Record<P, T>) -> Pushed,
 ) -> bool {
     let before = records.len();
@@ -597,20 +591,15 @@ fn push_to_all<P, T>(
             Pushed::Queued | Pushed::DroppedOldest => false,
             Pushed::Lagged | Pushed::Closed => true,
         },
-        |record| ended(effects, counters, record),
+        |record| ended(effects, record),
     );
     records.len() != before
 }
 
 /// Queues the end of a record whose queue ended (it lagged, or its
-/// consumer ended it: the queue says which).
-fn ended<P, T>(effects: &mut VecDeque<Effect<T>>, counters: &Counters, record: Record<P, T>) {
+/// consumer ended it: the queue says which, and counted a lagged end).
+fn ended<P, T>(effects: &mut VecDeque<Effect<T>>, record: Record<P, T>) {
     let reason = record.queue.end_reason().unwrap_or(EndReason::Unsubscribed);
-    if reason == EndReason::Lagged {
-        counters
-            .lagged
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    }
     effects.push_back(Effect::End {
         subscriber: record.subscriber,
         reason,
