@@ -1,9 +1,18 @@
-//! Resident memory per idle subscriber in the actors layer: the Subscriber
-//! actor, its queue, its record in the stream and the `Subscription` itself.
+//! Memory per idle subscriber in the actors layer: the Subscriber actor and
+//! its mailbox, its queue, its record in the stream and the `Subscription`
+//! itself. Counts the bytes allocated and still held (exact, the same on
+//! every run) and the resident memory (what the system sees, allocator
+//! overhead included).
 //!
 //! Run: `cargo run --release -p sse-actors --example idle_memory [N]`
 
-use sse_actors::{Server, SubscribeRequest};
+use std::alloc::System;
+
+use sse_actors::{Server, SubscribeRequest, Subscription};
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
 fn rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -28,8 +37,11 @@ fn main() {
             .subscribe(SubscribeRequest::new())
             .await
             .expect("subscribe");
+        // Let it start on its arbiter.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let mut subs: Vec<Subscription> = Vec::with_capacity(n);
         let before = rss_kib();
-        let mut subs = Vec::with_capacity(n);
+        let region = Region::new(GLOBAL);
         for _ in 0..n {
             subs.push(
                 stream
@@ -40,10 +52,17 @@ fn main() {
         }
         // Let every Subscriber actor start on its arbiter.
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let change = region.change();
         let after = rss_kib();
+        let held = change.bytes_allocated as f64 - change.bytes_deallocated as f64;
         let per = (after.saturating_sub(before)) as f64 * 1024.0 / n as f64;
         println!(
-            "{n} idle subscribers: VmRSS {before} KiB -> {after} KiB, {per:.0} bytes per subscriber"
+            "{n} idle subscribers: {:.0} bytes allocated and held per subscriber \
+             ({:.1} allocations) plus {} bytes of Subscription; \
+             VmRSS {before} KiB -> {after} KiB, {per:.0} bytes per subscriber",
+            held / n as f64,
+            (change.allocations as f64 - change.deallocations as f64) / n as f64,
+            std::mem::size_of::<Subscription>(),
         );
         drop((subs, warm));
         server.close().await;
