@@ -136,9 +136,15 @@ impl EventLog {
     }
 
     /// The wire id of the logged event numbered `seq`.
-    pub(crate) fn id_at(&self, seq: u64) -> Option<&ByteString> {
+    /// `generated` names it when the log keeps none (a generated id).
+    pub(crate) fn id_at(
+        &self,
+        seq: u64,
+        generated: impl FnOnce(u64) -> Option<ByteString>,
+    ) -> Option<ByteString> {
         let at = self.events.partition_point(|e| e.seq < seq);
-        self.events.get(at).filter(|e| e.seq == seq).map(|e| &e.id)
+        let logged = self.events.get(at).filter(|e| e.seq == seq)?;
+        logged.id.clone().or_else(|| generated(seq))
     }
 
     /// The sequence number of the oldest logged event.
@@ -295,10 +301,19 @@ mod tests {
             },
             4,
         );
-        assert_eq!(log.id_at(4).map(|id| &**id), Some("4"));
-        assert_eq!(log.id_at(3).map(|id| &**id), Some("3"));
-        assert_eq!(log.id_at(2), None, "evicted");
-        assert_eq!(log.id_at(5), None, "not yet published");
+        let id_at = |seq| log.id_at(seq, |seq| Some(format!("generated-{seq}").into()));
+        assert_eq!(id_at(4).as_deref(), Some("4"));
+        assert_eq!(id_at(3).as_deref(), Some("3"));
+        assert_eq!(id_at(2), None, "evicted");
+        assert_eq!(id_at(5), None, "not yet published");
+        let mut log = log;
+        log.add(5, None, item("data: 5\n\n", Instant::now()));
+        assert_eq!(
+            log.id_at(5, |seq| Some(format!("generated-{seq}").into()))
+                .as_deref(),
+            Some("generated-5"),
+            "a generated id is kept as its number"
+        );
     }
 
     #[test]

@@ -88,6 +88,10 @@ pub(crate) trait Sequencing: Send + Unpin + 'static {
         fresh: Freshness,
         queue: &Queue,
     ) -> Replayed<Self::Position>;
+
+    /// The wire id of the event numbered `seq` when [`Accepted::id`] was
+    /// `None` (a generated id, which logs keep as its number only).
+    fn generated_id(&self, seq: u64) -> Option<ByteString>;
 }
 
 /// Whether an event is still young enough to deliver.
@@ -160,6 +164,10 @@ impl Sequencing for Local {
     type Input = LocalEvent;
     type Position = u64;
     type Backfill = ();
+
+    fn generated_id(&self, seq: u64) -> Option<ByteString> {
+        Some(ids::generated(&self.epoch, seq))
+    }
 
     fn accept(&mut self, event: LocalEvent) -> Option<Accepted<u64>> {
         self.last = event.seq;
@@ -424,6 +432,11 @@ impl Sequencing for Global {
     type Input = Incoming;
     type Position = GlobalId;
     type Backfill = Backfill;
+
+    /// Every event through a backplane keeps its id.
+    fn generated_id(&self, _seq: u64) -> Option<ByteString> {
+        None
+    }
 
     fn accept(&mut self, event: Incoming) -> Option<Accepted<GlobalId>> {
         if self.last.is_some_and(|last| event.id <= last) {

@@ -442,7 +442,7 @@ impl<S: Sequencing, T> StreamCore<S, T> {
         );
         self.retire_at = None;
         let start_id = match (start, &self.log) {
-            (Position::Seq(seq), Some(log)) => log.id_at(seq).cloned(),
+            (Position::Seq(seq), Some(log)) => log.id_at(seq, |seq| self.order.generated_id(seq)),
             _ => None,
         };
         Ok(Joined {
@@ -721,6 +721,29 @@ mod tests {
                 Effect::Retire => "retire".to_owned(),
             })
             .collect()
+    }
+
+    #[test]
+    fn a_subscriber_starting_at_a_logged_event_learns_its_id_generated_or_own() {
+        let t0 = Instant::now();
+        let mut core = local(options(), t0);
+        core.accept(event(1, t0));
+        core.accept(LocalEvent {
+            user_id: Some("own".into()),
+            frame: Bytes::from_static(b"id: own\ndata: 2\n\n"),
+            id_line: 8,
+            ..event(2, t0)
+        });
+        core.fan_out(t0);
+        let start_id = |core: &mut StreamCore<Local, Tag>, last_event_id: &str| {
+            let request = SubscribeRequest::new().last_event_id(last_event_id);
+            let joined = core
+                .subscribe(request, (), t0, |_, _| ("t", ()))
+                .expect("admitted");
+            joined.start_id.map(|id| id.to_string())
+        };
+        assert_eq!(start_id(&mut core, "e-1").as_deref(), Some("e-1"));
+        assert_eq!(start_id(&mut core, "own").as_deref(), Some("own"));
     }
 
     #[test]
