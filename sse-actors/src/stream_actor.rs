@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use actix::dev::Request;
 use actix::fut::{ActorFutureExt as _, WrapFuture as _};
 use actix::{
-    Actor, ActorContext, ActorState, Addr, AsyncContext, Context, Handler, Message, ResponseFuture,
+    Actor, ActorContext, ActorState, AsyncContext, Context, Handler, Message, ResponseFuture,
     SpawnHandle, WeakAddr,
 };
 use futures_util::future::join_all;
@@ -92,7 +92,9 @@ pub(crate) struct Shutdown {
 }
 
 pub(crate) struct StreamActor<S: Sequencing> {
-    core: StreamCore<S, Addr<SubscriberActor>>,
+    /// Its records keep weak addresses: a subscriber actor lives as long
+    /// as its `Subscription` (which stops it when dropped) or its own stop.
+    core: StreamCore<S, WeakAddr<SubscriberActor>>,
     state: Arc<StreamState>,
     callbacks: Arc<Callbacks>,
     keep_alive: Option<Duration>,
@@ -115,7 +117,7 @@ pub(crate) struct Driving {
 }
 
 impl<S: Sequencing> StreamActor<S> {
-    pub(crate) fn new(core: StreamCore<S, Addr<SubscriberActor>>, driving: Driving) -> Self {
+    pub(crate) fn new(core: StreamCore<S, WeakAddr<SubscriberActor>>, driving: Driving) -> Self {
         let Driving {
             state,
             callbacks,
@@ -162,10 +164,17 @@ impl<S: Sequencing> StreamActor<S> {
     ) {
         while let Some(effect) = self.core.poll_effect() {
             match (effect, awaited.as_deref_mut()) {
+                // An actor already gone has nothing left to stop.
                 (Effect::End { subscriber, reason }, Some(stops)) => {
-                    stops.push(subscriber.send(Stop(reason)));
+                    if let Some(subscriber) = subscriber.upgrade() {
+                        stops.push(subscriber.send(Stop(reason)));
+                    }
                 }
-                (Effect::End { subscriber, reason }, None) => subscriber.do_send(Stop(reason)),
+                (Effect::End { subscriber, reason }, None) => {
+                    if let Some(subscriber) = subscriber.upgrade() {
+                        subscriber.do_send(Stop(reason));
+                    }
+                }
                 (Effect::Retire, _) => self.retire(ctx),
             }
         }
@@ -326,13 +335,14 @@ impl<S: Sequencing> Handler<Subscribe<S::Backfill>> for StreamActor<S> {
         let joined = self
             .core
             .subscribe(msg.request, msg.backfill, now, |queue, info| {
-                SubscriberActor {
+                let actor = SubscriberActor {
                     queue: Arc::clone(queue),
                     stream,
                     membership: Membership::join(Arc::clone(info), callbacks),
                     live: Live::new(&counters, Kind::SubscriberActor),
                 }
-                .start()
+                .start();
+                (actor.downgrade(), actor)
             });
         self.apply(ctx);
         let joined = joined?;

@@ -82,11 +82,11 @@ struct Record<P, T> {
 }
 
 /// A subscriber the stream admitted.
-pub(crate) struct Joined<T> {
+pub(crate) struct Joined<J> {
     pub(crate) queue: Arc<Queue>,
     pub(crate) info: Arc<SubscriberInfo>,
-    /// A clone of what the driver attached.
-    pub(crate) subscriber: T,
+    /// The joiner's handle on it, from the driver's `attach`.
+    pub(crate) subscriber: J,
     /// Where its subscription starts: every event it gets comes after this.
     pub(crate) start: Position,
     /// The wire id of the event at `start`, when the log holds it.
@@ -346,17 +346,16 @@ impl<S: Sequencing, T> StreamCore<S, T> {
     }
 
     /// Adds a subscriber, replayed what it missed. `attach` makes the
-    /// driver's handle on it, once it is admitted (callbacks go there).
-    pub(crate) fn subscribe(
+    /// driver's handles on it, once it is admitted (callbacks go there):
+    /// the one its record keeps, and the joiner's (a driver whose record
+    /// keeps a weak handle holds each subscriber's memory once).
+    pub(crate) fn subscribe<J>(
         &mut self,
         request: SubscribeRequest,
         backfill: S::Backfill,
         now: Instant,
-        attach: impl FnOnce(&Arc<Queue>, &Arc<SubscriberInfo>) -> T,
-    ) -> Result<Joined<T>, SubscribeError>
-    where
-        T: Clone,
-    {
+        attach: impl FnOnce(&Arc<Queue>, &Arc<SubscriberInfo>) -> (T, J),
+    ) -> Result<Joined<J>, SubscribeError> {
         self.fan_out(now);
         self.on_timeout(now);
         if self.ended.is_some() {
@@ -428,14 +427,14 @@ impl<S: Sequencing, T> StreamCore<S, T> {
             (queue.len() - usize::from(gap)) as u64,
             std::sync::atomic::Ordering::Relaxed,
         );
-        let subscriber = attach(&queue, &info);
+        let (kept, subscriber) = attach(&queue, &info);
         self.records.insert(
             info.id,
             Record {
                 queue: Arc::clone(&queue),
                 info: Arc::clone(&info),
                 caught_up_to,
-                subscriber: subscriber.clone(),
+                subscriber: kept,
                 _live: Live::new(&self.counters, Kind::SubscriberRecord),
             },
             filter.as_ref(),
@@ -687,7 +686,7 @@ mod tests {
         let mut request = SubscribeRequest::new();
         request.last_event_id = last_event_id.map(str::to_owned);
         let joined = core
-            .subscribe(request, backfill, now, |_, _| tag)
+            .subscribe(request, backfill, now, |_, _| (tag, ()))
             .expect("admitted");
         (joined.info.id, joined.queue)
     }
@@ -863,7 +862,7 @@ mod tests {
         let (only, _) = join_with_id(&mut core, "only", None, (), t0);
         core.detach(only, t0);
         assert_eq!(effects(&mut core), ["end only: Unsubscribed", "retire"]);
-        let refused = core.subscribe(SubscribeRequest::new(), (), t0, |_, _| "late");
+        let refused = core.subscribe(SubscribeRequest::new(), (), t0, |_, _| ("late", ()));
         assert!(matches!(refused, Err(SubscribeError::StreamRemoved { .. })));
     }
 
@@ -915,7 +914,7 @@ mod tests {
         };
         let mut core = local(auto, t0);
         // The driver's timer has not fired yet: the time decides, not the timer.
-        let late = core.subscribe(SubscribeRequest::new(), (), t0 + idle, |_, _| "late");
+        let late = core.subscribe(SubscribeRequest::new(), (), t0 + idle, |_, _| ("late", ()));
         assert!(matches!(late, Err(SubscribeError::StreamRemoved { .. })));
         assert_eq!(effects(&mut core), ["retire"]);
     }
@@ -980,7 +979,7 @@ mod tests {
             ..options()
         };
         let mut core = local(full, t0);
-        let refused = core.subscribe(SubscribeRequest::new(), (), t0, |_, _| "x");
+        let refused = core.subscribe(SubscribeRequest::new(), (), t0, |_, _| ("x", ()));
         assert!(matches!(
             refused,
             Err(SubscribeError::TooManySubscribers { .. })
@@ -1022,7 +1021,7 @@ mod tests {
         assert_eq!(effects(&mut core), ["end a: StreamRemoved"]);
         assert_eq!(a.end_reason(), Some(EndReason::StreamRemoved));
         assert_eq!(core.logged(), (0, 0));
-        let refused = core.subscribe(SubscribeRequest::new(), (), t0, |_, _| "late");
+        let refused = core.subscribe(SubscribeRequest::new(), (), t0, |_, _| ("late", ()));
         assert!(matches!(refused, Err(SubscribeError::StreamRemoved { .. })));
     }
 
