@@ -1,12 +1,13 @@
 //! Allocations of the fan-out itself, without the runtime's wake-ups: the
 //! subscribers do not read (so no consumer task is woken), their queues
-//! were grown beforehand, and the allocations of 100 events to N
+//! were grown (and emptied) beforehand, and the allocations of 100 events to N
 //! subscribers are counted. Whatever grows with N would be a per-delivery
 //! cost of this crate.
 //!
 //! Run: `cargo run --release -p sse-actors --example alloc_per_delivery [N]`
 
 use std::alloc::System;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use sse_actors::{Event, Server, StreamHandle, SubscribeRequest};
@@ -50,9 +51,16 @@ fn main() {
                     .expect("subscribe"),
             );
         }
-        // Grow every queue past what the measured run needs (deque capacity
-        // doubles: 150 queued frames leave room for 256).
-        publish_and_settle(&stream, 150).await;
+        // Grow every queue past what the measured run needs, then empty it
+        // (it keeps its capacity).
+        publish_and_settle(&stream, 2 * EVENTS).await;
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut frames = Vec::new();
+        for sub in &mut subs {
+            while let Poll::Ready(1..) = sub.poll_next_many(&mut cx, &mut frames, usize::MAX) {
+                frames.clear();
+            }
+        }
         let region = Region::new(GLOBAL);
         publish_and_settle(&stream, EVENTS).await;
         let change = region.change();
