@@ -138,6 +138,110 @@ impl From<Event> for Frame {
     }
 }
 
+/// An [`Event`] borrowed from the [`Decoder`](crate::Decoder) that decoded
+/// it, from [`Decoder::next_ref`](crate::Decoder::next_ref): its strings
+/// point into the decoder's input, so reading one costs no reference count
+/// and no allocation. Valid until the decoder is used again; keep it with
+/// [`to_event`](EventRef::to_event).
+///
+/// ```
+/// use sse_proto::{Decoder, FrameRef};
+///
+/// let mut decoder = Decoder::new();
+/// decoder.feed(b"id: 1\nevent: greet\ndata: hello\n\n");
+/// let Some(Ok(FrameRef::Event(event))) = decoder.next_ref() else { panic!() };
+/// assert_eq!((event.id, event.event_type(), event.data), (Some("1"), "greet", "hello"));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct EventRef<'a> {
+    /// As [`Event::id`].
+    pub id: Option<&'a str>,
+    /// As [`Event::event`].
+    pub event: Option<&'a str>,
+    /// As [`Event::data`].
+    pub data: &'a str,
+    /// As [`Event::retry`].
+    pub retry: Option<Duration>,
+    /// As [`Event::comment`].
+    pub comment: Option<&'a str>,
+    /// As [`Event::fields`].
+    pub fields: &'a [(ByteString, ByteString)],
+}
+
+impl EventRef<'_> {
+    /// The event type, `message` when none was set.
+    pub fn event_type(&self) -> &str {
+        self.event.unwrap_or(Event::DEFAULT_TYPE)
+    }
+
+    /// The value of the first custom field called `name`.
+    pub fn field_value(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| &**v)
+    }
+
+    /// An owned copy: its strings are copied, so it holds nothing of the
+    /// decoder's input.
+    pub fn to_event(&self) -> Event {
+        Event {
+            id: self.id.map(ByteString::from),
+            event: self.event.map(ByteString::from),
+            data: ByteString::from(self.data),
+            retry: self.retry,
+            comment: self.comment.map(ByteString::from),
+            fields: self.fields.to_vec(),
+        }
+    }
+}
+
+impl<'a> From<&'a Event> for EventRef<'a> {
+    fn from(event: &'a Event) -> Self {
+        EventRef {
+            id: event.id.as_deref(),
+            event: event.event.as_deref(),
+            data: &event.data,
+            retry: event.retry,
+            comment: event.comment.as_deref(),
+            fields: &event.fields,
+        }
+    }
+}
+
+/// A [`Frame`] borrowed from the decoder: what
+/// [`Decoder::next_ref`](crate::Decoder::next_ref) yields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FrameRef<'a> {
+    /// As [`Frame::Event`].
+    Event(EventRef<'a>),
+    /// As [`Frame::Retry`].
+    Retry(Duration),
+    /// As [`Frame::Comment`].
+    Comment(&'a str),
+}
+
+impl FrameRef<'_> {
+    /// An owned copy (see [`EventRef::to_event`]).
+    pub fn to_frame(&self) -> Frame {
+        match *self {
+            FrameRef::Event(event) => Frame::Event(event.to_event()),
+            FrameRef::Retry(retry) => Frame::Retry(retry),
+            FrameRef::Comment(text) => Frame::Comment(ByteString::from(text)),
+        }
+    }
+}
+
+impl<'a> From<&'a Frame> for FrameRef<'a> {
+    fn from(frame: &'a Frame) -> Self {
+        match frame {
+            Frame::Event(event) => FrameRef::Event(event.into()),
+            Frame::Retry(retry) => FrameRef::Retry(*retry),
+            Frame::Comment(text) => FrameRef::Comment(text),
+        }
+    }
+}
+
 #[cfg(feature = "serde")]
 mod millis {
     use std::time::Duration;

@@ -60,6 +60,6 @@ pub use codec::{CodecError, SseCodec};
 pub use decoder::Decoder;
 pub use encoder::Encoder;
 pub use error::{DecodeError, EncodeError};
-pub use event::{Event, Frame};
+pub use event::{Event, EventRef, Frame, FrameRef};
 #[cfg(feature = "std-io")]
 pub use read::{EventReader, ReadError};

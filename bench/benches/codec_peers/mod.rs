@@ -11,7 +11,7 @@ use bytes::Bytes;
 use bytestring::ByteString;
 use futures::executor::block_on;
 use futures::stream::{self, StreamExt as _};
-use sse_proto::{Decoder, Encoder, Event, Frame};
+use sse_proto::{Decoder, Encoder, Event, Frame, FrameRef};
 
 /// What a decoder harness produced: events dispatched and data bytes seen.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -107,6 +107,23 @@ pub fn ours(chunks: Vec<Bytes>) -> Tally {
     tally
 }
 
+/// Ours with the input's own `Bytes`, each frame borrowed from the decoder
+/// (`next_ref`: no reference count per field), as a client that reads each
+/// event and keeps none uses it.
+pub fn ours_ref(chunks: Vec<Bytes>) -> Tally {
+    let mut tally = Tally::default();
+    let mut decoder = Decoder::new();
+    for chunk in chunks {
+        decoder.feed_bytes(chunk);
+        while let Some(frame) = decoder.next_ref() {
+            if let FrameRef::Event(event) = frame.expect("valid input") {
+                tally.add(event.data);
+            }
+        }
+    }
+    tally
+}
+
 /// Ours with borrowed chunks (`feed(&[u8])`: copied into its buffer).
 pub fn ours_borrowed(chunks: Vec<Bytes>) -> Tally {
     let mut tally = Tally::default();
@@ -191,8 +208,9 @@ pub fn memchr_scan(chunks: Vec<Bytes>) -> usize {
 /// got from a socket (the benchmarks clone the case's chunks, untimed).
 pub type DecodeFn = fn(Vec<Bytes>) -> Tally;
 
-pub const DECODERS: [(&str, DecodeFn); 6] = [
+pub const DECODERS: [(&str, DecodeFn); 7] = [
     ("sse-proto", ours),
+    ("sse-proto-ref", ours_ref),
     ("sse-proto-borrowed", ours_borrowed),
     ("sse-core", sse_core),
     ("sse-parse", sse_parse),
