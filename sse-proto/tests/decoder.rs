@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::{data, decode_chunks, decode_with, events, frames};
-use sse_proto::{DecodeError, Decoder, Event, Frame};
+use sse_proto::{DecodeError, Decoder, Event, EventRef, Frame, FrameRef};
 
 fn ev(data: &str) -> Frame {
     Frame::Event(Event::data(data))
@@ -648,4 +648,61 @@ fn byte_chunks_fed_without_pulling_decode_in_order() {
     assert_eq!(data.len(), 3);
     assert!(data[2].starts_with("event number 2"), "{data:?}");
     assert_eq!(decoder.buffered_len(), 0);
+}
+
+// `next_ref`: frames lent by the decoder.
+
+#[test]
+fn lent_event_fields_point_into_the_fed_chunk() {
+    let chunk = bytes::Bytes::from_static(
+        b"id: 7\nevent: update\ndata: an event whole in one chunk of 64 bytes or more\n\ndata: no id of its own\n\n",
+    );
+    let mut decoder = Decoder::new();
+    decoder.feed_bytes(chunk.clone());
+    let Some(Ok(FrameRef::Event(event))) = decoder.next_ref() else {
+        panic!("no event")
+    };
+    assert_eq!(
+        (event.id, event.event, event.data),
+        (
+            Some("7"),
+            Some("update"),
+            "an event whole in one chunk of 64 bytes or more"
+        )
+    );
+    // The id is the decoder's own copy of the last event ID.
+    for text in [event.data, event.event.unwrap()] {
+        assert!(within(text, &chunk), "{text:?} is a copy");
+    }
+    // The next event carries the last event ID without an `id:` line.
+    let Some(Ok(FrameRef::Event(event))) = decoder.next_ref() else {
+        panic!("no event")
+    };
+    assert_eq!((event.id, event.data), (Some("7"), "no id of its own"));
+    assert!(within(event.data, &chunk));
+    assert!(decoder.next_ref().is_none());
+}
+
+#[test]
+fn lent_frames_of_the_line_by_line_path_match_the_owned_ones() {
+    // A comment, a retry, two data lines and a kept field: nothing the
+    // one-pass path decodes.
+    let input: &[u8] = b": hi\nretry: 5\ndata: a\ndata: b\nx: y\n\n";
+    let decoder = || Decoder::new().with_comments(true).with_fields(["x"]);
+    let mut owned = decoder();
+    owned.feed(input);
+    let expected: Vec<Frame> = owned.by_ref().collect::<Result<_, _>>().unwrap();
+    assert_eq!(expected.len(), 3);
+    let mut lent = decoder();
+    lent.feed(input);
+    let mut frames = Vec::new();
+    while let Some(frame) = lent.next_ref() {
+        frames.push(frame.unwrap().to_frame());
+    }
+    assert_eq!(frames, expected);
+    let Frame::Event(event) = &expected[2] else {
+        panic!("{expected:?}")
+    };
+    assert_eq!(EventRef::from(event).to_event(), *event);
+    assert_eq!(EventRef::from(event).field_value("x"), Some("y"));
 }

@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::decode_chunks;
+use common::{decode_chunks, pull_lent};
 use proptest::prelude::*;
 use sse_proto::{ByteString, Decoder, EncodeError, Encoder, Event, Frame};
 
@@ -404,6 +404,39 @@ proptest! {
         out.extend(decoder.by_ref());
         prop_assert_eq!(out, whole);
         prop_assert_eq!(decoder.buffered_len(), 0);
+    }
+
+    #[test]
+    fn borrowed_frames_are_the_owned_frames(
+        input in long_stream_bytes(),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..10),
+        modes in prop::collection::vec(any::<(bool, bool)>(), 11),
+        config in config(),
+    ) {
+        let whole = decode_chunks(&mut config.decoder(), [&input[..]]);
+        let mut at: Vec<usize> = cuts.iter().map(|i| i.index(input.len() + 1)).collect();
+        at.sort_unstable();
+        at.push(input.len());
+        let mut decoder = config.decoder();
+        let (mut out, mut start) = (Vec::new(), 0);
+        // Each chunk borrowed or as `Bytes`, its frames pulled owned or lent.
+        for (end, &(owned, lent)) in at.into_iter().zip(&modes) {
+            let chunk = &input[start..end];
+            start = end;
+            if owned {
+                decoder.feed_bytes(Bytes::copy_from_slice(chunk));
+            } else {
+                decoder.feed(chunk);
+            }
+            if lent {
+                pull_lent(&mut decoder, &mut out);
+            } else {
+                out.extend(decoder.by_ref());
+            }
+        }
+        decoder.end_stream();
+        pull_lent(&mut decoder, &mut out);
+        prop_assert_eq!(out, whole);
     }
 
     #[test]

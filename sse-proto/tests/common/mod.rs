@@ -38,11 +38,40 @@ pub fn decode_owned_chunks<'a>(
     out
 }
 
+/// As [`decode_owned_chunks`], each frame pulled borrowed
+/// ([`Decoder::next_ref`]) and copied.
+pub fn decode_lent_chunks<'a>(
+    decoder: &mut Decoder,
+    chunks: impl IntoIterator<Item = &'a [u8]>,
+) -> Output {
+    let mut out = Vec::new();
+    for chunk in chunks {
+        decoder.feed_bytes(Bytes::copy_from_slice(chunk));
+        pull_lent(decoder, &mut out);
+    }
+    decoder.end_stream();
+    pull_lent(decoder, &mut out);
+    out
+}
+
+/// Every frame [`Decoder::next_ref`] lends, copied into `out`.
+pub fn pull_lent(decoder: &mut Decoder, out: &mut Output) {
+    while let Some(frame) = decoder.next_ref() {
+        out.push(frame.map(|frame| frame.to_frame()));
+    }
+}
+
 /// Decodes `input` as one whole stream, then checks that every split of it
 /// into two chunks (borrowed or as `Bytes`), and feeding it one byte at a
-/// time, gives the same output.
+/// time, gives the same output, whether frames are pulled owned or
+/// borrowed.
 pub fn decode_with(make: impl Fn() -> Decoder, input: &[u8]) -> Output {
     let whole = decode_chunks(&mut make(), [input]);
+    assert_eq!(
+        decode_lent_chunks(&mut make(), [input]),
+        whole,
+        "borrowed: {input:?}"
+    );
     for at in 0..=input.len() {
         let (a, b) = input.split_at(at);
         assert_eq!(
@@ -54,6 +83,11 @@ pub fn decode_with(make: impl Fn() -> Decoder, input: &[u8]) -> Output {
             decode_owned_chunks(&mut make(), [a, b]),
             whole,
             "split at {at} of {input:?}, as Bytes"
+        );
+        assert_eq!(
+            decode_lent_chunks(&mut make(), [a, b]),
+            whole,
+            "split at {at} of {input:?}, borrowed"
         );
     }
     assert_eq!(
