@@ -1,5 +1,6 @@
 //! Decoding must not depend on how the input is split, nor on whether it is
-//! fed borrowed or as `Bytes` (pulled after each chunk or not), must never
+//! fed borrowed or as `Bytes` (pulled after each chunk or not, owned or
+//! lent by `next_ref`), must never
 //! panic, must agree with a literal reading of the spec, and must only
 //! produce events that the encoder can write back unchanged.
 
@@ -23,7 +24,7 @@ struct Input {
     comments: bool,
     base64: bool,
     /// Per chunk, cycled: bit 0 feeds it as `Bytes`, bit 1 skips the pull
-    /// after it.
+    /// after it, bit 2 pulls with `next_ref` (lent frames, copied).
     modes: Vec<u8>,
 }
 
@@ -81,15 +82,26 @@ fn decode_mixed<'a>(input: &Input, chunks: impl Iterator<Item = &'a [u8]> + Clon
                 decoder.feed(chunk);
             }
             if mode & 2 == 0 {
-                out.extend(decoder.by_ref());
+                pull(&mut decoder, mode & 4 != 0, &mut out);
             }
         }
-        out.extend(decoder.by_ref());
+        pull(&mut decoder, false, &mut out);
         decoder.end_stream();
-        out.extend(decoder.by_ref());
+        pull(&mut decoder, true, &mut out);
     }
     assert_eq!(decoder.buffered_len(), 0);
     (out, decoder.last_event_id().to_owned(), decoder.retry())
+}
+
+/// Every frame, owned (`next`) or lent (`next_ref`) and copied.
+fn pull(decoder: &mut Decoder, lent: bool, out: &mut Vec<Result<Frame, DecodeError>>) {
+    if !lent {
+        out.extend(decoder.by_ref());
+        return;
+    }
+    while let Some(frame) = decoder.next_ref() {
+        out.push(frame.map(|frame| frame.to_frame()));
+    }
 }
 
 fn chunked<'a>(bytes: &'a [u8], lens: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + Clone {
@@ -172,7 +184,10 @@ fuzz_target!(|input: Input| {
     let split = decode(&input, chunked(&input.bytes, &input.chunks));
     assert_eq!(whole, split, "chunking changed the output");
     let mixed = decode_mixed(&input, chunked(&input.bytes, &input.chunks));
-    assert_eq!(whole, mixed, "feeding Bytes, or pulling later, changed the output");
+    assert_eq!(
+        whole, mixed,
+        "feeding Bytes, pulling later or lent frames changed the output"
+    );
     if input.bytes.len() <= 256 {
         let bytewise = decode(&input, input.bytes.chunks(1));
         assert_eq!(whole, bytewise, "byte-at-a-time feeding changed the output");

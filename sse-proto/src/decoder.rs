@@ -98,7 +98,8 @@ pub struct Decoder {
     last_event_id_text: Option<ByteString>,
     retry: Option<Duration>,
     /// The frame the last [`next_ref`](Decoder::next_ref) lent out, when it
-    /// was built by the line-by-line path.
+    /// was built by the line-by-line path; dropped by the next pull that
+    /// decodes anything.
     held: Option<Frame>,
 }
 
@@ -368,7 +369,7 @@ impl Decoder {
     /// let at = chunk.len() - 2 - event.data.len();
     /// assert_eq!(event.data.as_bytes().as_ptr(), chunk[at..].as_ptr());
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn feed_bytes(&mut self, mut chunk: Bytes) {
         if self.at_stream_start && self.buf.is_empty() && self.next.is_empty() {
             // The stream starts with this chunk: skip its BOM here.
@@ -449,6 +450,7 @@ impl Decoder {
 
     /// Decodes the next frame, or returns `None` when more input is needed.
     fn decode_next<P: Pull>(&mut self) -> Option<P::Item<'_>> {
+        P::release(self);
         loop {
             if self.ready_pos == self.ready.as_bytes().len() {
                 match self.fill() {
@@ -650,8 +652,8 @@ impl Decoder {
     /// `event` and one `data` line, all in one batch) point into the input,
     /// so pulling it costs no reference count, no allocation and no copy.
     /// Other frames are decoded as by `next` and held by the decoder until
-    /// it is used again. The same frames as `next` yields, in the same
-    /// order; the two may be mixed.
+    /// the next pull that finds more input to decode. The same frames as
+    /// `next` yields, in the same order; the two may be mixed.
     ///
     /// ```
     /// use sse_proto::{Decoder, FrameRef};
@@ -669,7 +671,6 @@ impl Decoder {
     /// ```
     #[inline]
     pub fn next_ref(&mut self) -> Option<Result<FrameRef<'_>, DecodeError>> {
-        self.held = None;
         self.pull::<Lent>()
     }
 
@@ -922,6 +923,8 @@ impl Decoder {
 /// result differs ([`Owned`] for `next`, [`Lent`] for `next_ref`).
 trait Pull {
     type Item<'a>;
+    /// Called before decoding: what an earlier pull lent is no longer used.
+    fn release(_: &mut Decoder) {}
     /// An event decoded in one pass.
     fn whole_event(decoder: &mut Decoder, event: WholeEvent) -> Self::Item<'_>;
     /// Anything else, built by the line-by-line path.
@@ -950,6 +953,13 @@ struct Lent;
 
 impl Pull for Lent {
     type Item<'a> = Result<FrameRef<'a>, DecodeError>;
+
+    #[inline(always)]
+    fn release(decoder: &mut Decoder) {
+        if decoder.held.is_some() {
+            decoder.held = None;
+        }
+    }
 
     #[inline(always)]
     fn whole_event(decoder: &mut Decoder, event: WholeEvent) -> Self::Item<'_> {
