@@ -2,7 +2,9 @@
 //!
 //! Every decoder does the same work: take the input as it would arrive from a
 //! socket (a list of chunks), and produce every event with its data as an
-//! owned or shared UTF-8 string. Before any timing, each harness is run once
+//! owned or shared UTF-8 string (`sse-proto-ref` lends each event as `&str`s
+//! into the input, `Decoder::next_ref`, for a reader that keeps no event: a
+//! row beside the owned `sse-proto`, never instead of it). Before any timing, each harness is run once
 //! and checked to have produced the expected number of events and data bytes,
 //! so a harness that silently decodes nothing cannot look fast.
 //!

@@ -6,7 +6,9 @@
 //! was split, and work is linear in the input. Fed as [`bytes::Bytes`]
 //! ([`Decoder::feed_bytes`]), an event's strings are slices of the caller's
 //! chunk wherever its lines lie within one: no copy and no allocation per
-//! event. The [`Encoder`] is safe by
+//! event. A caller that keeps no event pulls with [`Decoder::next_ref`]:
+//! the same frames, lent as [`FrameRef`]s whose strings borrow the input, so
+//! an event costs no reference count either. The [`Encoder`] is safe by
 //! construction: whatever the strings of an [`Event`] hold, it becomes exactly
 //! one event on the wire, or an [`EncodeError`]. Encoded events are
 //! [`bytes::Bytes`], so one encoding can be shared by any number of receivers.
