@@ -3,9 +3,7 @@
 
 mod support;
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use jsonwebtoken::{EncodingKey, Header};
+use sse_testkit::jwt::{self, SECRET};
 use sse_testkit::{EventClient, client, until};
 use support::call;
 use support::hub_process::Hub;
@@ -133,29 +131,14 @@ async fn metrics_need_the_metrics_token_when_one_is_set() {
 
 #[actix_web::test]
 async fn subscriptions_ended_by_an_expired_token_are_counted() {
-    let hub = Hub::start(&["--jwt-key", "secret"]);
-    let exp = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        + 2;
-    let claims = serde_json::json!({ "exp": exp, "mercure": { "subscribe": ["*"] } });
-    let token = jsonwebtoken::encode(
-        &Header::default(),
-        &claims,
-        &EncodingKey::from_secret(b"secret").unwrap(),
-    )
-    .unwrap();
+    let hub = Hub::start(&["--jwt-key", SECRET]);
+    let token =
+        jwt::mint(&serde_json::json!({ "exp": jwt::now() + 2, "mercure": { "subscribe": ["*"] } }));
     let mut events = EventClient::open(&hub.url(&format!("/events?stream=t&token={token}"))).await;
     assert_eq!(events.rest().await, []);
     let (status, text) = scrape(&hub, Some(&token)).await;
     assert_eq!(status, 401, "the expired token reads nothing: {text}");
-    let fresh = jsonwebtoken::encode(
-        &Header::default(),
-        &serde_json::json!({ "mercure": { "subscribe": ["*"] } }),
-        &EncodingKey::from_secret(b"secret").unwrap(),
-    )
-    .unwrap();
+    let fresh = jwt::subscriber(&["*"]);
     let (_, text) = scrape(&hub, Some(&fresh)).await;
     assert_eq!(
         sample(

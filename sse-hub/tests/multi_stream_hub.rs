@@ -6,17 +6,10 @@
 mod support;
 
 use serde_json::{Value, json};
+use sse_testkit::jwt::{SECRET, subscriber};
 use sse_testkit::{EventClient, client, until};
 use support::call;
 use support::hub_process::Hub;
-
-const SECRET: &str = "a-long-random-shared-secret";
-
-fn mint(subscribe: &[&str]) -> String {
-    let claims = json!({ "mercure": { "subscribe": subscribe } });
-    let key = jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()).unwrap();
-    jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key).unwrap()
-}
 
 async fn get(hub: &Hub, path: &str, token: Option<&str>) -> (u16, Value) {
     let mut request = client().get(hub.url(path));
@@ -122,7 +115,7 @@ async fn the_streams_per_connection_limit_and_repeated_names_are_400s() {
 #[actix_web::test]
 async fn a_jwt_must_allow_every_stream_a_request_names() {
     let hub = Hub::start(&["--jwt-key", SECRET, "--subscribe-token", "static"]);
-    let only_a = mint(&["a"]);
+    let only_a = subscriber(&["a"]);
     let (status, body) = get(&hub, "/events?stream=a&stream=b", Some(&only_a)).await;
     assert_eq!(status, 403, "{body}");
     assert_eq!(
@@ -134,10 +127,10 @@ async fn a_jwt_must_allow_every_stream_a_request_names() {
 
     // Allowed by exact names, a prefix, or the static token: 200.
     for (query, token) in [
-        ("stream=a&stream=b", mint(&["a", "b"])),
+        ("stream=a&stream=b", subscriber(&["a", "b"])),
         (
             "stream=a&stream=user-1&stream=user-2",
-            mint(&["user-*", "a"]),
+            subscriber(&["user-*", "a"]),
         ),
         ("stream=a&stream=b&stream=c", "static".to_owned()),
     ] {
