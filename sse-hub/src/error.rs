@@ -85,6 +85,10 @@ pub enum HubError {
     /// event was not published and may be retried.
     #[error("the event was not published: {0}")]
     Backplane(String),
+    /// The cluster's list of active Mercure subscriptions (in Redis)
+    /// cannot be read now: 503, may be retried.
+    #[error("the cluster's active subscriptions cannot be read: {0}")]
+    Subscriptions(String),
     /// The event server failed: 500.
     #[error("event server error: {0}")]
     Internal(String),
@@ -119,9 +123,10 @@ impl ResponseError for HubError {
             | HubError::InvalidEvent(_)
             | HubError::Mercure(_) => StatusCode::BAD_REQUEST,
             HubError::UnknownStream(_) | HubError::UnknownSubscription(_) => StatusCode::NOT_FOUND,
-            HubError::TooManyStreams(..) | HubError::Closed | HubError::Backplane(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            HubError::TooManyStreams(..)
+            | HubError::Closed
+            | HubError::Backplane(_)
+            | HubError::Subscriptions(_) => StatusCode::SERVICE_UNAVAILABLE,
             HubError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -126,6 +126,19 @@ impl Hub {
         self.metrics.export_backplane_counts(Box::new(counts));
     }
 
+    /// In a cluster, keeps the Mercure active subscriptions
+    /// ([`HubConfig::mercure_subscriptions`]) in the cluster's Redis at
+    /// `redis_url` too, so that every node lists every node's: each node
+    /// writes its own subscriptions there as they open and end and renews
+    /// them every 10 s; a node gone without a word is forgotten 30 s
+    /// later. Answers whether they are now shared (not if they are not
+    /// tracked, or already shared). Call it inside the hub's runtime, as
+    /// `sse hub --redis --subscriptions` does.
+    #[cfg(feature = "redis")]
+    pub fn share_subscriptions(&self, redis_url: &str) -> Result<bool, sse_redis::ConnectError> {
+        self.mercure.share_presence(redis_url)
+    }
+
     /// The subscribe handler (and through it, the event server).
     pub fn sse(&self) -> &Sse {
         &self.sse

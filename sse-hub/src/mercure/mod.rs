@@ -25,6 +25,8 @@
 mod auth;
 mod presence;
 mod selector;
+#[cfg(feature = "redis")]
+mod shared_presence;
 mod template;
 
 use actix_web::http::header;
@@ -64,6 +66,25 @@ impl Mercure {
             selectors: Selectors::new(template_cache),
             presence: subscriptions.then(Presence::default),
         }
+    }
+}
+
+impl Mercure {
+    /// Lists the active subscriptions in the Redis at `url` too, for every
+    /// node's listing; false if they are not tracked or already shared.
+    #[cfg(feature = "redis")]
+    pub(crate) fn share_presence(
+        self: &std::sync::Arc<Self>,
+        url: &str,
+    ) -> Result<bool, sse_redis::ConnectError> {
+        let Some(presence) = self.presence.as_ref() else {
+            return Ok(false);
+        };
+        if !presence.share(shared_presence::SharedPresence::new(url)?) {
+            return Ok(false);
+        }
+        shared_presence::heartbeat(std::sync::Arc::downgrade(self));
+        Ok(true)
     }
 }
 
@@ -222,7 +243,7 @@ async fn list(hub: &Hub, req: &HttpRequest) -> Result<HttpResponse, HubError> {
         });
     }
     let last_event_id = last_event_id(&stream(hub).await?).await?;
-    let documents = table.list(&query, visible);
+    let documents = table.list(&query, visible).await?;
     let body = if query.subscriber.is_some() {
         let mut document = documents.into_iter().next().ok_or_else(unknown)?;
         document["@context"] = presence::CONTEXT.into();

@@ -11,10 +11,12 @@
 //! expired, the hub stops): it is bounded by the connections the handler
 //! accepts (`--max-connections`) times the selectors per subscription
 //! (`--mercure-max-topics`), and keeps nothing once a subscription ends.
+//! In a cluster it is also written to Redis (`shared_presence`), and the
+//! listing reads every node's from there.
 
 use std::collections::BTreeMap;
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
 use actix_web::HttpResponse;
@@ -51,12 +53,27 @@ pub(crate) fn topic(selector: &str, subscriber: &str) -> String {
 #[derive(Debug, Default)]
 pub(crate) struct Presence {
     open: Mutex<BTreeMap<String, Entry>>,
+    /// With [`Hub::share_subscriptions`](crate::Hub::share_subscriptions),
+    /// the cluster's table.
+    #[cfg(feature = "redis")]
+    shared: std::sync::OnceLock<super::shared_presence::SharedPresence>,
 }
 
-#[derive(Debug)]
-struct Entry {
+/// One open subscription: its selectors and its token's `mercure.payload`.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Entry {
     selectors: Vec<String>,
     payload: Option<Value>,
+}
+
+/// `table`, locked.
+pub(crate) fn lock(
+    table: &Mutex<BTreeMap<String, Entry>>,
+) -> MutexGuard<'_, BTreeMap<String, Entry>> {
+    // A panic while holding it left no half-made entry: each is one insert or remove.
+    table
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// What a listing asks for: everything, one selector's subscriptions, or
@@ -112,45 +129,82 @@ impl Presence {
         self.table().remove(subscriber)
     }
 
-    fn table(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Entry>> {
-        // A panic while holding it left no half-made entry: each is one insert or remove.
-        self.open
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn table(&self) -> MutexGuard<'_, BTreeMap<String, Entry>> {
+        lock(&self.open)
+    }
+
+    /// This node's table.
+    #[cfg(feature = "redis")]
+    pub(crate) fn open(&self) -> &Mutex<BTreeMap<String, Entry>> {
+        &self.open
+    }
+
+    /// The cluster's table, once shared.
+    #[cfg(feature = "redis")]
+    pub(crate) fn shared(&self) -> Option<&super::shared_presence::SharedPresence> {
+        self.shared.get()
+    }
+
+    /// Lists the subscriptions in `shared` too, from now on; false if
+    /// they already were.
+    #[cfg(feature = "redis")]
+    pub(crate) fn share(&self, shared: super::shared_presence::SharedPresence) -> bool {
+        self.shared.set(shared).is_ok()
     }
 
     /// The documents of the open subscriptions `query` names whose topic
-    /// `visible` admits, in subscriber order.
-    pub(crate) fn list(&self, query: &Query, visible: impl Fn(&str) -> bool) -> Vec<Value> {
+    /// `visible` admits, in subscriber order: this hub's, or in a cluster
+    /// sharing them, every node's.
+    pub(crate) async fn list(
+        &self,
+        query: &Query,
+        visible: impl Fn(&str) -> bool,
+    ) -> Result<Vec<Value>, crate::HubError> {
+        #[cfg(feature = "redis")]
+        if let Some(shared) = self.shared() {
+            let open = shared.read(query.subscriber.as_deref()).await?;
+            return Ok(documents(open.iter(), query, visible));
+        }
         let table = self.table();
-        let entries: Box<dyn Iterator<Item = (&String, &Entry)>> = match &query.subscriber {
-            Some(subscriber) => Box::new(table.get_key_value(subscriber).into_iter()),
-            None => Box::new(table.iter()),
-        };
-        let mut documents = Vec::new();
-        for (subscriber, entry) in entries {
-            for selector in &entry.selectors {
-                if query
-                    .selector
-                    .as_ref()
-                    .is_some_and(|wanted| wanted != selector)
-                {
-                    continue;
-                }
-                let topic = topic(selector, subscriber);
-                if visible(&topic) {
-                    documents.push(document(
-                        topic,
-                        selector,
-                        subscriber,
-                        true,
-                        entry.payload.as_ref(),
-                    ));
-                }
+        Ok(match &query.subscriber {
+            Some(subscriber) => {
+                documents(table.get_key_value(subscriber).into_iter(), query, visible)
+            }
+            None => documents(table.iter(), query, visible),
+        })
+    }
+}
+
+/// The documents of `entries`' subscriptions `query` names whose topic
+/// `visible` admits.
+fn documents<'a>(
+    entries: impl Iterator<Item = (&'a String, &'a Entry)>,
+    query: &Query,
+    visible: impl Fn(&str) -> bool,
+) -> Vec<Value> {
+    let mut documents = Vec::new();
+    for (subscriber, entry) in entries {
+        for selector in &entry.selectors {
+            if query
+                .selector
+                .as_ref()
+                .is_some_and(|wanted| wanted != selector)
+            {
+                continue;
+            }
+            let topic = topic(selector, subscriber);
+            if visible(&topic) {
+                documents.push(document(
+                    topic,
+                    selector,
+                    subscriber,
+                    true,
+                    entry.payload.as_ref(),
+                ));
             }
         }
-        documents
     }
+    documents
 }
 
 /// The draft's `Subscription` document.
@@ -208,6 +262,14 @@ pub(crate) async fn track(
     let subscriber = format!("urn:uuid:{}", uuid::Uuid::new_v4());
     // Listed first, so whoever sees the update finds it in the listing.
     table.join(&subscriber, selectors.clone(), payload.clone());
+    #[cfg(feature = "redis")]
+    if let Some(shared) = table.shared() {
+        let entry = Entry {
+            selectors: selectors.clone(),
+            payload: payload.clone(),
+        };
+        shared.insert(&subscriber, &entry).await;
+    }
     for (event, topics) in updates(&selectors, &subscriber, true, payload.as_ref()) {
         if let Err(error) = stream.publish_tagged(event, topics).await {
             tracing::warn!(%subscriber, "Mercure subscription update not published: {error}");
@@ -246,9 +308,18 @@ impl Drop for Ended {
             updates(&entry.selectors, &subscriber, false, entry.payload.as_ref()).collect();
         let stream = self.stream.clone();
         // A drop cannot wait: the updates go out on the hub's runtime (with a
-        // backplane too), or at once if the buffer has room as it stops.
+        // backplane too), or at once if the buffer has room as it stops
+        // (a shared table then forgets the subscription when its node's
+        // time is up).
         if tokio::runtime::Handle::try_current().is_ok() {
+            #[cfg(feature = "redis")]
+            let mercure = std::sync::Arc::clone(&self.mercure);
             tokio::spawn(async move {
+                // Unlisted first, as it was listed before its opening was published.
+                #[cfg(feature = "redis")]
+                if let Some(shared) = mercure.presence.as_ref().and_then(Presence::shared) {
+                    shared.remove(&subscriber).await;
+                }
                 for (event, topics) in updates {
                     if let Err(error) = stream.publish_tagged(event, topics).await {
                         tracing::warn!(%subscriber, "Mercure subscription end not published: {error}");

@@ -248,6 +248,11 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(counts) = backplane_counts {
         hub.export_backplane_counts(counts);
     }
+    #[cfg(feature = "redis")]
+    if let Some(url) = &args.redis {
+        hub.share_subscriptions(url)
+            .map_err(|error| format!("--redis: {error}"))?;
+    }
     let mut http = HttpServer::new(move || {
         let hub = hub.clone();
         App::new().configure(move |cfg| hub.configure(cfg))
