@@ -73,7 +73,9 @@ pub struct HubConfig {
     /// when one opens or ends, and list the open ones at
     /// `GET /.well-known/mercure/subscriptions[/{topic}[/{subscriber}]]`.
     /// The table holds one entry per open subscription of this hub, so it
-    /// is bounded by the handler's connection limit. Default off.
+    /// is bounded by the handler's connection limit. In a cluster,
+    /// [`Hub::share_subscriptions`](crate::Hub::share_subscriptions) lists
+    /// every node's. Default off.
     pub mercure_subscriptions: bool,
 }
 

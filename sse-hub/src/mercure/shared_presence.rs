@@ -10,9 +10,10 @@
 //! A node writes a subscription when it opens and deletes it when it ends;
 //! every [`HEARTBEAT`] it extends its hash's life to [`TTL`], and rewrites
 //! the hash whole if Redis lost it (a restart) or a write failed. A node
-//! that dies without cleaning up is forgotten [`TTL`] later: its hash
-//! expires and its score falls behind. So Redis holds at most each live
-//! node's own table (bounded as that is) plus, for [`TTL`], a dead one's.
+//! that dies without cleaning up is unlisted [`TTL`] later, when its hash
+//! expires (on Redis's clock), and leaves the set a [`TTL`] after that. So
+//! Redis holds at most each live node's own table (bounded as that is)
+//! plus, for [`TTL`], a dead one's.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -118,13 +119,16 @@ impl SharedPresence {
     }
 
     /// Extends this node's hash and score to [`TTL`] from `now`, and drops
-    /// the nodes whose time is up.
+    /// the nodes whose time has been up for a [`TTL`] (a margin for clocks
+    /// that disagree: whether a node is listed is up to its hash's expiry,
+    /// on Redis's clock; a node dropped too early adds itself back at its
+    /// next heartbeat).
     fn keep_alive(&self, pipe: &mut redis::Pipeline, now: i64) {
         pipe.pexpire(&self.key, ttl_ms())
             .ignore()
             .zadd(NODES, &self.key, now + ttl_ms())
             .ignore()
-            .zrembyscore(NODES, "-inf", now)
+            .zrembyscore(NODES, "-inf", now - ttl_ms())
             .ignore();
     }
 
@@ -168,17 +172,18 @@ impl SharedPresence {
     }
 
     /// The open subscriptions of every live node (only `subscriber`'s if
-    /// given), by subscriber id.
+    /// given), by subscriber id. A node gone is found with an expired,
+    /// hence empty, hash.
     pub(crate) async fn read(
         &self,
         subscriber: Option<&str>,
     ) -> Result<BTreeMap<String, Entry>, HubError> {
         let unavailable = |error: redis::RedisError| HubError::Subscriptions(error.to_string());
         let mut commands = self.commands.clone();
-        let nodes: Vec<String> = redis::cmd("ZRANGEBYSCORE")
+        let nodes: Vec<String> = redis::cmd("ZRANGE")
             .arg(NODES)
-            .arg(now_ms())
-            .arg("+inf")
+            .arg(0)
+            .arg(-1)
             .query_async(&mut commands)
             .await
             .map_err(unavailable)?;
@@ -232,10 +237,10 @@ pub(crate) fn heartbeat(presence: Weak<super::Mercure>) {
             let Some(mercure) = presence.upgrade() else {
                 return;
             };
-            if let Some(presence) = mercure.presence.as_ref() {
-                if let Some(shared) = presence.shared() {
-                    shared.beat(presence.open()).await;
-                }
+            if let Some(presence) = mercure.presence.as_ref()
+                && let Some(shared) = presence.shared()
+            {
+                shared.beat(presence.open()).await;
             }
             drop::<Arc<_>>(mercure);
         }

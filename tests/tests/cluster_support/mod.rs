@@ -175,6 +175,8 @@ impl Node {
                 // Several streams per connection, as `sse hub` allows.
                 let sse = Sse::new(server.clone()).max_streams_per_connection(32);
                 let hub = Hub::new(sse, config);
+                // As `sse hub --redis` does: with `--subscriptions`, listed cluster-wide.
+                hub.share_subscriptions(&url).expect("valid Redis URL");
                 let listener =
                     std::net::TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
                 let port = listener.local_addr().expect("local address").port();

@@ -95,7 +95,8 @@ pub struct Args {
     mercure_max_topics: usize,
     /// Track active Mercure subscriptions: publish their opening and end
     /// (private updates to /.well-known/mercure/subscriptions/{topic}/{subscriber})
-    /// and list them at GET /.well-known/mercure/subscriptions.
+    /// and list them at GET /.well-known/mercure/subscriptions (with --redis,
+    /// every node's, kept in Redis).
     #[arg(long, env = "SSE_HUB_SUBSCRIPTIONS")]
     subscriptions: bool,
     /// Most compiled URI-template selectors the hub keeps for reuse.
