@@ -235,3 +235,46 @@ async fn redis_errors_and_reconnects_show_in_metrics() {
     })
     .await;
 }
+
+/// The subscribers `hub` lists at `/.well-known/mercure/subscriptions`.
+async fn listed_subscribers(hub: &Hub) -> Vec<String> {
+    let mut response = client()
+        .get(hub.url("/.well-known/mercure/subscriptions"))
+        .bearer_auth("secret")
+        .send()
+        .await
+        .expect("listing");
+    assert_eq!(response.status().as_u16(), 200);
+    let body: serde_json::Value = response.json().await.expect("a JSON-LD document");
+    body["subscriptions"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|s| s["subscriber"].as_str().expect("a subscriber").to_owned())
+        .collect()
+}
+
+#[actix_rt::test]
+async fn every_process_lists_the_mercure_subscriptions_of_every_process() {
+    let Some(redis) = Redis::start() else {
+        return;
+    };
+    let url = format!("redis://127.0.0.1:{}", redis.port);
+    let flags = [
+        "--redis",
+        &url,
+        "--subscriptions",
+        "--subscribe-token",
+        "secret",
+    ];
+    let (a, b) = (Hub::start(&flags), Hub::start(&flags));
+    let on_b = EventClient::open(&b.url("/.well-known/mercure?topic=t&authorization=secret")).await;
+    let listed = listed_subscribers(&a).await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed_subscribers(&b).await, listed);
+    drop(on_b);
+    until("the end is unlisted on A", || async {
+        listed_subscribers(&a).await.is_empty()
+    })
+    .await;
+}
