@@ -147,6 +147,16 @@ impl EventLog {
         logged.id.clone().or_else(|| generated(seq))
     }
 
+    /// The wire id of the newest logged event; `generated` names it when
+    /// the log keeps none.
+    pub(crate) fn newest_id(
+        &self,
+        generated: impl FnOnce(u64) -> Option<ByteString>,
+    ) -> Option<ByteString> {
+        let newest = self.events.back()?;
+        newest.id.clone().or_else(|| generated(newest.seq))
+    }
+
     /// The sequence number of the oldest logged event.
     pub(crate) fn first_seq(&self) -> Option<u64> {
         self.events.front().map(|e| e.seq)

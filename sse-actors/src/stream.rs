@@ -18,7 +18,9 @@ use crate::ids::{self, InvalidId, RecentIds};
 use crate::queue::Drain;
 use crate::sequencing::{Backfill, Global, Incoming, Local, LocalEvent, Missed, Resume};
 use crate::stats::Counters;
-use crate::stream_actor::{Chooser, Deliver, Kick, Publish, Shutdown, StreamActor, Subscribe};
+use crate::stream_actor::{
+    Chooser, Deliver, Kick, NewestId, Publish, Shutdown, StreamActor, Subscribe,
+};
 use crate::subscription::{EndReason, SubscribeRequest, Subscription};
 use crate::topics::Topics;
 
@@ -435,6 +437,29 @@ impl StreamHandle {
             }
         };
         joined.unwrap_or_else(|_| Err(removed()))
+    }
+
+    /// The id of the newest event the stream holds: where a subscriber
+    /// joining now with nothing to replay starts (what
+    /// [`Subscription::start_id`] would name), asked without subscribing,
+    /// so no callback or counter sees it. `None` when the stream holds
+    /// nothing, was removed, or is served through a backplane (the shared
+    /// log's newest id is not known here).
+    ///
+    /// ```
+    /// # actix_rt::System::new().block_on(async {
+    /// let server = sse_actors::Server::new();
+    /// let stream = server.create_stream("news").await.unwrap();
+    /// assert_eq!(stream.last_id().await, None);
+    /// stream.publish(sse_actors::Event::data("hi").id("n-1")).await.unwrap();
+    /// assert_eq!(stream.last_id().await.as_deref(), Some("n-1"));
+    /// # });
+    /// ```
+    pub async fn last_id(&self) -> Option<String> {
+        match &self.addr {
+            StreamAddr::Local(addr) => addr.send(NewestId).await.ok().flatten().map(String::from),
+            StreamAddr::Global(_) => None,
+        }
     }
 
     /// Starts the backplane delivering this stream, then reads what a client

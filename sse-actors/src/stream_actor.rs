@@ -14,6 +14,7 @@ use actix::{
     Actor, ActorContext, ActorState, AsyncContext, Context, Handler, Message, ResponseFuture,
     SpawnHandle, WeakAddr,
 };
+use bytestring::ByteString;
 use futures_util::future::join_all;
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -80,6 +81,11 @@ pub(crate) type Chooser = Arc<dyn Fn(&SubscriberInfo) -> bool + Send + Sync>;
 #[derive(Message)]
 #[rtype(result = "usize")]
 pub(crate) struct Kick(pub(crate) Chooser);
+
+/// Answers the wire id of the newest event the stream holds.
+#[derive(Message)]
+#[rtype(result = "Option<ByteString>")]
+pub(crate) struct NewestId;
 
 /// Ends every subscription and stops the stream; answers once every
 /// subscriber actor has handled its stop. `drain` watches what the
@@ -370,6 +376,15 @@ impl<S: Sequencing> Handler<Detach> for StreamActor<S> {
         let now = self.clock().now();
         self.core.detach(id, now);
         self.apply(ctx);
+    }
+}
+
+impl<S: Sequencing> Handler<NewestId> for StreamActor<S> {
+    type Result = Option<ByteString>;
+
+    fn handle(&mut self, _: NewestId, _: &mut Self::Context) -> Self::Result {
+        let now = self.clock().now();
+        self.core.newest_id(now)
     }
 }
 

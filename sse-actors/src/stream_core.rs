@@ -453,6 +453,15 @@ impl<S: Sequencing, T> StreamCore<S, T> {
         })
     }
 
+    /// The wire id of the newest event still held (past the TTL at `now`
+    /// it is not), without subscribing: where a subscriber joining now
+    /// with nothing to replay would start.
+    pub(crate) fn newest_id(&mut self, now: Instant) -> Option<ByteString> {
+        let log = self.log.as_mut()?;
+        log.evict(now);
+        log.newest_id(|seq| self.order.generated_id(seq))
+    }
+
     /// Forgets the subscriber `id` (its consumer is gone).
     pub(crate) fn detach(&mut self, id: u64, now: Instant) {
         if self.remove(id, EndReason::Unsubscribed) {

@@ -45,3 +45,32 @@ fn handles_cross_threads() {
     shared::<sse_actors::PublishError>();
     shared::<sse_actors::SubscribeError>();
 }
+
+#[actix_rt::test]
+async fn last_id_names_the_newest_held_event_without_subscribing() {
+    let subscribed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = subscribed.clone();
+    let server = server()
+        .on_subscribe(move |_, _| {
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        })
+        .build();
+    let stream = server.create_stream("news").await.unwrap();
+    assert_eq!(stream.last_id().await, None, "an empty stream holds no id");
+    stream.publish(Event::data("a").id("own")).await.unwrap();
+    assert_eq!(stream.last_id().await.as_deref(), Some("own"));
+    let generated = stream.publish(Event::data("b")).await.unwrap();
+    assert_eq!(
+        stream.last_id().await.as_deref(),
+        Some(&*generated.id),
+        "a generated id is named as the wire carries it"
+    );
+    assert_eq!(
+        subscribed.load(std::sync::atomic::Ordering::Relaxed),
+        0,
+        "asking subscribes nobody"
+    );
+    assert_eq!(stream.info().subscribers, 0);
+    server.close().await;
+    all_freed(&server).await;
+}

@@ -242,7 +242,11 @@ async fn list(hub: &Hub, req: &HttpRequest) -> Result<HttpResponse, HubError> {
             }
         });
     }
-    let last_event_id = last_event_id(&stream(hub).await?).await?;
+    let last_event_id = stream(hub)
+        .await?
+        .last_id()
+        .await
+        .unwrap_or_else(|| EARLIEST.to_owned());
     let documents = table.list(&query, visible).await?;
     let body = if query.subscriber.is_some() {
         let mut document = documents.into_iter().next().ok_or_else(unknown)?;
@@ -262,20 +266,6 @@ async fn list(hub: &Hub, req: &HttpRequest) -> Result<HttpResponse, HubError> {
         .insert_header((header::CONTENT_TYPE, "application/ld+json"))
         .insert_header((header::CACHE_CONTROL, "must-revalidate"))
         .body(body.to_string()))
-}
-
-/// The id of the last update `stream` holds, or `earliest`: where a
-/// subscription opened now would start.
-async fn last_event_id(stream: &StreamHandle) -> Result<String, HubError> {
-    let probe = stream
-        .subscribe(
-            SubscribeRequest::new()
-                .first_replay(FirstReplay::Nothing)
-                .topics(TopicFilter::new(std::iter::empty())),
-        )
-        .await
-        .map_err(|error| HubError::Internal(error.to_string()))?;
-    Ok(probe.start_id().unwrap_or(EARLIEST).to_owned())
 }
 
 async fn publish(
